@@ -1,0 +1,121 @@
+"""Registry of unlearning methods and the runner that executes one safely.
+
+Adding a method is one new module in this package that calls `register_method`; the CLI, the
+Unlearn page's form and the contract tests pick it up from here.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..models import SplitClassifier
+from ..train import seed_everything
+from .base import MethodConfig, RunContext, UnlearnData, UnlearnResult
+
+MethodFn = Callable[[SplitClassifier, UnlearnData, MethodConfig, RunContext], UnlearnResult]
+CATEGORIES = ("class", "samples", "concept")
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    """A registered method and what the UI says about it."""
+
+    name: str
+    title: str
+    paper: str
+    config_cls: type[MethodConfig]
+    fn: MethodFn
+    forget_kinds: tuple[str, ...]
+    touches: str
+    needs_forget_images: bool = True
+    localized: bool = False
+    summary: str = ""
+
+    def supports(self, category: str) -> bool:
+        return category in self.forget_kinds
+
+
+_REGISTRY: dict[str, MethodInfo] = {}
+
+
+def register_method(
+    name: str,
+    *,
+    title: str,
+    paper: str,
+    config: type[MethodConfig],
+    touches: str,
+    forget_kinds: tuple[str, ...] = CATEGORIES,
+    needs_forget_images: bool = True,
+    localized: bool = False,
+) -> Callable[[MethodFn], MethodFn]:
+    """Decorator: register `fn` as method `name` (the function's docstring is its summary)."""
+    bad = set(forget_kinds) - set(CATEGORIES)
+    if bad:
+        raise ValueError(f"unknown forget kinds {bad}; use {CATEGORIES}")
+
+    def wrap(fn: MethodFn) -> MethodFn:
+        if name in _REGISTRY:
+            raise ValueError(f"method {name!r} registered twice")
+        summary = (fn.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+        _REGISTRY[name] = MethodInfo(
+            name, title, paper, config, fn, tuple(forget_kinds), touches, needs_forget_images, localized, summary
+        )
+        return fn
+
+    return wrap
+
+
+def list_methods() -> list[MethodInfo]:
+    """Every registered method, Retrain first, then alphabetically."""
+    return sorted(_REGISTRY.values(), key=lambda m: (m.name != "retrain", m.name))
+
+
+def get_method(name: str) -> MethodInfo:
+    """The registry entry for `name`, or a ValueError listing the known ones."""
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown method {name!r}; methods: {', '.join(m.name for m in list_methods())}")
+    return _REGISTRY[name]
+
+
+@dataclass
+class RunOutcome:
+    """A finished run: the method's result, its config and its wall time."""
+
+    method: str
+    config: MethodConfig
+    result: UnlearnResult
+    time_s: float
+
+
+def run_method(
+    name: str,
+    model: SplitClassifier,
+    data: UnlearnData,
+    context: RunContext,
+    config: MethodConfig | None = None,
+) -> RunOutcome:
+    """Run method `name` on a deep copy of `model` (the original is never touched), timed.
+
+    Checks the forget set's category is supported, seeds torch with `context.seed`, and moves
+    the unlearned model back to the CPU.
+    """
+    info = get_method(name)
+    if not info.supports(data.forget.category):
+        raise ValueError(
+            f"{info.title} supports {', '.join(info.forget_kinds)} forgetting, not {data.forget.category} "
+            f"({data.forget.spec})"
+        )
+    config = config if config is not None else info.config_cls()
+    if not isinstance(config, info.config_cls):
+        raise ValueError(f"{name} expects a {info.config_cls.__name__}, got {type(config).__name__}")
+    work = copy.deepcopy(model).to(context.device)
+    seed_everything(context.seed)
+    start = time.perf_counter()
+    result = info.fn(work, data, config, context)
+    elapsed = time.perf_counter() - start
+    result.model = result.model.cpu().eval()
+    return RunOutcome(name, config, result, elapsed)

@@ -1,0 +1,31 @@
+"""Models: architectures split into features + head, a registry, and safe checkpoint I/O."""
+
+from . import resnet, small_cnn  # noqa: F401  (registration)
+from .base import SplitClassifier
+from .checkpoint import (
+    CheckpointMismatch,
+    ModelMeta,
+    check_state_dict,
+    load_checkpoint,
+    read_meta,
+    read_state_dict,
+    save_checkpoint,
+    state_digest,
+)
+from .registry import ModelInfo, build_model, list_models, register_model
+
+__all__ = [
+    "CheckpointMismatch",
+    "ModelInfo",
+    "ModelMeta",
+    "SplitClassifier",
+    "build_model",
+    "check_state_dict",
+    "list_models",
+    "load_checkpoint",
+    "read_meta",
+    "read_state_dict",
+    "register_model",
+    "save_checkpoint",
+    "state_digest",
+]

@@ -1,0 +1,102 @@
+"""Training recipes and the shipped default models.
+
+A recipe is the TrainConfig an original model is trained with; the Retrain oracle reuses it on
+the retain set. Default checkpoints for the built-in datasets live in ``assets/`` and are made
+by ``python -m unlearn_core make-assets`` from exactly these recipes; if one is missing the app
+trains it (with progress) instead of failing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import torch
+
+from .data import SplitDataset, load_dataset
+from .models import ModelMeta, SplitClassifier, build_model, load_checkpoint, save_checkpoint
+from .progress import ProgressFn, StopFn, never_stop, no_progress
+from .train import TrainConfig, TrainLog, accuracy, predict_logits, train_classifier
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+
+# (dataset, architecture) -> recipe. Unlisted pairs use GENERIC_RECIPE.
+RECIPES: dict[tuple[str, str], TrainConfig] = {
+    ("digits", "small_cnn"): TrainConfig(epochs=10, lr=0.05, batch_size=64),
+    ("shapes", "small_cnn"): TrainConfig(epochs=8, lr=0.05, batch_size=128),
+    ("shapes", "resnet18"): TrainConfig(epochs=10, lr=0.05, batch_size=128),
+}
+GENERIC_RECIPE = TrainConfig(epochs=15, lr=0.05, batch_size=128)
+
+# The built-in datasets and the architecture of their shipped model.
+DEFAULT_MODELS: dict[str, str] = {"digits": "small_cnn", "shapes": "small_cnn"}
+
+
+def recipe_for(dataset: str, arch: str, seed: int = 0, **overrides: object) -> TrainConfig:
+    """The training recipe for `arch` on `dataset`, with `seed` and any overrides applied."""
+    base = RECIPES.get((dataset, arch), GENERIC_RECIPE)
+    return dataclasses.replace(base, seed=seed, **overrides)
+
+
+def train_model(
+    data: SplitDataset,
+    arch: str,
+    config: TrainConfig,
+    *,
+    device: torch.device,
+    arch_options: dict[str, object] | None = None,
+    progress: ProgressFn = no_progress,
+    should_stop: StopFn = never_stop,
+) -> tuple[SplitClassifier, ModelMeta, TrainLog]:
+    """Build `arch` for `data` (seeded), train it with `config`, and describe it in a ModelMeta."""
+    torch.manual_seed(config.seed)
+    c, h, _ = data.input_shape
+    model = build_model(arch, num_classes=data.num_classes, in_channels=c, image_size=h, **(arch_options or {}))
+    log = train_classifier(
+        model, data.train.x, data.train.y, config, device=device, progress=progress, should_stop=should_stop
+    )
+    test_acc = accuracy(predict_logits(model, data.test.x, device=device), data.test.y)
+    meta = ModelMeta(
+        arch=arch,
+        num_classes=data.num_classes,
+        input_shape=data.input_shape,
+        dataset=data.name,
+        dataset_options=dict(data.options),
+        class_names=list(data.class_names),
+        arch_options=dict(arch_options or {}),
+        recipe=config.to_dict(),
+        seed=config.seed,
+        metrics={"test_acc": test_acc, "train_time_s": log.time_s},
+    )
+    return model.cpu(), meta, log
+
+
+def default_checkpoint_path(dataset: str) -> Path:
+    """Where the shipped default model of a built-in dataset lives."""
+    if dataset not in DEFAULT_MODELS:
+        raise ValueError(f"no default model for {dataset!r}; defaults exist for {', '.join(DEFAULT_MODELS)}")
+    return ASSETS / f"{dataset}_{DEFAULT_MODELS[dataset]}.safetensors"
+
+
+def make_default(dataset: str, *, device: torch.device, progress: ProgressFn = no_progress,
+                 should_stop: StopFn = never_stop, path: Path | None = None) -> tuple[SplitClassifier, ModelMeta]:
+    """Train the default model of a built-in dataset with its recipe (seed 0) and save it."""
+    data = load_dataset(dataset)
+    start = time.perf_counter()
+    model, meta, _ = train_model(
+        data, DEFAULT_MODELS[dataset], recipe_for(dataset, DEFAULT_MODELS[dataset]),
+        device=device, progress=progress, should_stop=should_stop,
+    )
+    meta.note = f"default model, trained in {time.perf_counter() - start:.1f} s by `python -m unlearn_core make-assets`"
+    save_checkpoint(model, path or default_checkpoint_path(dataset), meta)
+    return model, meta
+
+
+def load_default(dataset: str, *, device: torch.device, progress: ProgressFn = no_progress,
+                 should_stop: StopFn = never_stop) -> tuple[SplitClassifier, ModelMeta]:
+    """The shipped default model; trained (and saved) on the spot if the asset is missing."""
+    path = default_checkpoint_path(dataset)
+    if path.exists():
+        return load_checkpoint(path)
+    return make_default(dataset, device=device, progress=progress, should_stop=should_stop)
