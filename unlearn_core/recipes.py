@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -18,6 +19,9 @@ from .data import SplitDataset, load_dataset
 from .models import ModelMeta, SplitClassifier, build_model, load_checkpoint, save_checkpoint
 from .progress import ProgressFn, StopFn, never_stop, no_progress
 from .train import TrainConfig, TrainLog, accuracy, predict_logits, train_classifier
+
+if TYPE_CHECKING:
+    from .store import Workspace
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
@@ -100,3 +104,49 @@ def load_default(dataset: str, *, device: torch.device, progress: ProgressFn = n
     if path.exists():
         return load_checkpoint(path)
     return make_default(dataset, device=device, progress=progress, should_stop=should_stop)
+
+
+def check_compatible(meta: ModelMeta, data: SplitDataset) -> None:
+    """Raise ValueError if a model cannot run on `data` (classes or input shape differ)."""
+    if meta.num_classes != data.num_classes:
+        raise ValueError(
+            f"the model predicts {meta.num_classes} classes but {data.name} has {data.num_classes}"
+        )
+    if tuple(meta.input_shape) != tuple(data.input_shape):
+        raise ValueError(
+            f"the model expects images of shape {tuple(meta.input_shape)} (C, H, W) but {data.name} "
+            f"has {tuple(data.input_shape)}"
+        )
+
+
+def obtain_model(
+    data: SplitDataset,
+    arch: str | None = None,
+    *,
+    seed: int = 0,
+    device: torch.device,
+    checkpoint: str | Path | None = None,
+    workspace: Workspace | None = None,
+    progress: ProgressFn = no_progress,
+    should_stop: StopFn = never_stop,
+) -> tuple[SplitClassifier, ModelMeta]:
+    """The original model to unlearn from: a checkpoint file, the shipped default, or one trained
+    with the recipe (and kept in the workspace, so it is trained once per dataset, arch and seed).
+    """
+    if checkpoint is not None:
+        model, meta = load_checkpoint(checkpoint)
+        check_compatible(meta, data)
+        return model, meta
+    default_arch = DEFAULT_MODELS.get(data.name)
+    arch = arch or default_arch or "small_cnn"
+    if arch == default_arch and seed == 0 and data.options == load_dataset(data.name).options:
+        return load_default(data.name, device=device, progress=progress, should_stop=should_stop)
+    key = f"original|{data.name}|{sorted(data.options.items())}|{arch}|{seed}"
+    if workspace is not None and (found := workspace.find("model", key)) is not None:
+        return workspace.load_model(found.id)
+    model, meta, _ = train_model(
+        data, arch, recipe_for(data.name, arch, seed), device=device, progress=progress, should_stop=should_stop
+    )
+    if workspace is not None:
+        workspace.save_model(model, meta, f"{arch} on {data.name} seed {seed}", key=key)
+    return model, meta

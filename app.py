@@ -1,0 +1,30 @@
+"""Unlearning Studio: `streamlit run app.py`. Navigation and the shared sidebar; pages in pages/."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from studio_ui import state
+from unlearn_core.device import available_devices
+
+st.set_page_config(page_title="Unlearning Studio", page_icon=":material/auto_fix_high:", layout="wide")
+
+PAGES = [
+    st.Page("pages/model_data.py", title="Model & data", icon=":material/dataset:", default=True),
+]
+
+with st.sidebar:
+    st.markdown("### :material/auto_fix_high: Unlearning Studio")
+    _defaults = (state.workspace_root(), state.device_choice())  # set before the widgets bind to them
+    st.text_input("Workspace folder", key="workspace_root", help="Runs, models and forget sets are stored here.")
+    st.selectbox(
+        "Device", ["auto", *available_devices()], key="device_choice",
+        help="auto picks cuda, then mps, then cpu.",
+    )
+    ref = state.data_ref()
+    st.caption(f"Dataset: **{ref.name}** · model: {state.model_ref().label()}")
+    selection = state.forget_selection()
+    st.caption(f"Forget set: `{selection.spec}`" if selection else "Forget set: none chosen yet")
+
+nav = st.navigation(PAGES)
+nav.run()

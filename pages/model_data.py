@@ -1,0 +1,133 @@
+"""Model & data: choose the dataset and the model to unlearn from; see samples and accuracy."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from studio_ui import state
+from studio_ui.charts import per_class_bars
+from studio_ui.progress import streamlit_progress
+from studio_ui.resources import current_device, current_workspace, get_dataset, get_logits, get_model
+from studio_ui.widgets import image_grid, pct, user_errors
+from unlearn_core.data import get_dataset_info, list_datasets
+from unlearn_core.models import list_models
+from unlearn_core.recipes import DEFAULT_MODELS, default_checkpoint_path, make_default, recipe_for, train_model
+from unlearn_core.train import accuracy, per_class_accuracy
+
+st.title(":material/dataset: Model & data")
+st.caption("Pick the data and the trained classifier that must forget something.")
+
+# -- dataset ---------------------------------------------------------------------------------
+infos = {d.name: d for d in list_datasets()}
+ref = state.data_ref()
+left, right = st.columns([1, 2])
+name = left.selectbox(
+    "Dataset", list(infos), index=list(infos).index(ref.name),
+    format_func=lambda n: f"{n} (built in)" if not infos[n].needs_root else n,
+    help="digits and shapes are built in; the others load from a folder you name (nothing is downloaded).",
+)
+right.caption(infos[name].description)
+options: dict[str, object] = {}
+if get_dataset_info(name).needs_root:
+    root = right.text_input("Dataset folder", value=dict(ref.options).get("root", "") if ref.name == name else "")
+    if not root:
+        st.info("Name the folder that holds this dataset's files.")
+        st.stop()
+    options["root"] = root
+state.set_data_ref(state.DataRef(name, tuple(sorted(options.items()))))
+with user_errors("Could not load the dataset"):
+    data = get_dataset(state.data_ref())
+summary = data.describe()
+cols = st.columns(4)
+cols[0].metric("Train images", summary["n_train"])
+cols[1].metric("Test images", summary["n_test"])
+cols[2].metric("Classes", summary["num_classes"])
+cols[3].metric("Image shape (C×H×W)", "×".join(map(str, summary["input_shape"])))
+
+# -- model -----------------------------------------------------------------------------------
+st.subheader("Model")
+workspace = current_workspace()
+stored = workspace.list("model", dataset=data.name)
+sources = (["Shipped default"] if data.name in DEFAULT_MODELS else []) + ["Train a new one", "Checkpoint file"]
+if stored:
+    sources.insert(1, "From the workspace")
+source = st.radio("Model source", sources, horizontal=True)
+
+if source == "Shipped default":
+    state.set_model_ref(state.ModelRef("default"))
+elif source == "From the workspace":
+    chosen = st.selectbox("Stored model", stored, format_func=lambda e: f"{e.name} ({e.id})")
+    state.set_model_ref(state.ModelRef("workspace", chosen.id))
+elif source == "Checkpoint file":
+    upload = st.file_uploader(
+        "Checkpoint (.safetensors with Unlearning Studio metadata)", type=["safetensors"],
+        help="Files are read with safetensors: no code inside a file is ever run.",
+    )
+    if upload is None:
+        st.stop()
+    blob = upload.getvalue()
+    target = Path(workspace.root) / "uploads" / f"{hashlib.sha256(blob).hexdigest()[:16]}.safetensors"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        target.write_bytes(blob)
+    state.set_model_ref(state.ModelRef("file", str(target)))
+else:
+    with st.form("train"):
+        c1, c2, c3 = st.columns(3)
+        arch = c1.selectbox("Architecture", [m.name for m in list_models()],
+                            help="Any torchvision classifier also works from the CLI as tv:<name>.")
+        recipe = recipe_for(data.name, arch)
+        epochs = c2.number_input("Epochs", 1, 200, recipe.epochs)
+        seed = c3.number_input("Seed", 0, 10_000, 0)
+        go = st.form_submit_button("Train", icon=":material/model_training:", type="primary")
+    if go:
+        bar = st.progress(0.0, text="Training...")
+        with user_errors("Training failed"):
+            model, meta, log = train_model(
+                data, arch, recipe_for(data.name, arch, int(seed), epochs=int(epochs)),
+                device=current_device(), progress=streamlit_progress(bar),
+            )
+            entry = workspace.save_model(model, meta, f"{arch} on {data.name} seed {seed}")
+        bar.empty()
+        st.success(f"Trained in {log.time_s:.1f} s: test accuracy {pct(meta.metrics['test_acc'])}; stored as {entry.id}.")
+        state.set_model_ref(state.ModelRef("workspace", entry.id))
+    elif state.model_ref().kind != "workspace":
+        st.stop()
+
+ref_model = state.model_ref()
+with user_errors("Could not load the model"):
+    if ref_model.kind == "default":
+        if not default_checkpoint_path(data.name).exists():
+            bar = st.progress(0.0, text="The shipped model is missing: training it now...")
+            make_default(data.name, device=current_device(), progress=streamlit_progress(bar))
+            bar.empty()
+    model, meta = get_model(state.data_ref(), ref_model, state.workspace_root())
+
+test_logits = get_logits(state.data_ref(), ref_model, state.workspace_root(), "test")
+train_logits = get_logits(state.data_ref(), ref_model, state.workspace_root(), "train")
+cols = st.columns(4)
+cols[0].metric("Architecture", meta.arch)
+cols[1].metric("Test accuracy", pct(accuracy(test_logits, data.test.y)))
+cols[2].metric("Train accuracy", pct(accuracy(train_logits, data.train.y)))
+cols[3].metric("Parameters", f"{sum(p.numel() for p in model.parameters()):,}")
+if meta.recipe:
+    st.caption(
+        f"Trained with {meta.recipe.get('optimizer', 'sgd').upper()} lr {meta.recipe.get('lr')}, "
+        f"{meta.recipe.get('epochs')} epochs, batch {meta.recipe.get('batch_size')}, seed {meta.seed}. {meta.note}"
+    )
+per_class = per_class_accuracy(test_logits, data.test.y, data.num_classes)
+st.plotly_chart(
+    per_class_bars(data.class_names, {"model": per_class}, "Test accuracy per class"),
+    key="per_class_chart",
+)
+st.caption("Each bar is the share of that class's test images the model labels correctly.")
+
+# -- samples -----------------------------------------------------------------------------------
+st.subheader("Samples")
+rng = np.random.default_rng(0)
+shown = np.sort(rng.choice(len(data.train), size=min(30, len(data.train)), replace=False))
+image_grid(data, data.train, shown)

@@ -1,0 +1,71 @@
+"""Cached heavy objects: datasets, models, workspaces. Keyed by plain values, never tensors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+import torch
+
+from unlearn_core.data import SplitDataset, load_dataset
+from unlearn_core.device import pick_device
+from unlearn_core.models import ModelMeta, SplitClassifier, load_checkpoint
+from unlearn_core.recipes import check_compatible, load_default
+from unlearn_core.store import Workspace
+
+from .state import DataRef, ModelRef, data_ref, device_choice, model_ref, workspace_root
+
+
+@st.cache_resource(show_spinner="Loading dataset...")
+def get_dataset(ref: DataRef) -> SplitDataset:
+    return load_dataset(ref.name, **dict(ref.options))
+
+
+@st.cache_resource
+def get_workspace(root: str) -> Workspace:
+    return Workspace(root)
+
+
+def current_workspace() -> Workspace:
+    return get_workspace(workspace_root())
+
+
+def current_device() -> torch.device:
+    try:
+        return pick_device(device_choice())
+    except ValueError:
+        return pick_device(None)
+
+
+@st.cache_resource(show_spinner="Loading model...")
+def get_model(data: DataRef, ref: ModelRef, root: str) -> tuple[SplitClassifier, ModelMeta]:
+    """The model `ref` points to, checked against the dataset. Shared: never modify it in place."""
+    dataset = get_dataset(data)
+    if ref.kind == "default":
+        model, meta = load_default(dataset.name, device=torch.device("cpu"))
+    elif ref.kind == "workspace":
+        model, meta = get_workspace(root).load_model(ref.value)
+    else:
+        model, meta = load_checkpoint(Path(ref.value))
+    check_compatible(meta, dataset)
+    model.eval()
+    return model, meta
+
+
+def current_dataset() -> SplitDataset:
+    return get_dataset(data_ref())
+
+
+def current_model() -> tuple[SplitClassifier, ModelMeta]:
+    return get_model(data_ref(), model_ref(), workspace_root())
+
+
+@st.cache_resource(show_spinner="Running the model on the data...")
+def get_logits(data: DataRef, ref: ModelRef, root: str, split: str) -> torch.Tensor:
+    """Logits of the active model on the train or test split (CPU tensor), computed once."""
+    from unlearn_core.train import predict_logits
+
+    dataset = get_dataset(data)
+    model, _ = get_model(data, ref, root)
+    x = dataset.train.x if split == "train" else dataset.test.x
+    return predict_logits(model, x, device=torch.device("cpu"))
