@@ -69,3 +69,16 @@ def get_logits(data: DataRef, ref: ModelRef, root: str, split: str) -> torch.Ten
     model, _ = get_model(data, ref, root)
     x = dataset.train.x if split == "train" else dataset.test.x
     return predict_logits(model, x, device=torch.device("cpu"))
+
+
+@st.cache_resource(show_spinner="Projecting the train set...")
+def get_train_embedding(data: DataRef, ref: ModelRef, root: str, method: str):
+    """2-D coords of the train set in the active model's feature space (cached per method)."""
+    from unlearn_core.embed import fit_projection
+    from unlearn_core.train import extract_features
+
+    dataset = get_dataset(data)
+    model, _ = get_model(data, ref, root)
+    features = extract_features(model, dataset.train.x, device=torch.device("cpu"))
+    _, coords = fit_projection(features, method)
+    return coords

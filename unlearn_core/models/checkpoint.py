@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
+import re
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -99,16 +101,27 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             raise ValueError(f"{path.name} is not a readable safetensors checkpoint: {err}") from err
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
-        raise ValueError(
-            f"{path.name} could not be loaded as a plain state dict (weights_only=True): "
-            f"{str(err).splitlines()[0]}"
-        ) from err
+    except Exception as err:  # UnpicklingError, RuntimeError, EOFError, ...
+        raise ValueError(_torch_load_error(path.name, err)) from err
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise ValueError(f"{path.name} does not hold a state dict of tensors")
     return obj
+
+
+def _torch_load_error(name: str, err: Exception) -> str:
+    """A one-line reason a `.pt` file was refused (torch's own message advises unsafe loading)."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))
+    found = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+    if found:
+        return (
+            f"{name} holds pickled Python objects, not only tensors (e.g. {found.group(1)}); refused for "
+            "safety, it is never unpickled: re-save it with torch.save(model.state_dict(), ...) or as .safetensors"
+        )
+    detail = re.search(r"WeightsUnpickler error:\s*(.+)", text)
+    reason = detail.group(1).strip() if detail else (text.strip().splitlines() or ["unknown error"])[0]
+    return f"{name} is not a readable PyTorch state dict (damaged, or not a checkpoint): {reason}"
 
 
 def check_state_dict(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:

@@ -1,0 +1,44 @@
+"""AppTest fixtures: a fresh app per test with its own workspace and cleared Streamlit caches."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 240
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> AppTest:
+    """The whole app (app.py + navigation) with a temporary workspace, after its first run."""
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.session_state["workspace_root"] = str(tmp_path / "workspace")
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+@pytest.fixture
+def wait_for_jobs():
+    """A function that reruns the page until the session's background runs have finished."""
+    return _wait_for_jobs
+
+
+def _wait_for_jobs(at: AppTest, timeout: float = 600) -> None:
+    from studio_ui import jobs
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        ids = at.session_state["my_jobs"] if "my_jobs" in at.session_state else []
+        if ids and all(jobs.get(i) is not None and jobs.get(i).finished for i in ids):
+            at.run()
+            return
+        time.sleep(1)
+    raise AssertionError("the background run did not finish in time")

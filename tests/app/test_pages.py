@@ -1,0 +1,61 @@
+"""The pages under Streamlit's AppTest, through the real library on digits."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    parts += [m.label + " " + str(m.value) for m in at.metric]
+    parts += [s.value for s in at.subheader] + [t.value for t in at.title]
+    return "\n".join(parts)
+
+
+def test_model_data_page_shows_default_model(app: AppTest) -> None:
+    assert "Model & data" in texts(app)
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Train images"] == "1438"
+    assert metrics["Architecture"] == "small_cnn"
+    assert float(metrics["Test accuracy"].rstrip("%")) >= 95.0
+    assert len(app.get("plotly_chart")) >= 1  # per-class accuracy chart
+    assert len(app.get("imgs")) >= 1 or len(app.image) >= 1
+
+
+def test_bad_dataset_folder_gets_a_message(app: AppTest) -> None:
+    app.selectbox[0].select("mnist").run()
+    folder = [t for t in app.text_input if t.label == "Dataset folder"][0]
+    folder.input("/nonexistent/folder").run()
+    assert not app.exception
+    assert any("expected" in e.value.lower() or "not found" in e.value.lower() for e in app.error), [e.value for e in app.error]
+
+
+def test_forget_unlearn_compare_flow(app: AppTest, wait_for_jobs) -> None:
+    app.switch_page("app_pages/forget_set.py").run()
+    assert not app.exception, app.exception
+    app.multiselect[0].select(3).run()
+    app.button(key="use_classes").click().run()
+    assert app.session_state["forget_selection"].spec == "class:3"
+    assert any(m.label == "Forget" and m.value == "146" for m in app.metric)
+
+    app.switch_page("app_pages/unlearn.py").run()
+    assert not app.exception, app.exception
+    method = app.selectbox[[s.label for s in app.selectbox].index("Method")]
+    method.select("finetune").run()
+    next(b for b in app.button if b.label == "Run").click().run()
+    wait_for_jobs(app)
+    assert not app.exception, app.exception
+    assert not app.error, [e.value for e in app.error]
+    run_ids = app.session_state["compare_runs"]
+    assert len(run_ids) == 1
+
+    app.switch_page("app_pages/compare.py").run()
+    assert not app.exception, app.exception
+    page = texts(app)
+    assert "finetune" in page and "class:3" in page
+    frames = app.dataframe
+    assert len(frames) >= 2  # metrics table and history
+    metrics = frames[0].value
+    forgotten = metrics[metrics["metric"] == "Forgotten-slice test accuracy"]
+    assert float(forgotten["retrain (%)"].iloc[0]) == 0.0
+    assert len(app.get("plotly_chart")) >= 3  # per-class bars, embedding, MIA histogram

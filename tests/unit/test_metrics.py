@@ -1,0 +1,202 @@
+"""Known-answer tests for unlearn_core.metrics, plus evaluate_model on the digits model."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from unlearn_core.forget import resolve
+from unlearn_core.methods.base import UnlearnData
+from unlearn_core.metrics import (
+    HEADLINE_KEYS,
+    avg_gap,
+    backdoor_asr,
+    compare_to_retrain,
+    evaluate_model,
+    js_divergence,
+    js_per_sample,
+    kl_divergence,
+    loss_threshold_mia,
+    mia_efficacy,
+    params_changed_frac,
+    svc_mia,
+    true_label_confidence,
+    tug_of_war,
+)
+
+LN2 = math.log(2)
+
+
+# --- membership inference -------------------------------------------------------------------
+
+
+def test_loss_mia_on_identical_distributions_is_chance():
+    rng = np.random.default_rng(0)
+    out = loss_threshold_mia(rng.exponential(size=3000), rng.exponential(size=3000))
+    assert abs(out["auc"] - 0.5) < 0.03
+    assert 0.5 <= out["best_threshold_acc"] < 0.55
+
+
+def test_loss_mia_on_separated_losses_is_perfect():
+    out = loss_threshold_mia(np.full(50, 0.01) + np.arange(50) * 1e-4, np.full(40, 2.0) + np.arange(40) * 1e-3)
+    assert out["auc"] == pytest.approx(1.0)
+    assert out["best_threshold_acc"] == pytest.approx(1.0)
+    reversed_ = loss_threshold_mia(np.full(10, 3.0), np.full(10, 0.1))
+    assert reversed_["auc"] == pytest.approx(0.0)
+
+
+def test_mia_efficacy_on_a_separable_case():
+    rng = np.random.default_rng(1)
+    conf_retain = rng.uniform(0.9, 1.0, size=3000)  # members: confident
+    conf_test = rng.uniform(0.0, 0.5, size=500)  # non-members: unsure
+    like_test = rng.uniform(0.0, 0.5, size=200)
+    like_retain = rng.uniform(0.9, 1.0, size=200)
+    assert mia_efficacy(conf_retain, conf_test, like_test) > 0.95
+    assert mia_efficacy(conf_retain, conf_test, like_retain) < 0.05
+    result = svc_mia(conf_retain, conf_test, like_test, max_per_side=300)
+    assert result.n_per_side == 300  # balanced: min(3000, 500, cap)
+    assert result.forget_member_prob.shape == (200,)
+    assert np.all((result.forget_member_prob >= 0) & (result.forget_member_prob <= 1))
+    assert result.forget_member_prob.mean() < 0.1
+    # seeded: same answer twice
+    assert mia_efficacy(conf_retain, conf_test, like_test, seed=3) == mia_efficacy(
+        conf_retain, conf_test, like_test, seed=3
+    )
+
+
+def test_mia_rejects_empty_shadow_sets():
+    with pytest.raises(ValueError, match="members"):
+        mia_efficacy(np.empty(0), np.ones(5), np.ones(3))
+    assert math.isnan(mia_efficacy(np.ones(5), np.zeros(5), np.empty(0)))
+
+
+def test_true_label_confidence():
+    logits = torch.tensor([[0.0, 0.0], [10.0, -10.0]])
+    conf = true_label_confidence(logits, torch.tensor([1, 0]))
+    assert conf == pytest.approx([0.5, 1.0], abs=1e-8)
+
+
+# --- divergences ----------------------------------------------------------------------------
+
+
+def test_js_of_a_model_to_itself_is_zero():
+    logits = torch.randn(64, 10, generator=torch.Generator().manual_seed(0))
+    assert js_divergence(logits, logits) == pytest.approx(0.0, abs=1e-12)
+    assert kl_divergence(logits, logits) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_js_of_one_hots_of_different_classes_is_ln2():
+    inf = float("inf")
+    p = torch.tensor([[0.0, -inf, -inf], [100.0, 0.0, 0.0]])
+    q = torch.tensor([[-inf, 0.0, -inf], [0.0, 0.0, 100.0]])
+    assert js_divergence(p, q) == pytest.approx(LN2, abs=1e-9)
+    assert js_divergence(q, p) == pytest.approx(LN2, abs=1e-9)
+
+
+def test_js_known_value_and_bounds():
+    # p = (1, 0), q = (1/2, 1/2): JS = 1/2 KL(p||m) + 1/2 KL(q||m), m = (3/4, 1/4)
+    p = torch.tensor([[0.0, -float("inf")]])
+    q = torch.tensor([[0.0, 0.0]])
+    expected = 0.5 * math.log(4 / 3) + 0.5 * (0.5 * math.log(0.5 / 0.75) + 0.5 * math.log(0.5 / 0.25))
+    assert js_divergence(p, q) == pytest.approx(expected, abs=1e-12)
+    a = torch.randn(100, 5, generator=torch.Generator().manual_seed(1)) * 5
+    b = torch.randn(100, 5, generator=torch.Generator().manual_seed(2)) * 5
+    per = js_per_sample(a, b)
+    assert torch.all(per >= 0) and torch.all(per <= LN2 + 1e-12)
+    with pytest.raises(ValueError, match="same shape"):
+        js_divergence(a, b[:10])
+
+
+# --- scores ---------------------------------------------------------------------------------
+
+
+M = {"forget_acc": 0.5, "mia_efficacy": 0.4, "retain_acc": 0.9, "test_acc": 0.8}
+M_R = {"forget_acc": 0.1, "mia_efficacy": 0.8, "retain_acc": 0.95, "test_acc": 0.85}
+
+
+def test_avg_gap_and_tug_of_war():
+    assert avg_gap(M, M) == 0.0
+    assert tug_of_war(M, M) == 1.0
+    assert avg_gap(M, M_R) == pytest.approx((40 + 40 + 5 + 5) / 4)  # points
+    assert avg_gap(M_R, M) == pytest.approx(avg_gap(M, M_R))
+    assert tug_of_war(M, M_R) == pytest.approx(0.6 * 0.95 * 0.95)
+
+
+def test_params_changed_frac_counts_entries_not_buffers():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3), nn.Linear(3, 2))
+    n_params = sum(p.numel() for p in model.parameters())
+    other = copy.deepcopy(model)
+    assert params_changed_frac(model, other) == 0.0
+    with torch.no_grad():
+        other[0].weight[1, 2] += 0.5
+        other[1].running_mean += 1.0  # a buffer: not counted
+    assert params_changed_frac(model, other) == pytest.approx(1 / n_params)
+    assert params_changed_frac(model, other, atol=1.0) == 0.0
+    with pytest.raises(ValueError, match="different parameters"):
+        params_changed_frac(model, nn.Linear(4, 3))
+
+
+def test_backdoor_asr():
+    # predictions: 0, 2, 2, 1 ; target 2
+    logits = torch.tensor([[5.0, 0, 0], [0, 0, 5.0], [0, 1.0, 3.0], [0, 4.0, 0]])
+    assert backdoor_asr(logits, 2) == pytest.approx(0.5)
+    # with labels: the target-class image (index 1) is dropped -> 1 of 3
+    assert backdoor_asr(logits, 2, y=torch.tensor([0, 2, 1, 1])) == pytest.approx(1 / 3)
+    assert math.isnan(backdoor_asr(logits[:0], 2))
+
+
+# --- evaluate_model on the digits model ------------------------------------------------------
+
+
+def _in_unit(value):
+    return value is None or 0.0 <= value <= 1.0
+
+
+def test_evaluate_model_class_forget(digits, digits_model, cpu):
+    model, _ = digits_model
+    data = UnlearnData(digits, resolve("class:3", digits))
+    ev = evaluate_model(model, data, device=cpu, seed=0)
+    head = ev.headline()
+    assert tuple(head) == HEADLINE_KEYS
+    assert all(_in_unit(v) for v in head.values())
+    assert head["forget_test_acc"] > 0.9  # the original model still knows class 3
+    assert head["forget_acc"] > 0.9 and head["retain_acc"] > 0.9 and head["test_acc"] > 0.9
+    assert ev.forget_logits.shape == (data.forget.n_forget, digits.num_classes)
+    assert ev.test_logits.shape == (len(digits.test), digits.num_classes)
+    assert len(ev.per_class_test_acc) == digits.num_classes
+    assert ev.per_class_test_acc[3] == pytest.approx(ev.forget_test_acc)
+    assert set(ev.mia_scores) >= {"forget", "retain", "test"}
+    assert ev.backdoor_asr is None
+    row = ev.to_dict()
+    json.dumps(row)  # JSON-friendly
+    assert {"test_acc_all", "per_class_test_acc", "loss_mia_auc", "backdoor_asr"} <= set(row)
+    n_test = len(digits.test)
+    n_slice = len(data.forget.test_forget_idx)
+    mixed = (ev.test_acc * (n_test - n_slice) + ev.forget_test_acc * n_slice) / n_test
+    assert row["test_acc_all"] == pytest.approx(mixed)
+
+    same = compare_to_retrain(ev, ev)
+    assert same["avg_gap"] == 0.0 and same["tug_of_war"] == 1.0
+    assert same["js_forget"] == pytest.approx(0.0, abs=1e-12) and same["js_test"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_evaluate_model_samples_forget_and_backdoor_split(digits, digits_model, cpu):
+    model, _ = digits_model
+    non_zero = np.flatnonzero(digits.test.y.numpy() != 0)
+    with_bd = dataclasses.replace(digits, extras={"backdoor_test": digits.test.subset(non_zero)}, backdoor_target=0)
+    data = UnlearnData(with_bd, resolve("random:0.1", with_bd, seed=0))
+    ev = evaluate_model(model, data, device=cpu)
+    assert ev.forget_test_acc is None and ev.headline()["forget_test_acc"] is None
+    assert ev.test_acc == ev.test_acc_all
+    # untriggered images of other classes: the clean model rarely says "0"
+    assert ev.backdoor_asr is not None and ev.backdoor_asr < 0.05
+    assert 0.0 <= ev.loss_mia_auc <= 1.0
+    json.dumps(ev.to_dict())

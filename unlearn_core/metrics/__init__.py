@@ -1,0 +1,39 @@
+"""Evaluation, kept out of the methods: accuracies, membership inference, divergences, gaps to Retrain.
+
+`evaluate_model(model, data, device=...)` gives a `ModelEval` (headline figures: forget, retain,
+test and forget-test accuracy, MIA-efficacy); `compare_to_retrain` scores an unlearned model
+against the retrained one (average gap, Tug-of-War, JS divergences). The lower-level functions
+work on plain logits, confidences or losses.
+"""
+
+from .divergence import js_divergence, js_per_sample, kl_divergence
+from .evaluate import HEADLINE_KEYS, ModelEval, compare_to_retrain, evaluate_model
+from .mia import (
+    MIAResult,
+    loss_threshold_mia,
+    mia_efficacy,
+    per_sample_loss,
+    svc_mia,
+    true_label_confidence,
+)
+from .scores import avg_gap, backdoor_asr, params_changed_frac, tug_of_war
+
+__all__ = [
+    "HEADLINE_KEYS",
+    "MIAResult",
+    "ModelEval",
+    "avg_gap",
+    "backdoor_asr",
+    "compare_to_retrain",
+    "evaluate_model",
+    "js_divergence",
+    "js_per_sample",
+    "kl_divergence",
+    "loss_threshold_mia",
+    "mia_efficacy",
+    "params_changed_frac",
+    "per_sample_loss",
+    "svc_mia",
+    "true_label_confidence",
+    "tug_of_war",
+]

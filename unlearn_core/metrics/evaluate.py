@@ -1,0 +1,147 @@
+"""Evaluate one model on a forget set, and compare an unlearned model with the retrained one.
+
+`evaluate_model` predicts the train set and the test set once (plus the backdoor split when the
+dataset has one) and derives every figure from those logits:
+
+- ``forget_acc`` (FA) on D_f; ``retain_acc`` (RA) on all of D_r;
+- ``test_acc`` (TA) on the test samples *outside* the forgotten slice when the forget set has a
+  test counterpart (class and concept forgetting: "test accuracy on the kept classes"), on the
+  whole test set otherwise; ``test_acc_all`` always on the whole test set;
+- ``forget_test_acc`` on the forgotten slice of the test set (None without a counterpart);
+- ``mia_efficacy``: SalUn's SVC attack (retain members vs whole-test non-members, see mia.py);
+- ``loss_mia_auc``: loss-threshold attack, D_f as members vs the test counterpart (SCRUB's
+  restriction to the forgotten classes) or the whole test set when there is none;
+- ``backdoor_asr`` on ``dataset.extras["backdoor_test"]`` when the dataset has a backdoor.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..train import accuracy, per_class_accuracy, predict_logits
+from .divergence import js_divergence
+from .mia import MAX_PER_SIDE, loss_threshold_mia, per_sample_loss, svc_mia, true_label_confidence
+from .scores import avg_gap, backdoor_asr, tug_of_war
+
+if TYPE_CHECKING:  # a type only: importing methods here would load every method module
+    from ..methods.base import UnlearnData
+
+HEADLINE_KEYS = ("forget_acc", "retain_acc", "test_acc", "forget_test_acc", "mia_efficacy")
+
+
+def _clean(value: float | None) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
+
+
+@dataclass
+class ModelEval:
+    """One model's figures on one forget set (fractions in [0, 1]; see the module docstring).
+
+    `forget_logits`, `test_logits` and `mia_scores` are kept for plots and divergences and are
+    not serialised. `mia_scores` holds true-label confidences: ``"forget"`` (D_f), ``"retain"``
+    (the seeded retain sample the attack drew from), ``"test"`` (whole test set), and the attack's
+    membership probability per forget sample, ``"forget_member_prob"``.
+    """
+
+    forget_acc: float
+    retain_acc: float
+    test_acc: float
+    forget_test_acc: float | None
+    mia_efficacy: float
+    per_class_test_acc: list[float]
+    loss_mia_auc: float
+    backdoor_asr: float | None
+    forget_logits: torch.Tensor
+    test_logits: torch.Tensor
+    mia_scores: dict[str, np.ndarray]
+    test_acc_all: float = float("nan")
+
+    def headline(self) -> dict[str, float | None]:
+        """The five headline figures; NaN becomes None (e.g. forget_test_acc without a counterpart)."""
+        return {key: _clean(getattr(self, key)) for key in HEADLINE_KEYS}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly: the headline plus test_acc_all, per-class test accuracy, loss-MIA AUC, backdoor ASR."""
+        return {
+            **self.headline(),
+            "test_acc_all": _clean(self.test_acc_all),
+            "per_class_test_acc": [_clean(v) for v in self.per_class_test_acc],
+            "loss_mia_auc": _clean(self.loss_mia_auc),
+            "backdoor_asr": _clean(self.backdoor_asr),
+        }
+
+
+def evaluate_model(model: nn.Module, data: UnlearnData, *, device: torch.device, seed: int = 0) -> ModelEval:
+    """Evaluate `model` on `data`'s forget set; `seed` drives the MIA attack's subsampling."""
+    dataset, forget = data.dataset, data.forget
+    train_logits = predict_logits(model, dataset.train.x, device=device)  # [N_train, K]
+    test_logits = predict_logits(model, dataset.test.x, device=device)  # [N_test, K]
+    y_train, y_test = dataset.train.y, dataset.test.y
+    n_test = len(y_test)
+    has_slice = forget.test_forget_idx is not None
+
+    forget_idx = torch.as_tensor(forget.forget_idx)
+    conf_train = true_label_confidence(train_logits, y_train)
+    conf_test = true_label_confidence(test_logits, y_test)
+    retain_sample = forget.retain_idx
+    if len(retain_sample) > MAX_PER_SIDE:
+        retain_sample = np.sort(np.random.default_rng(seed).choice(retain_sample, size=MAX_PER_SIDE, replace=False))
+    conf_forget, conf_retain = conf_train[forget.forget_idx], conf_train[retain_sample]
+    attack = svc_mia(conf_retain, conf_test, conf_forget, seed=seed)
+
+    test_slice = forget.test_forget_idx if has_slice and len(forget.test_forget_idx) else np.arange(n_test)
+    loss_train = per_sample_loss(train_logits[forget_idx], y_train[forget_idx])
+    loss_test = per_sample_loss(test_logits, y_test)[test_slice]
+    loss_mia = loss_threshold_mia(loss_train, loss_test)
+
+    asr = None
+    triggered = dataset.extras.get("backdoor_test")
+    if triggered is not None and dataset.backdoor_target is not None and len(triggered):
+        logits_bd = predict_logits(model, triggered.x, device=device)
+        asr = backdoor_asr(logits_bd, dataset.backdoor_target, triggered.y)
+
+    return ModelEval(
+        forget_acc=accuracy(train_logits, y_train, forget.forget_idx),
+        retain_acc=accuracy(train_logits, y_train, forget.retain_idx),
+        test_acc=accuracy(test_logits, y_test, forget.test_retain_idx(n_test)),
+        forget_test_acc=accuracy(test_logits, y_test, forget.test_forget_idx) if has_slice else None,
+        mia_efficacy=attack.efficacy,
+        per_class_test_acc=per_class_accuracy(test_logits, y_test, dataset.num_classes),
+        loss_mia_auc=loss_mia["auc"],
+        backdoor_asr=asr,
+        forget_logits=train_logits[forget_idx],
+        test_logits=test_logits,
+        mia_scores={
+            "forget": conf_forget,
+            "retain": conf_retain,
+            "test": conf_test,
+            "forget_member_prob": attack.forget_member_prob,
+        },
+        test_acc_all=accuracy(test_logits, y_test),
+    )
+
+
+def compare_to_retrain(unlearned: ModelEval, retrain: ModelEval) -> dict[str, float]:
+    """Gaps of an unlearned model to the retrained one on the same forget set.
+
+    ``avg_gap`` (points, lower is better), ``tug_of_war`` (1 = like Retrain), and the mean
+    per-sample JS divergence of their predictions on D_f (``js_forget``) and on the test set
+    (``js_test``), natural log, in [0, ln 2].
+    """
+    if unlearned.forget_logits.shape != retrain.forget_logits.shape:
+        raise ValueError(
+            "the two evaluations are on different forget sets: forget logits "
+            f"{tuple(unlearned.forget_logits.shape)} vs {tuple(retrain.forget_logits.shape)}"
+        )
+    return {
+        "avg_gap": avg_gap(unlearned, retrain),
+        "tug_of_war": tug_of_war(unlearned, retrain),
+        "js_forget": js_divergence(unlearned.forget_logits, retrain.forget_logits),
+        "js_test": js_divergence(unlearned.test_logits, retrain.test_logits),
+    }

@@ -1,0 +1,102 @@
+"""What the Compare page draws, computed from stored runs: metric explanations, the shared
+projection of original / unlearned / retrained outputs, and membership-score distributions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from .data import SplitDataset
+from .embed import shared_projection
+from .forget import resolve
+from .metrics import true_label_confidence
+from .models import SplitClassifier
+from .store import MODEL_FILE, Entry, Workspace
+from .train import predict_logits
+
+# metric key -> (label, one-line explanation, how to read it)
+METRIC_HELP: dict[str, tuple[str, str, str]] = {
+    "forget_acc": ("Forget accuracy", "accuracy on the forget set (train samples to forget)", "closer to retrain is better"),
+    "retain_acc": ("Retain accuracy", "accuracy on the rest of the train set", "closer to retrain is better (usually: higher)"),
+    "test_acc": ("Test accuracy", "accuracy on test samples outside the forgotten classes / concept", "closer to retrain is better"),
+    "forget_test_acc": ("Forgotten-slice test accuracy", "accuracy on test samples of the forgotten classes / concept", "closer to retrain is better (0 for class forgetting)"),
+    "mia_efficacy": ("MIA-efficacy", "share of forget samples a membership attack calls non-members (SalUn)", "closer to retrain is better"),
+    "loss_mia_auc": ("Loss-attack AUC (train vs test)", "how well a loss threshold tells retain from test samples", "closer to retrain is better; 0.5 = no leak"),
+    "backdoor_asr": ("Backdoor success", "share of triggered test images sent to the backdoor's target", "lower is better when the backdoor is being removed"),
+}
+COMPARISON_HELP: dict[str, tuple[str, str]] = {
+    "avg_gap": ("mean |difference| to retrain over forget, retain, test accuracy and MIA-efficacy (points)", "lower is better"),
+    "tug_of_war": ("(1-|ΔFA|)(1-|ΔRA|)(1-|ΔTA|) against retrain", "higher is better, 1 = identical to retrain"),
+    "js_forget": ("Jensen-Shannon divergence to retrain's predictions on the forget set", "lower is better"),
+    "js_test": ("Jensen-Shannon divergence to retrain's predictions on the test set", "lower is better"),
+    "params_changed_frac": ("share of parameters the method changed", "lower = more local"),
+    "time_ratio": ("method time / retrain time", "lower is faster"),
+}
+
+
+def run_models(workspace: Workspace, entry: Entry) -> tuple[SplitClassifier, SplitClassifier | None]:
+    """The unlearned model of a run and its retrained oracle (None if it is no longer stored)."""
+    from .models import load_checkpoint
+
+    unlearned, _ = load_checkpoint(entry.file(MODEL_FILE))
+    found = workspace.find("model", entry.info.get("retrain_key", ""))
+    retrained = workspace.load_model(found.id)[0] if found else None
+    return unlearned, retrained
+
+
+@dataclass
+class ComparisonView:
+    """Per-model outputs on the forget set and a test sample, on one shared 2-D projection."""
+
+    coords: dict[str, np.ndarray]  # model -> [n_forget + n_test_sample, 2]
+    is_forget: np.ndarray  # bool mask over the rows
+    labels: np.ndarray  # true labels of the rows
+    confidence: dict[str, dict[str, np.ndarray]]  # model -> {"forget", "test"} true-label confidence
+
+
+def comparison_view(
+    data: SplitDataset,
+    forget_spec: str,
+    seed: int,
+    models: dict[str, torch.nn.Module],
+    *,
+    projection: str = "pca",
+    max_points: int = 1500,
+) -> ComparisonView:
+    """Project every model's log-probabilities on forget samples and test samples with one map
+    fitted on the original model's outputs, so movement between models is comparable.
+    """
+    fs = resolve(forget_spec, data, seed)
+    rng = np.random.default_rng(seed)
+    f_idx = fs.forget_idx if len(fs.forget_idx) <= max_points // 2 else np.sort(rng.choice(fs.forget_idx, max_points // 2, replace=False))
+    t_idx = np.sort(rng.choice(len(data.test), min(len(data.test), max_points - len(f_idx)), replace=False))
+    x = torch.cat([data.train.x[torch.as_tensor(f_idx)], data.test.x[torch.as_tensor(t_idx)]])
+    y = torch.cat([data.train.y[torch.as_tensor(f_idx)], data.test.y[torch.as_tensor(t_idx)]])
+    logits = {name: predict_logits(m, x) for name, m in models.items()}
+    coords = shared_projection(logits, "original", projection, seed)
+    n_f = len(f_idx)
+    conf = {
+        name: {"forget": true_label_confidence(out[:n_f], y[:n_f]), "test": true_label_confidence(out[n_f:], y[n_f:])}
+        for name, out in logits.items()
+    }
+    return ComparisonView(coords, np.arange(len(y)) < n_f, y.numpy(), conf)
+
+
+def history_rows(entries: list[Entry]) -> list[dict[str, Any]]:
+    """One flat row per run for the history table and CSV export."""
+    rows = []
+    for e in entries:
+        s = e.info
+        row: dict[str, Any] = {"run": e.id, "method": s["method"], "forget": s["forget"], "seed": s["seed"],
+                               "model": s["model"], "n_forget": s["n_forget"]}
+        for who in ("unlearned", "retrain"):
+            for k, v in s[who].items():
+                row[f"{who}.{k}"] = v
+        for k in ("avg_gap", "time_s", "retrain_time_s", "time_ratio", "params_changed_frac"):
+            row[k] = s.get(k)
+        rows.append(row)
+    return rows
