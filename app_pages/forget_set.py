@@ -76,12 +76,13 @@ with tabs[2]:
                           "class": [data.class_names[c] for c in y]})
     fig = px.scatter(frame, x="x", y="y", color="class", custom_data=["index"], hover_data=["index", "class"],
                      title=f"Train set in the model's feature space ({method.upper()})",
+                     category_orders={"class": list(data.class_names)},
                      labels={"x": f"{method.upper()} 1", "y": f"{method.upper()} 2"})
     fig.update_traces(marker=dict(size=5, opacity=0.7))
-    fig.update_layout(height=520, dragmode="lasso", legend_title="class")
+    fig.update_layout(height=520, dragmode="select", legend_title="class")
     event = st.plotly_chart(fig, on_select="rerun", selection_mode=("box", "lasso"), key=f"embed_{method}")
     st.caption("Each point is one training image, placed by the model's penultimate features; nearby points "
-               "look alike to the model. Drag a box or lasso to select samples.")
+               "look alike to the model. Drag a box to select samples (the lasso is in the chart's toolbar).")
     chosen = sorted({int(p["customdata"][0]) for p in event.selection.points}) if event and event.selection else []
     st.session_state["embedding_choice"] = chosen
     st.write(f"**{len(chosen)}** samples selected on the embedding.")

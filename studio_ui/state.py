@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import streamlit as st
@@ -36,7 +37,8 @@ def _get(key: str, default):
 
 
 def workspace_root() -> str:
-    return _get("workspace_root", "workspace")
+    """The workspace folder: the sidebar's value, first taken from $UNLEARN_STUDIO_WORKSPACE."""
+    return _get("workspace_root", os.environ.get("UNLEARN_STUDIO_WORKSPACE", "workspace"))
 
 
 def device_choice() -> str:

@@ -1,0 +1,43 @@
+"""The app in a real browser: pages render, and a mouse drag on the embedding selects samples."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+def test_model_page_renders(page, app_url) -> None:
+    page.goto(app_url)
+    page.get_by_role("heading", name="Model & data").wait_for()
+    page.locator(".js-plotly-plot").first.wait_for()
+    page.get_by_text("Test accuracy per class").first.wait_for()
+    page.get_by_text("Samples", exact=True).wait_for()
+    assert page.get_by_text("Train images").count() == 1
+
+
+def test_box_select_on_embedding_updates_forget_set(page, app_url) -> None:
+    page.goto(f"{app_url}/forget_set")
+    page.get_by_role("heading", name="Forget set").wait_for()
+    page.get_by_text("No forget set chosen yet").wait_for()
+    page.get_by_role("tab", name="Embedding").click()
+    plot = page.locator(".js-plotly-plot").first
+    plot.wait_for()
+    drag = plot.locator(".nsewdrag").first
+    box = drag.bounding_box()
+    assert box is not None
+    x0, y0 = box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2
+    x1, y1 = box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.8
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, steps=8)
+    page.mouse.move(x1, y1, steps=8)
+    page.mouse.up()
+    selected = page.get_by_text(re.compile(r"[1-9]\d* samples selected on the embedding"))
+    selected.wait_for()
+    n = int(re.search(r"(\d+) samples", selected.inner_text()).group(1))
+    page.get_by_role("button", name="Use the selected samples").click()
+    page.get_by_text("Active forget set").wait_for()
+    assert page.get_by_text(re.compile(rf"^{n}$")).count() >= 1  # the Forget metric shows the count
