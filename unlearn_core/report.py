@@ -100,3 +100,33 @@ def history_rows(entries: list[Entry]) -> list[dict[str, Any]]:
             row[k] = s.get(k)
         rows.append(row)
     return rows
+
+
+def stage_test_accuracy(workspace_entry: Entry, data: SplitDataset, original: SplitClassifier) -> dict[str, dict[str, float]]:
+    """UNSIR's test accuracy on the forgotten and kept classes: original, after impair, after repair.
+
+    UNSIR never reads forget data, so the impaired model's state is stored with the run and
+    evaluated here, by the evaluation layer.
+    """
+    from .models import load_checkpoint
+    from .runs import load_run_artifacts
+    from .train import accuracy
+
+    artifacts = load_run_artifacts(workspace_entry)
+    prefix = "impaired_state/"
+    state = {k[len(prefix):]: v for k, v in artifacts.items() if k.startswith(prefix)}
+    unlearned, meta = load_checkpoint(workspace_entry.file(MODEL_FILE))
+    models = {"original": original, "after repair": unlearned}
+    if state:
+        impaired = meta.build()
+        impaired.load_state_dict(state)
+        models = {"original": original, "after impair": impaired, "after repair": unlearned}
+    fs = resolve(workspace_entry.info["forget"], data, workspace_entry.info["seed"])
+    out = {}
+    for name, model in models.items():
+        logits = predict_logits(model, data.test.x)
+        out[name] = {
+            "forgotten classes": accuracy(logits, data.test.y, fs.test_forget_idx),
+            "kept classes": accuracy(logits, data.test.y, fs.test_retain_idx(len(data.test))),
+        }
+    return out

@@ -1,0 +1,153 @@
+"""Localization: where in the network a method acts. Parameter masks (DEL, SalUn and controls),
+Partial-PGD on the last layer's features, and UNSIR's learned noise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+import torch
+
+from studio_ui import state
+from studio_ui.charts import image_to_uint8, upscale
+from studio_ui.localization_charts import (
+    attack_arrows,
+    channel_heatmap,
+    dimension_bars,
+    layer_share_bars,
+    noise_to_image,
+)
+from studio_ui.resources import current_dataset, current_model, current_workspace, get_dataset, get_model
+from studio_ui.widgets import pct, user_errors
+from unlearn_core.embed import fit_projection
+from unlearn_core.forget import resolve
+from unlearn_core.localize import GRANULARITIES, LOCALIZERS, attack_features, localize, mask_overlap
+from unlearn_core.methods import UnlearnData
+from unlearn_core.report import stage_test_accuracy
+from unlearn_core.runs import load_run_artifacts
+from unlearn_core.train import extract_features
+
+st.title(":material/frame_inspect: Localization")
+st.caption("Where in the network does unlearning act? Compare the parameters different localizers select "
+           "for the active forget set, watch Partial-PGD push forget features across the decision boundary, "
+           "and look at the noise UNSIR learns.")
+
+selection = state.forget_selection()
+if selection is None:
+    st.info("Choose a forget set first.")
+    st.page_link("app_pages/forget_set.py", label="Go to Forget set", icon=":material/playlist_remove:")
+    st.stop()
+data = current_dataset()
+model, meta = current_model()
+with user_errors("The active forget set does not fit this dataset"):
+    forget = resolve(selection.spec, data)
+
+
+@st.cache_resource(show_spinner="Scoring parameters...")
+def cached_mask(data_ref, model_ref, root, spec, localizer, granularity, budget):
+    m, _ = get_model(data_ref, model_ref, root)
+    d = get_dataset(data_ref)
+    return localize(m, UnlearnData(d, resolve(spec, d)), localizer=localizer, granularity=granularity,
+                    budget=budget, device=torch.device("cpu"))
+
+
+@st.cache_resource(show_spinner="Running Partial-PGD on the forget features...")
+def cached_attack(data_ref, model_ref, root, spec, eps_rel, steps):
+    m, _ = get_model(data_ref, model_ref, root)
+    d = get_dataset(data_ref)
+    fs = resolve(spec, d)
+    idx = fs.forget_idx[:400]
+    z = extract_features(m, d.train.x[idx])
+    attack = attack_features(m.head, z, d.train.y[idx], eps_rel=eps_rel, steps=steps)
+    _, before = fit_projection(np.concatenate([attack.z.numpy(), attack.z_adv.numpy()]), "pca")
+    n = len(idx)
+    return attack, before[:n], before[n:]
+
+
+tab_masks, tab_pgd, tab_unsir = st.tabs(["Parameter masks", "Partial-PGD (last layer)", "UNSIR noise"])
+keys = (state.data_ref(), state.model_ref(), state.workspace_root(), selection.spec)
+
+with tab_masks:
+    names = list(LOCALIZERS)
+    c1, c2, c3, c4 = st.columns(4)
+    first = c1.selectbox("Localizer A", names, index=names.index("del"), format_func=lambda n: LOCALIZERS[n].title)
+    second = c2.selectbox("Localizer B", names, index=names.index("salun"), format_func=lambda n: LOCALIZERS[n].title)
+    budget = c3.slider("Budget α (share of all parameters)", 0.01, 0.9, 0.30, 0.01,
+                       help="Both masks select exactly this share of all parameter entries, so they compare at an equal budget.")
+    granularity = c4.selectbox("Granularity", ["localizer's default", *GRANULARITIES],
+                               help="channel: DEL's top-h channel aggregation; parameter: every entry on its own.")
+    gran = None if granularity == "localizer's default" else granularity
+    st.caption(f"A: {LOCALIZERS[first].help}  B: {LOCALIZERS[second].help}")
+    with user_errors("Could not build the masks"):
+        mask_a = cached_mask(*keys, first, gran, budget)
+        mask_b = cached_mask(*keys, second, gran, budget)
+    c = st.columns(3)
+    c[0].metric("Entries selected (each mask)", f"{mask_a.n_selected:,} of {mask_a.n_total:,}")
+    c[1].metric("Overlap of A and B (Jaccard)", f"{mask_overlap(mask_a, mask_b):.2f}",
+                help="Shared selected entries / entries selected by either. 1 = identical masks.")
+    c[2].metric("Random masks would overlap about", f"{budget / (2 - budget):.2f}",
+                help="The expected Jaccard index of two independent random masks at this budget.")
+    st.plotly_chart(channel_heatmap(mask_a, f"{LOCALIZERS[first].title}: channel scores and selection"),
+                    key="heat_a")
+    st.caption("Each row is a weight tensor, each column an output channel. Colour: how much the channel "
+               "matters for the forget set (log scale); black dots: channels the mask selects.")
+    st.plotly_chart(channel_heatmap(mask_b, f"{LOCALIZERS[second].title}: channel scores and selection"),
+                    key="heat_b")
+    st.plotly_chart(layer_share_bars({LOCALIZERS[first].title: mask_a, LOCALIZERS[second].title: mask_b},
+                                     "Share of each parameter tensor selected"), key="share")
+    st.caption("Where each localizer spends its budget: tall bars are layers it resets and retrains.")
+
+with tab_pgd:
+    c1, c2 = st.columns(2)
+    eps_rel = c1.slider("ε (relative to the mean feature size)", 0.05, 1.0, 0.3, 0.05,
+                        help="Each feature may move by at most ε times its mean magnitude over the forget set.")
+    steps = c2.slider("PGD steps", 1, 100, 40)
+    attack, before, after = cached_attack(*keys, eps_rel, steps)
+    flipped = attack.flipped.float().mean().item()
+    c = st.columns(3)
+    c[0].metric("Forget samples attacked", len(attack.y))
+    c[1].metric("Pushed across the boundary", pct(flipped))
+    c[2].metric("Largest move / ε", f"{float(((attack.z_adv - attack.z).abs() / attack.eps.clamp_min(1e-12)).max()):.2f}",
+                help="At most 1: every attacked feature stays inside its ε-ball.")
+    labels = [data.class_names[int(v)] for v in attack.y]
+    pushed = [data.class_names[int(v)] for v in attack.adv_class]
+    st.plotly_chart(attack_arrows(before, after, labels, pushed,
+                                  "Forget features before and after Partial-PGD (PCA of the penultimate layer)"),
+                    key="pgd_arrows")
+    st.caption("Grey: the forget samples' features. Each arrow ends where the attack moved them, coloured by "
+               "the class the head now predicts. Layer Attack Unlearning distils these targets into the head.")
+    counts = pd.Series(pushed).value_counts()
+    fig = px.bar(x=counts.index, y=counts.values, labels={"x": "class reached by the attack", "y": "forget samples"},
+                 title="Which classes the forget samples were pushed into")
+    fig.update_layout(height=320, xaxis_type="category")
+    st.plotly_chart(fig, key="pgd_classes")
+    st.plotly_chart(dimension_bars(attack.perturbation.numpy(), attack.eps.numpy()), key="pgd_dims")
+    st.caption("Bars: how far each feature dimension moved on average; marks: that dimension's ε.")
+
+with tab_unsir:
+    workspace = current_workspace()
+    runs = [e for e in workspace.list("run", dataset=data.name) if e.info["method"] == "unsir"]
+    if not runs:
+        st.info("No UNSIR run yet for this dataset: run UNSIR on the Unlearn page (class forgetting).")
+        st.page_link("app_pages/unlearn.py", label="Go to Unlearn", icon=":material/auto_fix_high:")
+    else:
+        entry = st.selectbox("UNSIR run", runs, format_func=lambda e: f"{e.name} ({e.id})")
+        artifacts = load_run_artifacts(entry)
+        noise = artifacts.get("noise")
+        if noise is not None and noise.numel():
+            classes = artifacts.get("noise_classes", [])
+            st.markdown("**Learned error-maximising noise** (rescaled for display): inputs the original model "
+                        "finds as unlike the forgotten class as possible. Impair trains on them labelled as that class.")
+            for row, cls in enumerate(classes):
+                images = [upscale(image_to_uint8(noise_to_image(n.numpy())), 4) for n in noise[row]]
+                st.image(images, caption=[f"noise for {data.class_names[int(cls)]}"] * len(images), width=72)
+        with user_errors("Could not evaluate the stages"):
+            stages = stage_test_accuracy(entry, data, model)
+        frame = pd.DataFrame(stages).T.map(lambda v: round(100 * v, 1))
+        fig = px.bar(frame.reset_index().melt(id_vars="index"), x="index", y="value", color="variable",
+                     barmode="group", labels={"index": "stage", "value": "test accuracy (%)", "variable": "classes"},
+                     title="Test accuracy after impair and after repair")
+        fig.update_layout(height=360, yaxis_range=[0, 105])
+        st.plotly_chart(fig, key="unsir_stages")
+        st.caption("Impair wrecks the forgotten classes (and dents the others); repair restores the kept classes only.")
