@@ -15,7 +15,7 @@ import torch
 
 from .data import SplitDataset
 from .forget import resolve
-from .methods import get_method, list_methods
+from .methods import MethodConfig, MethodInfo, config_from_strings, get_method, list_methods
 from .progress import ProgressFn, no_progress
 from .recipes import obtain_model
 from .runs import unlearn_run
@@ -49,17 +49,17 @@ def bench(
     model, meta = obtain_model(data, model_arch, device=device, workspace=workspace)
     names = methods or [m.name for m in list_methods() if m.name != "retrain"]
     category = resolve(forget_spec, data, 0).category
-    infos = [get_method(n) for n in names]
-    runnable = [i for i in infos if i.supports(category)]
+    variants = [parse_variant(n) for n in names]
+    runnable = [(label, info, config) for label, info, config in variants if info.supports(category)]
     rows: dict[str, dict[str, list]] = {}
     retrain_rows: dict[str, list] = {k: [] for k in METRICS}
     for seed in range(seeds):
-        for position, info in enumerate(runnable):
+        for position, (label, info, config) in enumerate(runnable):
             s = unlearn_run(
-                data, model, meta, forget_spec, info.name, seed=seed, device=device,
+                data, model, meta, forget_spec, info.name, config, seed=seed, device=device,
                 workspace=workspace, progress=progress,
             ).summary
-            row = rows.setdefault(info.name, {k: [] for k in (*METRICS, "avg_gap", "time_ratio", "time_s")})
+            row = rows.setdefault(label, {k: [] for k in (*METRICS, "avg_gap", "time_ratio", "time_s")})
             for k in METRICS:
                 row[k].append(s["unlearned"][k])
             for k in ("avg_gap", "time_ratio", "time_s"):
@@ -67,7 +67,7 @@ def bench(
             if position == 0:  # the oracle is shared by every method of this seed
                 for k in METRICS:
                     retrain_rows[k].append(s["retrain"][k])
-    skipped = [i.name for i in infos if not i.supports(category)]
+    skipped = [label for label, info, _ in variants if not info.supports(category)]
     return {
         "dataset": data.name,
         "model": meta.arch,
@@ -78,6 +78,17 @@ def bench(
         "methods": {name: {k: _mean_std(v) for k, v in row.items()} for name, row in rows.items()},
         "skipped": skipped,
     }
+
+
+def parse_variant(text: str) -> tuple[str, MethodInfo, MethodConfig]:
+    """``name`` or ``name:key=value,key=value`` (e.g. ``deletion:localizer=random``) -> a method
+    and its config; the text is the row label."""
+    name, _, settings = text.partition(":")
+    info = get_method(name.strip())
+    values = dict(item.split("=", 1) for item in settings.split(",") if "=" in item)
+    if settings and not values:
+        raise ValueError(f"bad method variant {text!r}; use name:key=value,key=value")
+    return text.strip(), info, config_from_strings(info.config_cls, values)
 
 
 def to_markdown(table: dict[str, Any]) -> str:

@@ -60,7 +60,7 @@ def _stderr_progress(enabled: bool):
 
 
 def _emit(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:
-    from .runs import to_jsonable
+    from .serialize import to_jsonable
 
     if getattr(args, "json", False):
         print(json.dumps(to_jsonable(payload)))
@@ -101,7 +101,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .recipes import recipe_for, train_model
 
     data = _load_data(args)
-    overrides = {k: v for k, v in (("epochs", args.epochs), ("lr", args.lr), ("batch_size", args.batch_size)) if v}
+    given = (("epochs", args.epochs), ("lr", args.lr), ("batch_size", args.batch_size))
+    overrides = {k: v for k, v in given if v is not None}  # 0 is refused by TrainConfig, not ignored
     config = recipe_for(data.name, args.model, args.seed, **overrides)
     device = pick_device(args.device)
     model, meta, log = train_model(

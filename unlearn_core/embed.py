@@ -48,7 +48,7 @@ def fit_projection(values: np.ndarray | torch.Tensor, method: str = "pca", seed:
     else:
         import umap  # imported lazily: numba compiles it once per process (about 10 s)
 
-        model = umap.UMAP(n_components=2, random_state=seed, n_neighbors=min(15, len(x) - 1))
+        model = umap.UMAP(n_components=2, random_state=seed, n_neighbors=min(15, len(x) - 1), n_jobs=1)
     coords = model.fit_transform(x)
     return Projection(method, model), np.asarray(coords, dtype=np.float32)
 
@@ -61,9 +61,18 @@ def log_probs(logits: torch.Tensor) -> np.ndarray:
 def shared_projection(
     logits_by_model: dict[str, torch.Tensor], reference: str, method: str = "pca", seed: int = 0
 ) -> dict[str, np.ndarray]:
-    """Coords of every model's outputs on one projection fitted on the `reference` model's outputs."""
-    projection, ref_coords = fit_projection(log_probs(logits_by_model[reference]), method, seed)
-    return {
-        name: ref_coords if name == reference else projection.transform(log_probs(logits))
-        for name, logits in logits_by_model.items()
-    }
+    """Coords of every model's outputs on one projection fitted on the `reference` model's outputs.
+
+    A model whose outputs equal the reference's gets exactly the reference's coords (`transform`
+    alone would place it slightly off for PCA and elsewhere for UMAP).
+    """
+    ref_values = log_probs(logits_by_model[reference])
+    projection, ref_coords = fit_projection(ref_values, method, seed)
+    out = {}
+    for name, logits in logits_by_model.items():
+        if name == reference:
+            out[name] = ref_coords
+            continue
+        values = log_probs(logits)
+        out[name] = ref_coords.copy() if np.array_equal(values, ref_values) else projection.transform(values)
+    return out

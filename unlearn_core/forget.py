@@ -115,7 +115,7 @@ def resolve(spec: str, data: SplitDataset, seed: int = 0) -> ForgetSet:
 
 
 def _random(arg: str, y: np.ndarray, num_classes: int, seed: int) -> np.ndarray:
-    frac_text, _, classes_text = arg.partition("@")
+    frac_text, at, classes_text = arg.partition("@")
     try:
         frac = float(frac_text)
     except ValueError:
@@ -123,7 +123,7 @@ def _random(arg: str, y: np.ndarray, num_classes: int, seed: int) -> np.ndarray:
     if not 0 < frac < 1:
         raise ValueError(f"random fraction must be in (0, 1); got {frac}")
     pool = np.arange(len(y))
-    if classes_text:
+    if at:
         classes = _ints(classes_text, "class list")
         bad = [c for c in classes if not 0 <= c < num_classes]
         if bad:

@@ -24,6 +24,7 @@ from .methods import MethodConfig, RunContext, RunOutcome, UnlearnData, UnlearnR
 from .metrics import ModelEval, compare_to_retrain, evaluate_model, params_changed_frac
 from .models import ModelMeta, SplitClassifier, save_checkpoint, state_digest
 from .progress import ProgressEvent, ProgressFn, StopFn, never_stop, no_progress
+from .serialize import to_jsonable
 from .store import MODEL_FILE, Entry, Workspace
 
 HEADLINE = ("forget_acc", "retain_acc", "test_acc", "forget_test_acc", "mia_efficacy")
@@ -216,21 +217,6 @@ def load_run_artifacts(entry: Entry) -> dict[str, Any]:
     if entry.file("artifacts.json").exists():
         out.update(json.loads(entry.file("artifacts.json").read_text()))
     return out
-
-
-def to_jsonable(value: Any) -> Any:
-    """`value` with NaN / infinity as None, numpy and tensors as lists: strict JSON."""
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.ndarray, torch.Tensor)):
-        return to_jsonable(value.tolist())
-    return value
 
 
 def _plain(value: object) -> object:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import re
 import tempfile
 from dataclasses import asdict, dataclass, field

@@ -1,0 +1,233 @@
+"""Models: the features / head split of every architecture, and safe, strict checkpoint I/O."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from unlearn_core.models import (
+    CheckpointMismatch,
+    ModelMeta,
+    SplitClassifier,
+    build_model,
+    check_state_dict,
+    list_models,
+    load_checkpoint,
+    read_meta,
+    read_state_dict,
+    save_checkpoint,
+    state_digest,
+)
+
+
+def _small_meta(**changes: object) -> ModelMeta:
+    base = dict(
+        arch="small_cnn", num_classes=10, input_shape=(1, 16, 16), dataset="digits",
+        dataset_options={"size": 16, "seed": 0}, class_names=[str(i) for i in range(10)],
+        arch_options={"width": 8}, recipe={"epochs": 3, "lr": 0.05}, seed=7,
+        metrics={"test_acc": 0.5}, note="unit test",
+    )
+    base.update(changes)
+    return ModelMeta(**base)
+
+
+@pytest.fixture
+def small() -> tuple[SplitClassifier, ModelMeta]:
+    torch.manual_seed(0)
+    meta = _small_meta()
+    model = meta.build().eval()
+    with torch.no_grad():  # non-trivial BatchNorm statistics, so buffers are checked too
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+    return model, meta
+
+
+# --- architectures ----------------------------------------------------------------------------
+
+
+def _check_split(model: SplitClassifier, x: torch.Tensor, num_classes: int) -> None:
+    model.eval()
+    with torch.no_grad():
+        z = model.features(x)
+        out = model(x)
+        assert z.shape == (len(x), model.feature_dim)
+        assert out.shape == (len(x), num_classes) and model.num_classes == num_classes
+        assert isinstance(model.head, torch.nn.Linear)
+        assert torch.equal(model.head(z), out)
+    assert all(n in dict(model.named_parameters()) for n in model.head_parameter_names())
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_small_cnn_split(channels: int) -> None:
+    model = build_model("small_cnn", num_classes=5, in_channels=channels, image_size=16, width=8)
+    _check_split(model, torch.rand(3, channels, 16, 16), 5)
+    assert model.feature_dim == 16  # 2 * width
+    # global pooling: the same network runs on other sizes
+    _check_split(model, torch.rand(2, channels, 24, 24), 5)
+
+
+def test_resnet18_split() -> None:
+    model = build_model("resnet18", num_classes=6, in_channels=3, image_size=32, width=8)
+    _check_split(model, torch.rand(2, 3, 32, 32), 6)
+    assert model.feature_dim == 64  # 8 * width
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_torchvision_model_split(channels: int) -> None:
+    model = build_model("tv:resnet18", num_classes=4, in_channels=channels, image_size=32)
+    _check_split(model, torch.rand(2, channels, 32, 32), 4)
+    assert model.feature_dim == 512
+
+
+def test_registry_lists_builtins_and_rejects_unknown_names() -> None:
+    names = {m.name for m in list_models()}
+    assert {"small_cnn", "resnet18"} <= names
+    assert next(m for m in list_models() if m.name == "small_cnn").options() == {"width": 32}
+    with pytest.raises(ValueError, match=r"unknown model 'nope'.*resnet18.*small_cnn.*tv:"):
+        build_model("nope", num_classes=10, in_channels=1, image_size=16)
+    with pytest.raises(ValueError, match=r"torchvision has no classification model 'nope'; e\.g\. alexnet"):
+        build_model("tv:nope", num_classes=10, in_channels=1, image_size=16)
+    with pytest.raises(ValueError, match="no option.*depth"):
+        build_model("small_cnn", num_classes=10, in_channels=1, image_size=16, depth=3)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        build_model("small_cnn", num_classes=1, in_channels=1, image_size=16)
+
+
+# --- checkpoints ------------------------------------------------------------------------------
+
+
+def _outputs(model: torch.nn.Module) -> torch.Tensor:
+    x = torch.rand(4, 1, 16, 16, generator=torch.Generator().manual_seed(1))
+    model.eval()
+    with torch.no_grad():
+        return model(x)
+
+
+def test_safetensors_round_trip(tmp_path: Path, small) -> None:
+    model, meta = small
+    path = save_checkpoint(model, tmp_path / "sub" / "m.safetensors", meta)
+    assert [p.name for p in path.parent.iterdir()] == ["m.safetensors"]  # no temp file left behind
+    loaded, loaded_meta = load_checkpoint(path)
+    assert loaded_meta == meta and read_meta(path) == meta
+    assert isinstance(loaded_meta.input_shape, tuple)
+    assert torch.equal(_outputs(loaded), _outputs(model))
+    assert state_digest(loaded) == state_digest(model)
+    assert not loaded.training
+
+
+def test_pt_state_dict_needs_meta(tmp_path: Path, small) -> None:
+    model, meta = small
+    torch.save(model.state_dict(), tmp_path / "m.pt")
+    with pytest.raises(ValueError, match="no architecture metadata"):
+        load_checkpoint(tmp_path / "m.pt")
+    loaded, loaded_meta = load_checkpoint(tmp_path / "m.pt", meta)
+    assert loaded_meta is meta
+    assert torch.equal(_outputs(loaded), _outputs(model))
+    # the common {"state_dict": ...} wrapper is accepted too
+    torch.save({"state_dict": model.state_dict()}, tmp_path / "wrapped.pth")
+    assert torch.equal(_outputs(load_checkpoint(tmp_path / "wrapped.pth", meta)[0]), _outputs(model))
+    assert read_state_dict(tmp_path / "wrapped.pth").keys() == model.state_dict().keys()
+
+
+class _Payload:
+    """Unpickling this would create a file: the loader must never run it."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+    def __reduce__(self):
+        return (open, (self.target, "w"))
+
+
+def test_pickled_object_is_refused_without_running(tmp_path: Path, small) -> None:
+    model, meta = small
+    marker = tmp_path / "pwned"
+    torch.save({"weights": model.state_dict(), "extra": _Payload(str(marker))}, tmp_path / "evil.pt")
+    assert not marker.exists()  # saving only records the call; loading unsafely would make it
+    with pytest.raises(ValueError, match="evil.pt holds pickled Python objects.*refused") as err:
+        load_checkpoint(tmp_path / "evil.pt", meta)
+    assert "weights_only=False" not in str(err.value)  # never advises unsafe loading
+    assert not marker.exists()
+
+
+def test_pt_with_non_tensors_is_refused(tmp_path: Path, small) -> None:
+    model, meta = small
+    torch.save({**model.state_dict(), "epoch": 3}, tmp_path / "mixed.pt")
+    with pytest.raises(ValueError, match="does not hold a state dict of tensors"):
+        load_checkpoint(tmp_path / "mixed.pt", meta)
+
+
+@pytest.mark.parametrize("name", ["junk.safetensors", "junk.pt"])
+def test_corrupt_file_gives_clear_error(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(os.urandom(512))
+    with pytest.raises(ValueError, match=f"{name} is not a readable") as err:
+        load_checkpoint(path, _small_meta())
+    assert "\n" not in str(err.value)
+    with pytest.raises(ValueError, match="checkpoint not found"):
+        load_checkpoint(tmp_path / "missing.safetensors")
+
+
+def test_safetensors_without_metadata(tmp_path: Path, small) -> None:
+    model, meta = small
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp_path / "bare.safetensors"))
+    assert read_meta(tmp_path / "bare.safetensors") is None
+    with pytest.raises(ValueError, match="bare.safetensors carries no architecture metadata"):
+        load_checkpoint(tmp_path / "bare.safetensors")
+    loaded, _ = load_checkpoint(tmp_path / "bare.safetensors", meta)
+    assert torch.equal(_outputs(loaded), _outputs(model))
+
+
+def test_missing_keys(tmp_path: Path, small) -> None:
+    model, meta = small
+    state = model.state_dict()
+    del state["head.bias"]
+    torch.save(state, tmp_path / "m.pt")
+    with pytest.raises(CheckpointMismatch, match=r"missing keys: head\.bias") as err:
+        load_checkpoint(tmp_path / "m.pt", meta)
+    assert "unexpected" not in str(err.value) and "wrong shapes" not in str(err.value)
+
+
+def test_unexpected_keys(small) -> None:
+    model, _ = small
+    state = {**model.state_dict(), "extra.weight": torch.zeros(3)}
+    with pytest.raises(CheckpointMismatch, match=r"unexpected keys: extra\.weight") as err:
+        check_state_dict(model, state)
+    assert "missing" not in str(err.value)
+
+
+def test_wrong_shapes_name_key_and_both_shapes(tmp_path: Path, small) -> None:
+    model, meta = small
+    state = model.state_dict()
+    state["head.weight"] = torch.zeros(5, 16)
+    save_file({k: v.contiguous() for k, v in state.items()}, str(tmp_path / "m.safetensors"), metadata={"unlearn_studio": meta.to_json()})
+    with pytest.raises(CheckpointMismatch) as err:
+        load_checkpoint(tmp_path / "m.safetensors")
+    assert "head.weight: checkpoint (5, 16) vs model (10, 16)" in str(err.value)
+
+
+def test_mismatch_lists_every_kind_and_truncates_long_lists(small) -> None:
+    model, _ = small
+    bigger = build_model("small_cnn", num_classes=10, in_channels=1, image_size=16, width=16)
+    state = {k: v for k, v in bigger.state_dict().items() if k != "head.bias"}
+    state["stray"] = torch.zeros(1)
+    with pytest.raises(CheckpointMismatch) as err:
+        check_state_dict(model, state)
+    message = str(err.value)
+    assert "missing keys: head.bias" in message and "unexpected keys: stray" in message
+    assert "wrong shapes:" in message and "in all)" in message  # many shapes differ: the list is cut
+    assert isinstance(err.value, ValueError)
+
+
+def test_meta_overrides_stored_architecture(tmp_path: Path, small) -> None:
+    model, meta = small
+    path = save_checkpoint(model, tmp_path / "m.safetensors", meta)
+    wrong = _small_meta(arch_options={"width": 16})
+    with pytest.raises(CheckpointMismatch, match="wrong shapes"):
+        load_checkpoint(path, wrong)
