@@ -13,6 +13,7 @@ PAGES = [
     st.Page("app_pages/model_data.py", title="Model & data", icon=":material/dataset:", default=True),
     st.Page("app_pages/forget_set.py", title="Forget set", icon=":material/playlist_remove:"),
     st.Page("app_pages/localization.py", title="Localization", icon=":material/frame_inspect:"),
+    st.Page("app_pages/concepts.py", title="Concepts", icon=":material/psychology:"),
     st.Page("app_pages/unlearn.py", title="Unlearn", icon=":material/auto_fix_high:"),
     st.Page("app_pages/compare.py", title="Compare", icon=":material/compare:"),
 ]

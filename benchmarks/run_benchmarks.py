@@ -33,7 +33,7 @@ SUITES: dict[str, list[tuple[str, str, list[str] | None]]] = {
         ("digits", "random:0.1@2,5", None),
     ],
     "localizers": [
-        ("digits", "random:0.1@2,5", [f"deletion:localizer={name}" for name in
+        ("digits", "random:0.1@2,5", [f"del:localizer={name}" for name in
                                       ("del", "salun", "magnitude", "criticality", "random", "shallowest", "deepest")]),
     ],
     "shapes": [

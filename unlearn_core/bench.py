@@ -81,7 +81,7 @@ def bench(
 
 
 def parse_variant(text: str) -> tuple[str, MethodInfo, MethodConfig]:
-    """``name`` or ``name:key=value,key=value`` (e.g. ``deletion:localizer=random``) -> a method
+    """``name`` or ``name:key=value,key=value`` (e.g. ``del:localizer=random``) -> a method
     and its config; the text is the row label."""
     name, _, settings = text.partition(":")
     info = get_method(name.strip())

@@ -59,3 +59,40 @@ def test_forget_unlearn_compare_flow(app: AppTest, wait_for_jobs) -> None:
     forgotten = metrics[metrics["metric"] == "Forgotten-slice test accuracy"]
     assert float(forgotten["retrain (%)"].iloc[0]) == 0.0
     assert len(app.get("plotly_chart")) >= 3  # per-class bars, embedding, MIA histogram
+
+
+def test_localization_page(app: AppTest) -> None:
+    from studio_ui.state import ForgetSelection
+
+    app.session_state["forget_selection"] = ForgetSelection("class:3", "class 3")
+    app.switch_page("app_pages/localization.py").run()
+    assert not app.exception, app.exception
+    metrics = {m.label: m.value for m in app.metric}
+    total = int(metrics["Entries selected (each mask)"].split(" of ")[1].replace(",", ""))
+    selected = int(metrics["Entries selected (each mask)"].split(" of ")[0].replace(",", ""))
+    assert selected == round(0.30 * total)  # the default budget, exactly
+    assert 0.0 <= float(metrics["Overlap of A and B (Jaccard)"]) <= 1.0
+    assert float(metrics["Largest move / ε"]) <= 1.0 + 1e-6  # Partial-PGD stays inside the ε-ball
+    assert len(app.get("plotly_chart")) >= 6  # two heatmaps, layer bars, arrows, classes, dimensions
+
+
+def test_concepts_page_on_shapes(app: AppTest) -> None:
+    from studio_ui.state import DataRef
+
+    app.session_state["data_ref"] = DataRef("shapes")
+    app.switch_page("app_pages/concepts.py").run()
+    assert not app.exception, app.exception
+    assert not app.error, [e.value for e in app.error]
+    metrics = {m.label: m.value for m in app.metric}
+    assert float(metrics["Original model"].rstrip("%")) >= 90
+    assert "Random directions (control)" in metrics
+    assert len(app.get("plotly_chart")) >= 3  # IG heatmap, probe bars, bottleneck weights
+    app.button(key="forget_concept").click().run()
+    assert app.session_state["forget_selection"].spec.startswith("concept:color=")
+    assert any("Poisoning plan" in m.value for m in app.markdown)
+
+
+def test_concepts_page_explains_missing_concepts(app: AppTest) -> None:
+    app.switch_page("app_pages/concepts.py").run()
+    assert not app.exception
+    assert any("no concept labels" in i.value for i in app.info)

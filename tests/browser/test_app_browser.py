@@ -41,3 +41,33 @@ def test_box_select_on_embedding_updates_forget_set(page, app_url) -> None:
     page.get_by_role("button", name="Use the selected samples").click()
     page.get_by_text("Active forget set").wait_for()
     assert page.get_by_text(re.compile(rf"^{n}$")).count() >= 1  # the Forget metric shows the count
+
+
+def _choose_class_forget_set(page, app_url: str) -> None:
+    page.goto(f"{app_url}/forget_set")
+    page.get_by_text("No forget set chosen yet").wait_for()
+    page.locator("[data-testid='stMultiSelect']").first.click()
+    page.get_by_role("option", name="3").click()
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Use these classes").click()
+    page.get_by_text("Active forget set").wait_for()
+
+
+def test_localization_heatmap_renders(page, app_url) -> None:
+    _choose_class_forget_set(page, app_url)
+    page.get_by_role("link", name="Localization").click()
+    page.get_by_role("heading", name="Localization").wait_for()
+    page.get_by_text("channel scores and selection").first.wait_for()
+    assert page.locator(".js-plotly-plot .heatmaplayer").count() >= 1
+
+
+def test_concepts_ig_heatmap_renders(page, app_url) -> None:
+    page.goto(app_url)
+    page.get_by_role("heading", name="Model & data").wait_for()
+    page.locator("[data-testid='stSelectbox']").filter(has_text="Dataset").click()
+    page.get_by_role("option", name="shapes (built in)").click()
+    page.get_by_text("Image shape (C×H×W)").wait_for()
+    page.get_by_text("3×32×32").wait_for()
+    page.get_by_role("link", name="Concepts").click()
+    page.get_by_text("Integrated Gradients of each class's bottleneck logit").first.wait_for()
+    assert page.locator(".js-plotly-plot .heatmaplayer").count() >= 1

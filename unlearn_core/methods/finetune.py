@@ -15,7 +15,9 @@ from .registry import register_method
 @dataclass(frozen=True)
 class FinetuneConfig(MethodConfig):
     epochs: int = param(5, "Epochs over D_r", min=1, max=200, paper="10 (SalUn, CIFAR-10)")
-    lr: float = param(0.02, "SGD learning rate (cosine schedule)", min=1e-6, max=1.0, paper="0.01-0.1")
+    lr: float = param(0.1, "SGD learning rate (cosine schedule); at 0.02 fine-tuning forgot nothing of a digits "
+                      "class in 5 epochs (forget-class accuracy 0.95), at 0.1 it forgot it through catastrophic "
+                      "forgetting (0.05-0.38 over three seeds)", min=1e-6, max=1.0, paper="0.01-0.1 (tuned per setting)")
     batch_size: int = param(64, "Mini-batch size", min=1, max=4096)
 
 

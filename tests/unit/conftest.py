@@ -1,0 +1,52 @@
+"""Fixtures of the unit tests: a small concept-shapes set and a model trained on it once per session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+import torch
+
+from unlearn_core.data import SplitDataset, load_dataset
+from unlearn_core.models import ModelMeta, SplitClassifier
+from unlearn_core.recipes import recipe_for, train_model
+
+CPU = torch.device("cpu")
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run torch on one intra-op thread: on a busy 2-core machine two threads made training 8x slower."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
+
+
+@pytest.fixture(scope="module")
+def single_thread() -> Iterator[None]:
+    """Module-wide `one_thread` for test modules that opt in (``pytestmark = usefixtures(...)``)."""
+    with one_thread():
+        yield
+
+
+@pytest.fixture(scope="session")
+def shapes_small() -> SplitDataset:
+    """Concept shapes with 3,000 train / 600 test images (star -> yellow planted, as every preferred colour)."""
+    return load_dataset("shapes", n_train=3000, n_test=600, seed=0)
+
+
+@pytest.fixture(scope="session")
+def shapes_model(shapes_small: SplitDataset) -> tuple[SplitClassifier, ModelMeta]:
+    """A small CNN (width 16) trained with Adam 5e-3 for 10 epochs; test accuracy about 0.98.
+
+    (The SGD shapes recipe needs more steps than a test can afford on 3,000 images.)
+    """
+    config = recipe_for("shapes", "small_cnn", seed=0, epochs=10, batch_size=64, lr=5e-3, optimizer="adam",
+                        weight_decay=0.0)
+    with one_thread():
+        model, meta, _ = train_model(shapes_small, "small_cnn", config, device=CPU, arch_options={"width": 16})
+    return model, meta

@@ -1,0 +1,207 @@
+"""Localization: parameter scores, masks under an exact budget, channel aggregation, Partial-PGD."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from unlearn_core.forget import resolve
+from unlearn_core.localize import (
+    LOCALIZERS,
+    aggregate,
+    attack_features,
+    build_mask,
+    channel_scores,
+    localize,
+    mask_overlap,
+    partial_pgd,
+    score_parameters,
+    top_fraction,
+)
+from unlearn_core.methods import UnlearnData
+from unlearn_core.models import build_model
+
+CPU = torch.device("cpu")
+pytestmark = pytest.mark.usefixtures("single_thread")
+
+
+@pytest.fixture(scope="module")
+def tiny() -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
+    torch.manual_seed(0)
+    model = build_model("small_cnn", num_classes=10, in_channels=1, image_size=8, width=4)
+    x = torch.rand(24, 1, 8, 8)
+    y = torch.randint(0, 10, (24,))
+    return model, x, y
+
+
+def _total(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+@pytest.mark.parametrize("localizer", list(LOCALIZERS))
+def test_mask_holds_exactly_the_budget(digits_model, digits, localizer):
+    model, _ = digits_model
+    data = UnlearnData(digits, resolve("class:3", digits))
+    mask = localize(model, data, localizer=localizer, budget=0.3, device=CPU, seed=1)
+    assert mask.n_selected == round(0.3 * _total(model))
+    assert sum(layer.n_selected for layer in mask.layers) == mask.n_selected
+    assert set(mask.masks) == {n for n, _ in model.named_parameters()}
+    for m in mask.masks.values():
+        assert set(m.unique().tolist()) <= {0.0, 1.0}
+    for budget in (0.137, 0.0, 1.0):  # re-rank the same scores at other budgets
+        other = build_mask(model, mask.scores, localizer=localizer, granularity=mask.granularity, budget=budget)
+        assert other.n_selected == round(budget * _total(model))
+    if localizer in ("del", "salun"):  # deterministic
+        assert mask_overlap(mask, localize(model, data, localizer=localizer, budget=0.3, device=CPU)) == 1.0
+
+
+@pytest.mark.parametrize("granularity", ["parameter", "channel"])
+def test_both_granularities_hold_the_budget(tiny, granularity):
+    model, x, y = tiny
+    scores = score_parameters(model, x, y, "weighted_grad", device=CPU)
+    mask = build_mask(model, scores, localizer="del", granularity=granularity, budget=0.42)
+    assert mask.n_selected == round(0.42 * _total(model))
+
+
+def test_channel_aggregation_known_answer():
+    s = torch.arange(40, dtype=torch.float32).reshape(20, 2) * torch.tensor([1.0, -1.0])  # [C_out=20, 2]
+    c = channel_scores(s)
+    # h = max(1, int(0.1 * 20)) = 2: each row's score is the mean of its two |entries|
+    assert torch.allclose(c, s.abs().mean(dim=1))
+    big = torch.rand(30, 3, 3, 3)
+    h = 3  # int(0.1 * 30)
+    expected = big.reshape(30, -1).topk(h, dim=1).values.mean(dim=1)
+    assert torch.allclose(channel_scores(big), expected)
+    assert torch.allclose(channel_scores(torch.tensor([-2.0, 1.0])), torch.tensor([2.0, 1.0]))  # 1-D: |s|
+    head = torch.rand(5, 8)  # fewer than 10 outputs: h = 1, the max
+    assert torch.allclose(channel_scores(head), head.max(dim=1).values)
+
+
+def test_channel_granularity_gives_every_weight_of_a_channel_one_score(tiny):
+    model, x, y = tiny
+    scores = score_parameters(model, x, y, "weighted_grad", device=CPU)
+    ranked = aggregate(scores, "channel")
+    for name, r in ranked.items():
+        if r.ndim > 1:
+            rows = r.reshape(r.shape[0], -1)
+            assert torch.equal(rows, rows[:, :1].expand_as(rows)), name
+            assert torch.allclose(rows[:, 0], channel_scores(scores[name]))
+    mask = build_mask(model, scores, localizer="del", granularity="channel", budget=0.3)
+    partial = 0
+    for layer in mask.layers:
+        fr = torch.as_tensor(layer.channel_fraction)
+        if len(layer.shape) > 1:
+            partial += int(((fr > 0) & (fr < 1)).sum())
+    assert partial <= 1  # whole channels, except possibly the last one admitted
+
+
+def test_top_fraction_breaks_ties_by_position():
+    scores = {"a": torch.ones(4), "b": torch.ones(2, 3)}
+    mask = top_fraction(scores, 0.5)  # 5 of 10 entries, all tied: the first five
+    assert mask["a"].tolist() == [1, 1, 1, 1]
+    assert mask["b"].reshape(-1).tolist() == [1, 0, 0, 0, 0, 0]
+
+
+def test_layer_order_controls(tiny):
+    model, _, _ = tiny
+    names = [n for n, _ in model.named_parameters()]
+    sizes = {n: p.numel() for n, p in model.named_parameters()}
+    budget = (sizes[names[0]] + sizes[names[1]] + 1) / _total(model)
+    shallow = build_mask(model, None, localizer="shallowest", budget=budget)
+    assert shallow.masks[names[0]].all() and shallow.masks[names[1]].all()
+    assert int(shallow.masks[names[2]].sum()) == round(budget * _total(model)) - sizes[names[0]] - sizes[names[1]]
+    deep = build_mask(model, None, localizer="deepest", budget=sizes["head.bias"] / _total(model))
+    assert deep.masks["head.bias"].all() and deep.n_selected == sizes["head.bias"]
+
+
+def test_random_mask_is_seeded(tiny):
+    model, _, _ = tiny
+    a = build_mask(model, None, localizer="random", budget=0.3, seed=0)
+    b = build_mask(model, None, localizer="random", budget=0.3, seed=0)
+    c = build_mask(model, None, localizer="random", budget=0.3, seed=1)
+    assert mask_overlap(a, b) == 1.0
+    assert mask_overlap(a, c) < 0.5  # two independent 30% masks share ~18% of their union
+
+
+def test_mask_overlap_known_answer():
+    a = {"w": torch.tensor([1.0, 1.0, 0.0, 0.0])}
+    b = {"w": torch.tensor([0.0, 1.0, 1.0, 0.0])}
+    assert mask_overlap(a, b) == pytest.approx(1 / 3)
+    assert mask_overlap(a, a) == 1.0
+    assert mask_overlap({"w": torch.zeros(3)}, {"w": torch.zeros(3)}) == 1.0
+
+
+def test_scores_match_a_hand_computed_gradient():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 2))
+    x, y = torch.randn(5, 3), torch.tensor([0, 1, 1, 0, 1])
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    loss = F.cross_entropy(model(x), y, reduction="sum")
+    grads = dict(zip([n for n, _ in model.named_parameters()], torch.autograd.grad(loss, list(model.parameters())),
+                     strict=True))
+    weighted = score_parameters(model, x, y, "weighted_grad", device=CPU, batch_size=2)  # batches sum up
+    grad = score_parameters(model, x, y, "grad", device=CPU)
+    weight = score_parameters(model, x, y, "weight", device=CPU)
+    for n, p in model.named_parameters():
+        assert torch.allclose(weighted[n], (p * grads[n]).abs(), atol=1e-6)
+        assert torch.allclose(grad[n], grads[n].abs(), atol=1e-6)
+        assert torch.equal(weight[n], p.detach().abs())
+        assert torch.equal(p, before[n]) and p.grad is None  # the model is left alone
+
+
+def test_bad_input_is_rejected(tiny):
+    model, x, y = tiny
+    with pytest.raises(ValueError, match="budget"):
+        build_mask(model, None, localizer="random", budget=1.5)
+    with pytest.raises(ValueError, match="granularity"):
+        build_mask(model, None, localizer="random", granularity="neuron", budget=0.1)
+    with pytest.raises(ValueError, match="needs parameter scores"):
+        build_mask(model, None, localizer="del", budget=0.1)
+    with pytest.raises(ValueError, match="criterion"):
+        score_parameters(model, x, y, "fisher", device=CPU)
+    with pytest.raises(ValueError, match="unknown localizer"):
+        localize(model, None, localizer="nope", budget=0.1, device=CPU)
+
+
+class _NoData:
+    """Any attribute access fails: data-free localizers must not read the data."""
+
+    def __getattr__(self, name: str):
+        raise AssertionError(f"read data.{name}")
+
+
+@pytest.mark.parametrize("localizer", ["magnitude", "random", "shallowest", "deepest"])
+def test_data_free_localizers_read_no_data(tiny, localizer):
+    model, _, _ = tiny
+    mask = localize(model, _NoData(), localizer=localizer, budget=0.2, device=CPU)
+    assert mask.n_selected == round(0.2 * _total(model))
+
+
+def test_layer_summary_shapes(tiny):
+    model, x, y = tiny
+    scores = score_parameters(model, x, y, "grad", device=CPU)
+    mask = build_mask(model, scores, localizer="salun", granularity="parameter", budget=0.5)
+    summary = mask.summary()
+    assert summary["n_selected"] == mask.n_selected and len(summary["layers"]) == len(mask.masks)
+    for layer in mask.layers:
+        c_out = layer.shape[0] if layer.shape else 1
+        assert layer.channel_fraction.shape == (c_out,) and layer.channel_scores.shape == (c_out,)
+        assert layer.layer == layer.name.rpartition(".")[0]
+
+
+def test_partial_pgd_stays_in_the_ball_and_raises_the_loss():
+    torch.manual_seed(0)
+    head = nn.Linear(6, 3)
+    z = torch.rand(50, 6)
+    y = head(z).argmax(dim=1)
+    eps = torch.full((6,), 0.2)
+    adv = partial_pgd(head, z, y, eps=eps, step=0.05, steps=20, nonnegative=True)
+    assert ((adv - z).abs() <= eps + 1e-6).all() and (adv >= 0).all()
+    assert F.cross_entropy(head(adv), y) > F.cross_entropy(head(z), y)
+    assert head.weight.grad is None
+    attack = attack_features(head, z, y, eps_rel=5.0, step_rel=1.0)
+    assert attack.nonnegative and attack.flipped.float().mean() > 0.9
+    assert ((attack.z_adv - attack.z).abs() <= attack.eps + 1e-6).all()
+    assert attack.perturbation.shape == (6,)

@@ -1,0 +1,108 @@
+"""Small helpers shared by two or more unlearning methods (keep additions small and clearly named).
+
+- `frozen_copy`: a detached, eval-mode copy of a model to use as a teacher / reference.
+- `kd_loss`: temperature-scaled knowledge-distillation KL(teacher || student).
+- `random_wrong_labels`: a uniformly random label different from the true one, per sample.
+- `tagged_union`: D_f and D_r in one tensor set with a 0/1 "is forget" tag per row.
+- `random_label_loss`: CE where tagged (forget) rows get fresh random wrong labels every batch.
+- `StageProgress`: maps the progress of several consecutive `fit` calls onto one monotone bar.
+- `head_on_features`: the head alone as a model on precomputed features (frozen-backbone training).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..progress import ProgressEvent, ProgressFn
+from ..train import LossFn
+
+
+def frozen_copy(model: nn.Module) -> nn.Module:
+    """A deep copy of `model` in eval mode with gradients off (a fixed teacher or reference)."""
+    teacher = copy.deepcopy(model).eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return teacher
+
+
+def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """T² · KL(softmax(teacher/T) ‖ softmax(student/T)), averaged over the batch.
+
+    The T² factor keeps gradient magnitudes comparable across temperatures (Hinton et al. 2015).
+    """
+    t = temperature
+    log_p_student = F.log_softmax(student_logits / t, dim=1)  # [N, K]
+    log_p_teacher = F.log_softmax(teacher_logits.detach() / t, dim=1)  # [N, K]
+    return F.kl_div(log_p_student, log_p_teacher, reduction="batchmean", log_target=True) * t * t
+
+
+def random_wrong_labels(y: torch.Tensor, num_classes: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """For each label, a uniformly random *other* class (same device and dtype as `y`)."""
+    if num_classes < 2:
+        raise ValueError("random wrong labels need at least 2 classes")
+    shift = torch.randint(1, num_classes, y.shape, generator=generator, device="cpu").to(y.device)
+    return (y + shift) % num_classes
+
+
+def tagged_union(
+    x_forget: torch.Tensor, y_forget: torch.Tensor, x_retain: torch.Tensor, y_retain: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(x, y, is_forget): D_f rows first, then D_r rows; `is_forget` is a bool tag per row."""
+    x = torch.cat([x_forget, x_retain])
+    y = torch.cat([y_forget, y_retain])
+    tag = torch.cat([torch.ones(len(y_forget), dtype=torch.bool), torch.zeros(len(y_retain), dtype=torch.bool)])
+    return x, y, tag
+
+
+def random_label_loss(num_classes: int, seed: int) -> LossFn:
+    """CE on batches ``(x, y, is_forget)`` whose forget rows are relabelled at random each batch.
+
+    The new label is a uniformly random wrong class, drawn from a generator seeded with `seed`
+    (so runs are reproducible). Used by Random labels and SalUn.
+    """
+    generator = torch.Generator().manual_seed(seed)
+
+    def loss(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        x, y, is_forget = batch
+        y = torch.where(is_forget, random_wrong_labels(y, num_classes, generator), y)
+        return F.cross_entropy(model(x), y)
+
+    return loss
+
+
+class StageProgress:
+    """One monotone progress bar over consecutive stages (e.g. several `fit` calls).
+
+    ``stage(steps, label)`` returns a callback for the next stage: its events are shifted by the
+    steps of the stages before it, counted against the overall total given at construction, and
+    carry `label` as their message (the stage's own metrics are kept).
+    """
+
+    def __init__(self, progress: ProgressFn, total: int) -> None:
+        self.progress, self.total, self.offset = progress, total, 0
+
+    def stage(self, steps: int, label: str) -> ProgressFn:
+        offset = self.offset
+        self.offset += steps
+
+        def report(event: ProgressEvent) -> None:
+            step = offset + min(event.step, steps)
+            self.progress(ProgressEvent(step, self.total, label, dict(event.metrics)))
+
+        return report
+
+
+def head_on_features(model: nn.Module) -> nn.Module:
+    """A SplitClassifier whose input is `model`'s penultimate features: ``Identity -> model.head``.
+
+    The head module is shared, not copied, so training it trains `model`'s head. With the
+    backbone frozen and in eval mode, training this on `extract_features(model, x)` gives the same
+    updates as training `model` on `x` (without re-running the backbone every step).
+    """
+    from ..models import SplitClassifier
+
+    return SplitClassifier(nn.Identity(), model.head)  # type: ignore[arg-type]
