@@ -136,7 +136,7 @@ def test_rfa_config_validation() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("config", [RFAConfig(), RFAConfig(layers="last_conv+linear", epochs=3)], ids=["head", "conv"])
+@pytest.mark.parametrize("config", [RFAConfig(), RFAConfig(layers="last_conv+linear", lam=0.1, epochs=3)], ids=["head", "conv"])
 def test_rfa_class_forgetting_on_shapes(shapes_small, shapes_model, cpu, config: RFAConfig) -> None:
     model, meta = shapes_model
     data = shapes_small
