@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from studio_ui.charts import per_class_bars
+from studio_ui.charts import MODEL_COLORS, per_class_bars
 from studio_ui.resources import current_dataset, current_model, current_workspace
 from studio_ui.widgets import user_errors
 from unlearn_core.models import state_digest
@@ -50,7 +50,7 @@ versus = {**s.get("versus_retrain", {}), "params_changed_frac": s.get("params_ch
 cols = st.columns(len(COMPARISON_HELP))
 for col, (key, (what, direction)) in zip(cols, COMPARISON_HELP.items(), strict=True):
     value = versus.get(key)
-    col.metric(key.replace("_", " "), "–" if value is None else f"{value:.3g}", help=f"{what}; {direction}.")
+    col.metric(key.removesuffix("_frac").replace("_", " "), "–" if value is None else f"{value:.3g}", help=f"{what}; {direction}.")
 st.caption(f"Method {s['time_s']:.1f} s, retraining {s['retrain_time_s']:.1f} s"
            + (" (retrained model reused from the workspace)." if s.get("retrain_reused") else "."))
 
@@ -81,7 +81,7 @@ with user_errors("Could not compute the comparison"):
     v = view(run_id, projection)
 st.subheader("Where the forget samples go")
 fig = go.Figure()
-colors = {"original": "#1f77b4", "unlearned": "#d62728", "retrain": "#2ca02c"}
+colors = MODEL_COLORS
 test_rows = ~v.is_forget
 fig.add_scatter(x=v.coords["original"][test_rows, 0], y=v.coords["original"][test_rows, 1], mode="markers",
                 name="test samples (original model)", marker=dict(size=4, color="#c7c7c7"))

@@ -5,12 +5,16 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+# One colour per model everywhere: original, unlearned, retrained.
+MODEL_COLORS = {"original": "#1f77b4", "unlearned": "#d62728", "retrain": "#2ca02c", "model": "#1f77b4"}
+
 
 def per_class_bars(class_names: list[str], series: dict[str, list[float]], title: str) -> go.Figure:
     """Grouped bars of per-class accuracy (%), one group per class, one bar per model."""
     fig = go.Figure()
     for name, values in series.items():
-        fig.add_bar(x=class_names, y=[None if v is None or np.isnan(v) else 100 * v for v in values], name=name)
+        fig.add_bar(x=class_names, y=[None if v is None or np.isnan(v) else 100 * v for v in values], name=name,
+                    marker_color=MODEL_COLORS.get(name))
     fig.update_layout(
         title=title, barmode="group", xaxis_title="class", yaxis_title="test accuracy (%)", xaxis_type="category",
         yaxis_range=[0, 105], height=360, margin=dict(t=50, b=40, l=50, r=10), legend_title="model",
