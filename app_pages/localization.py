@@ -19,7 +19,7 @@ from studio_ui.localization_charts import (
     noise_to_image,
 )
 from studio_ui.resources import current_dataset, current_model, current_workspace, get_dataset, get_model
-from studio_ui.widgets import pct, user_errors
+from studio_ui.widgets import pct, require_forget_set, user_errors
 from unlearn_core.embed import fit_projection
 from unlearn_core.forget import resolve
 from unlearn_core.localize import GRANULARITIES, LOCALIZERS, attack_features, localize, mask_overlap
@@ -33,15 +33,9 @@ st.caption("Where in the network does unlearning act? Compare the parameters dif
            "for the active forget set, watch Partial-PGD push forget features across the decision boundary, "
            "and look at the noise UNSIR learns.")
 
-selection = state.forget_selection()
-if selection is None:
-    st.info("Choose a forget set first.")
-    st.page_link("app_pages/forget_set.py", label="Go to Forget set", icon=":material/playlist_remove:")
-    st.stop()
 data = current_dataset()
+selection, forget = require_forget_set(data)
 model, meta = current_model()
-with user_errors("The active forget set does not fit this dataset"):
-    forget = resolve(selection.spec, data)
 
 
 @st.cache_resource(show_spinner="Scoring parameters...")

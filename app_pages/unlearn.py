@@ -5,11 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from studio_ui import jobs, state
+from studio_ui import jobs
 from studio_ui.forms import config_form
 from studio_ui.resources import current_dataset, current_device, current_model, current_workspace
-from studio_ui.widgets import pct, user_errors
-from unlearn_core.forget import resolve
+from studio_ui.widgets import pct, require_forget_set, user_errors
 from unlearn_core.methods import list_methods
 from unlearn_core.runs import HEADLINE, unlearn_run
 
@@ -17,15 +16,8 @@ st.title(":material/auto_fix_high: Unlearn")
 st.caption("Run an unlearning method on the active model and forget set. Every run is compared with "
            "the original model and with a model retrained without the forget set (the gold standard).")
 
-selection = state.forget_selection()
-if selection is None:
-    st.info("Choose a forget set first.")
-    st.page_link("app_pages/forget_set.py", label="Go to Forget set", icon=":material/playlist_remove:")
-    st.stop()
-
 data = current_dataset()
-with user_errors("The active forget set does not fit this dataset"):
-    forget = resolve(selection.spec, data)
+selection, forget = require_forget_set(data)
 model, meta = current_model()
 st.markdown(f"Forgetting **{selection.description}** (`{selection.spec}`): {forget.n_forget} samples, "
             f"{forget.n_retain} kept. Model: {meta.arch} on {data.name}.")

@@ -54,3 +54,19 @@ def user_errors(what: str) -> Iterator[None]:
 
 def pct(value: float | None) -> str:
     return "–" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{100 * value:.1f}%"
+
+
+def require_forget_set(data: SplitDataset):
+    """The active forget selection and its resolved ForgetSet; stops the page with a link if none."""
+    from unlearn_core.forget import resolve
+
+    from . import state
+
+    selection = state.forget_selection()
+    if selection is None:
+        st.info("Choose a forget set first.")
+        st.page_link("app_pages/forget_set.py", label="Go to Forget set", icon=":material/playlist_remove:")
+        st.stop()
+    with user_errors("The active forget set does not fit this dataset"):
+        forget = resolve(selection.spec, data)
+    return selection, forget
