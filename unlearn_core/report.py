@@ -14,7 +14,7 @@ from .data import SplitDataset
 from .embed import shared_projection
 from .forget import resolve
 from .metrics import true_label_confidence
-from .models import SplitClassifier
+from .models import SplitClassifier, load_checkpoint
 from .store import MODEL_FILE, Entry, Workspace
 from .train import predict_logits
 
@@ -40,8 +40,6 @@ COMPARISON_HELP: dict[str, tuple[str, str]] = {
 
 def run_models(workspace: Workspace, entry: Entry) -> tuple[SplitClassifier, SplitClassifier | None]:
     """The unlearned model of a run and its retrained oracle (None if it is no longer stored)."""
-    from .models import load_checkpoint
-
     unlearned, _ = load_checkpoint(entry.file(MODEL_FILE))
     found = workspace.find("model", entry.info.get("retrain_key", ""))
     retrained = workspace.load_model(found.id)[0] if found else None
@@ -108,7 +106,6 @@ def stage_test_accuracy(workspace_entry: Entry, data: SplitDataset, original: Sp
     UNSIR never reads forget data, so the impaired model's state is stored with the run and
     evaluated here, by the evaluation layer.
     """
-    from .models import load_checkpoint
     from .runs import load_run_artifacts
     from .train import accuracy
 

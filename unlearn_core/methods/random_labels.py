@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
+
 from ..models import SplitClassifier
 from ..train import Batches, TrainConfig, fit
 from .base import MethodConfig, RunContext, UnlearnData, UnlearnResult, param
@@ -40,9 +42,25 @@ class RandomLabelsConfig(MethodConfig):
 )
 def random_labels(model: SplitClassifier, data: UnlearnData, config: RandomLabelsConfig, ctx: RunContext) -> UnlearnResult:
     """Train on D_r with true labels and on D_f with random wrong labels, mixed."""
+    random_label_finetune(model, data, config, ctx, label="random labels")
+    return UnlearnResult(model)
+
+
+def random_label_finetune(
+    model: SplitClassifier,
+    data: UnlearnData,
+    config: MethodConfig,
+    ctx: RunContext,
+    *,
+    label: str,
+    grad_mask: dict[str, torch.Tensor] | None = None,
+) -> None:
+    """The shared RL training: D_f with fresh random wrong labels mixed with D_r, in place.
+
+    `config` needs `epochs`, `lr` and `batch_size`; SalUn passes its saliency mask as `grad_mask`.
+    """
     x, y, is_forget = tagged_union(data.x_forget, data.y_forget, data.x_retain, data.y_retain)
     recipe = TrainConfig(epochs=config.epochs, lr=config.lr, batch_size=config.batch_size, seed=ctx.seed)
     fit(model, Batches(x, y, is_forget, batch_size=config.batch_size), recipe, device=ctx.device,
-        loss_fn=random_label_loss(data.num_classes, ctx.seed), progress=ctx.progress,
-        should_stop=ctx.should_stop, progress_label="random labels")
-    return UnlearnResult(model)
+        loss_fn=random_label_loss(data.num_classes, ctx.seed), grad_mask=grad_mask, progress=ctx.progress,
+        should_stop=ctx.should_stop, progress_label=label)

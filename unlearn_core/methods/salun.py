@@ -24,9 +24,8 @@ from dataclasses import dataclass
 
 from ..localize import localize
 from ..models import SplitClassifier
-from ..train import Batches, TrainConfig, fit
 from .base import MethodConfig, RunContext, UnlearnData, UnlearnResult, param
-from .common import random_label_loss, tagged_union
+from .random_labels import random_label_finetune
 from .registry import register_method
 
 
@@ -53,9 +52,5 @@ def salun(model: SplitClassifier, data: UnlearnData, config: SalUnConfig, ctx: R
     ctx.report(0, 1, "computing saliency")
     mask = localize(model, data, localizer="salun", budget=config.budget, device=ctx.device, seed=ctx.seed,
                     should_stop=ctx.should_stop)
-    x, y, is_forget = tagged_union(data.x_forget, data.y_forget, data.x_retain, data.y_retain)
-    recipe = TrainConfig(epochs=config.epochs, lr=config.lr, batch_size=config.batch_size, seed=ctx.seed)
-    fit(model, Batches(x, y, is_forget, batch_size=config.batch_size), recipe, device=ctx.device,
-        loss_fn=random_label_loss(data.num_classes, ctx.seed), grad_mask=mask.masks, progress=ctx.progress,
-        should_stop=ctx.should_stop, progress_label="SalUn")
+    random_label_finetune(model, data, config, ctx, label="SalUn", grad_mask=mask.masks)
     return UnlearnResult(model, mask=mask.masks, artifacts={"localization": mask.summary()})
