@@ -1,4 +1,4 @@
-"""Unlearning Studio: `streamlit run app.py`. Navigation and the shared sidebar; pages in pages/."""
+"""Unlearning Studio: `streamlit run app.py`. Navigation and the shared sidebar; pages in app_pages/."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from unlearn_core.device import available_devices
 st.set_page_config(page_title="Unlearning Studio", page_icon=":material/auto_fix_high:", layout="wide")
 
 PAGES = [
+    st.Page("app_pages/tour.py", title="Guided tour", icon=":material/school:"),
     st.Page("app_pages/model_data.py", title="Model & data", icon=":material/dataset:", default=True),
     st.Page("app_pages/forget_set.py", title="Forget set", icon=":material/playlist_remove:"),
     st.Page("app_pages/localization.py", title="Localization", icon=":material/frame_inspect:"),

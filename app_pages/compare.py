@@ -6,14 +6,22 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
-from studio_ui.charts import MODEL_COLORS, per_class_bars
+from studio_ui.compare_charts import (
+    EMBEDDING_CAPTION,
+    MIA_CAPTION,
+    PER_CLASS_CAPTION,
+    embedding_figure,
+    metric_frame,
+    mia_figure,
+    run_per_class_figure,
+)
+from studio_ui.html_report import run_report_html
 from studio_ui.resources import current_dataset, current_model, current_workspace
 from studio_ui.widgets import user_errors
 from unlearn_core.models import state_digest
-from unlearn_core.report import COMPARISON_HELP, METRIC_HELP, comparison_view, history_rows, run_models
+from unlearn_core.report import COMPARISON_HELP, comparison_view, history_rows, run_models
 
 st.title(":material/compare: Compare")
 st.caption("The goal of unlearning is to look like the model retrained without the forget set: "
@@ -37,13 +45,7 @@ st.markdown(f"**{s['method']}** forgetting `{s['forget']}` ({s['n_forget']} samp
             f"with {s['model']}, seed {s['seed']}, device {s.get('device', '?')}.")
 
 # -- metrics table ---------------------------------------------------------------------------
-rows = []
-for key, (label, what, direction) in METRIC_HELP.items():
-    vals = [s["details"][who].get(key) for who in ("original", "unlearned", "retrain")]
-    if all(v is None for v in vals):
-        continue
-    rows.append([label, *[None if v is None else round(100 * v, 2) for v in vals], what, direction])
-frame = pd.DataFrame(rows, columns=["metric", "original (%)", "unlearned (%)", "retrain (%)", "what it measures", "how to read"])
+frame = metric_frame(s)
 st.subheader("Metrics")
 st.dataframe(frame, hide_index=True)
 versus = {**s.get("versus_retrain", {}), "params_changed_frac": s.get("params_changed_frac"), "time_ratio": s.get("time_ratio")}
@@ -55,9 +57,9 @@ st.caption(f"Method {s['time_s']:.1f} s, retraining {s['retrain_time_s']:.1f} s"
            + (" (retrained model reused from the workspace)." if s.get("retrain_reused") else "."))
 
 # -- per-class --------------------------------------------------------------------------------
-series = {who: s["details"][who]["per_class_test_acc"] for who in ("original", "unlearned", "retrain")}
-st.plotly_chart(per_class_bars(s.get("class_names", data.class_names), series, "Test accuracy per class"), key="pc")
-st.caption("Bars of the unlearned model should match the retrained model's, class by class.")
+per_class = run_per_class_figure(s, data.class_names)
+st.plotly_chart(per_class, key="pc")
+st.caption(PER_CLASS_CAPTION)
 
 # -- embedding and MIA distributions ----------------------------------------------------------
 original, _ = current_model()
@@ -80,41 +82,20 @@ projection = st.radio("Projection", ["pca", "umap"], horizontal=True, key="cmp_p
 with user_errors("Could not compute the comparison"):
     v = view(run_id, projection)
 st.subheader("Where the forget samples go")
-fig = go.Figure()
-colors = MODEL_COLORS
-test_rows = ~v.is_forget
-fig.add_scatter(x=v.coords["original"][test_rows, 0], y=v.coords["original"][test_rows, 1], mode="markers",
-                name="test samples (original model)", marker=dict(size=4, color="#c7c7c7"))
-for who, xy in v.coords.items():
-    fig.add_scatter(x=xy[v.is_forget, 0], y=xy[v.is_forget, 1], mode="markers", name=f"forget samples, {who}",
-                    marker=dict(size=6, color=colors[who], opacity=0.8))
-f_orig, f_unl = v.coords["original"][v.is_forget], v.coords["unlearned"][v.is_forget]
-step = max(1, len(f_orig) // 150)
-xs, ys = [], []
-for a, b in zip(f_orig[::step], f_unl[::step], strict=True):
-    xs += [a[0], b[0], None]
-    ys += [a[1], b[1], None]
-fig.add_scatter(x=xs, y=ys, mode="lines", name="movement original → unlearned",
-                line=dict(color="rgba(214,39,40,0.25)", width=1))
-fig.update_layout(height=560, title=f"Model outputs on one shared {projection.upper()} projection",
-                  xaxis_title=f"{projection.upper()} 1", yaxis_title=f"{projection.upper()} 2")
-st.plotly_chart(fig, key="embed_cmp")
-st.caption("Each point is a sample's predicted class probabilities (log scale), mapped with one projection "
-           "fitted on the original model. Grey: test samples. Lines show how far unlearning moved forget samples; "
-           "the unlearned (red) points should land where the retrained (green) ones are.")
+embedding = embedding_figure(v, projection)
+st.plotly_chart(embedding, key="embed_cmp")
+st.caption(EMBEDDING_CAPTION)
 
 st.subheader("Membership-inference scores")
-fig = go.Figure()
-for who, conf in v.confidence.items():
-    fig.add_histogram(x=conf["forget"], name=f"forget set, {who}", opacity=0.6, nbinsx=30, histnorm="probability",
-                      marker_color=colors[who])
-fig.add_histogram(x=v.confidence["original"]["test"], name="test set, original", opacity=0.4, nbinsx=30,
-                  histnorm="probability", marker_color="#7f7f7f")
-fig.update_layout(barmode="overlay", height=380, title="True-label confidence on the forget set",
-                  xaxis_title="confidence in the true label", yaxis_title="share of samples")
-st.plotly_chart(fig, key="mia_hist")
-st.caption("The attack calls high-confidence samples members. After unlearning, the forget set's confidences "
-           "should look like the retrained model's (and like unseen test samples), not like the original's.")
+mia = mia_figure(v)
+st.plotly_chart(mia, key="mia_hist")
+st.caption(MIA_CAPTION)
+st.download_button(
+    "Download this run as an HTML report", lambda: run_report_html(
+        run_id, s, frame, [(per_class, PER_CLASS_CAPTION), (embedding, EMBEDDING_CAPTION), (mia, MIA_CAPTION)]),
+    f"unlearning_report_{run_id}.html", "text/html", icon=":material/description:", on_click="ignore",
+    help="One self-contained file (opens offline) with the metric table, these figures and the method's settings.",
+)
 
 # -- history and export -------------------------------------------------------------------------
 st.subheader("Run history")

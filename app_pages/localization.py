@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 import plotly.express as px
 import streamlit as st
-import torch
 
 from studio_ui import state
 from studio_ui.charts import image_to_uint8, upscale
@@ -18,12 +17,11 @@ from studio_ui.localization_charts import (
     layer_share_bars,
     noise_to_image,
 )
-from studio_ui.resources import current_dataset, current_model, current_workspace, get_dataset, get_model
+from studio_ui.resources import current_dataset, current_model, current_workspace, get_dataset, get_mask, get_model
 from studio_ui.widgets import pct, require_forget_set, user_errors
 from unlearn_core.embed import fit_projection
 from unlearn_core.forget import resolve
-from unlearn_core.localize import GRANULARITIES, LOCALIZERS, attack_features, localize, mask_overlap
-from unlearn_core.methods import UnlearnData
+from unlearn_core.localize import GRANULARITIES, LOCALIZERS, attack_features, mask_overlap
 from unlearn_core.report import stage_test_accuracy
 from unlearn_core.runs import load_run_artifacts
 from unlearn_core.train import extract_features
@@ -36,14 +34,6 @@ st.caption("Where in the network does unlearning act? Compare the parameters dif
 data = current_dataset()
 selection, forget = require_forget_set(data)
 model, meta = current_model()
-
-
-@st.cache_resource(show_spinner="Scoring parameters...")
-def cached_mask(data_ref, model_ref, root, spec, localizer, granularity, budget):
-    m, _ = get_model(data_ref, model_ref, root)
-    d = get_dataset(data_ref)
-    return localize(m, UnlearnData(d, resolve(spec, d)), localizer=localizer, granularity=granularity,
-                    budget=budget, device=torch.device("cpu"))
 
 
 @st.cache_resource(show_spinner="Running Partial-PGD on the forget features...")
@@ -74,8 +64,8 @@ with tab_masks:
     gran = None if granularity == "localizer's default" else granularity
     st.caption(f"A: {LOCALIZERS[first].help}  B: {LOCALIZERS[second].help}")
     with user_errors("Could not build the masks"):
-        mask_a = cached_mask(*keys, first, gran, budget)
-        mask_b = cached_mask(*keys, second, gran, budget)
+        mask_a = get_mask(*keys, first, gran, budget)
+        mask_b = get_mask(*keys, second, gran, budget)
     c = st.columns(3)
     c[0].metric("Entries selected (each mask)", f"{mask_a.n_selected:,} of {mask_a.n_total:,}")
     c[1].metric("Overlap of A and B (Jaccard)", f"{mask_overlap(mask_a, mask_b):.2f}",

@@ -20,6 +20,8 @@ from unlearn_core.train import accuracy, per_class_accuracy
 
 st.title(":material/dataset: Model & data")
 st.caption("Pick the data and the trained classifier that must forget something.")
+st.page_link("app_pages/tour.py", label="New here? The guided tour runs the whole story in one click",
+             icon=":material/school:")
 
 # -- dataset ---------------------------------------------------------------------------------
 infos = {d.name: d for d in list_datasets()}

@@ -25,6 +25,10 @@ sys.path.insert(0, str(ROOT))
 from unlearn_core.bench import bench, to_markdown  # noqa: E402
 from unlearn_core.data import load_dataset  # noqa: E402
 from unlearn_core.device import pick_device  # noqa: E402
+from unlearn_core.methods import list_methods  # noqa: E402
+
+# Every applicable method plus concept poisoning with random labels (targeted is its default).
+EVERY_WITH_VARIANTS = [*(m.name for m in list_methods() if m.name != "retrain"), "concept_poisoning:label_mode=random"]
 
 # suite -> list of (dataset, forget spec, methods or None for every applicable one)
 SUITES: dict[str, list[tuple[str, str, list[str] | None]]] = {
@@ -38,9 +42,10 @@ SUITES: dict[str, list[tuple[str, str, list[str] | None]]] = {
                                       ("del", "salun", "magnitude", "criticality", "random", "shallowest", "deepest")]),
     ],
     "shapes": [
-        ("shapes", "class:3", None),
+        ("shapes", "class:3", EVERY_WITH_VARIANTS),
         ("shapes", "random:0.1", None),
-        ("shapes", "concept:color=yellow", None),
+        ("shapes", "random:0.1@2,5", None),
+        ("shapes", "concept:color=yellow", EVERY_WITH_VARIANTS),
     ],
 }
 

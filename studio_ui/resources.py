@@ -82,3 +82,17 @@ def get_train_embedding(data: DataRef, ref: ModelRef, root: str, method: str):
     features = extract_features(model, dataset.train.x, device=torch.device("cpu"))
     _, coords = fit_projection(features, method)
     return coords
+
+
+@st.cache_resource(show_spinner="Scoring parameters...")
+def get_mask(data: DataRef, ref: ModelRef, root: str, spec: str, localizer: str, granularity: str | None,
+             budget: float):
+    """The parameter mask a localizer selects for forget set `spec` at `budget` (cached)."""
+    from unlearn_core.forget import resolve
+    from unlearn_core.localize import localize
+    from unlearn_core.methods import UnlearnData
+
+    model, _ = get_model(data, ref, root)
+    dataset = get_dataset(data)
+    return localize(model, UnlearnData(dataset, resolve(spec, dataset)), localizer=localizer,
+                    granularity=granularity, budget=budget, device=torch.device("cpu"))

@@ -188,6 +188,18 @@ def store_run(workspace: Workspace, record: RunRecord, meta: ModelMeta) -> Entry
     return workspace.put("run", name, dataset=s["dataset"], info=to_jsonable(s), files=files)
 
 
+def find_run(workspace: Workspace, *, dataset: str, method: str, forget: str, seed: int, model_digest: str,
+             config: dict[str, Any]) -> Entry | None:
+    """The newest stored run of exactly this method, settings, forget set, seed and starting model,
+    so a repeated request (e.g. the guided tour) can show it instead of recomputing it."""
+    for entry in workspace.list("run", dataset=dataset):
+        s = entry.info
+        if (s["method"], s["forget"], s["seed"], s.get("model_digest")) == (method, forget, seed, model_digest) \
+                and s.get("config") == to_jsonable(config):
+            return entry
+    return None
+
+
 def split_artifacts(artifacts: dict[str, Any], prefix: str = "") -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Separate tensors / arrays (for safetensors) from plain values (for JSON), keys joined by '/'."""
     tensors: dict[str, torch.Tensor] = {}

@@ -59,6 +59,8 @@ def test_forget_unlearn_compare_flow(app: AppTest, wait_for_jobs) -> None:
     forgotten = metrics[metrics["metric"] == "Forgotten-slice test accuracy"]
     assert float(forgotten["retrain (%)"].iloc[0]) == 0.0
     assert len(app.get("plotly_chart")) >= 3  # per-class bars, embedding, MIA histogram
+    downloads = [b.proto.label for b in app.get("download_button")]
+    assert "Download this run as an HTML report" in downloads, downloads
 
 
 def test_localization_page(app: AppTest) -> None:
@@ -96,3 +98,21 @@ def test_concepts_page_explains_missing_concepts(app: AppTest) -> None:
     app.switch_page("app_pages/concepts.py").run()
     assert not app.exception
     assert any("no concept labels" in i.value for i in app.info)
+
+
+def test_guided_tour_runs_the_whole_story(app: AppTest, wait_for_jobs) -> None:
+    app.switch_page("app_pages/tour.py").run()
+    assert not app.exception, app.exception
+    assert any("Press **Run the tour**" in i.value for i in app.info)  # nothing computed before the click
+    app.button(key="tour_start").click().run()
+    assert app.session_state["forget_selection"].spec == "class:3"  # every page now follows the tour
+    wait_for_jobs(app)
+    app.run()
+    assert not app.exception, app.exception
+    assert not app.error, [e.value for e in app.error]
+    table = app.dataframe[0].value
+    assert float(table.loc["test images of 3s", "retrain"].rstrip("%")) == 0.0
+    assert float(table.loc["test images of 3s", "unlearned"].rstrip("%")) <= 5.0  # DEL forgot the 3s
+    assert float(table.loc["test images of other digits", "unlearned"].rstrip("%")) >= 95.0
+    assert "Forgetting" in texts(app) and len(app.get("plotly_chart")) >= 2  # layer shares, per-class bars
+    assert app.button(key="tour_start").label == "Run the tour again"  # the stored run is found, not recomputed

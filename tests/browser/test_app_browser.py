@@ -71,3 +71,15 @@ def test_concepts_ig_heatmap_renders(page, app_url) -> None:
     page.get_by_role("link", name="Concepts").click()
     page.get_by_text("Integrated Gradients of each class's bottleneck logit").first.wait_for()
     assert page.locator(".js-plotly-plot .heatmaplayer").count() >= 1
+
+
+def test_guided_tour_runs_in_one_click(page, app_url) -> None:
+    page.goto(f"{app_url}/tour")
+    page.get_by_role("heading", name="Guided tour").wait_for()
+    page.get_by_text("Share of each parameter tensor DEL resets").first.wait_for()
+    page.get_by_role("button", name="Run the tour").click()
+    # live progress, then the comparison: the fragment polls the background run and reruns the page once
+    page.get_by_role("heading", name="5. Did it forget like retraining?").wait_for(timeout=600_000)
+    page.get_by_text("Test accuracy per class").first.wait_for()
+    assert page.get_by_text("Closeness to retraining").count() == 1
+    page.get_by_role("button", name="Run the tour again").wait_for()

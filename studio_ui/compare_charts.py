@@ -1,0 +1,83 @@
+"""Figures and tables for one stored run against the original and retrained models. Used by the
+Compare page, the guided tour and the HTML report, so all three show the same thing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from unlearn_core.report import METRIC_HELP, ComparisonView
+
+from .charts import MODEL_COLORS, per_class_bars
+
+WHO = ("original", "unlearned", "retrain")
+BINS = dict(start=0.0, end=1.0, size=1 / 30)  # the same bins for every model, so bars line up
+
+EMBEDDING_CAPTION = (
+    "Each point is a sample's predicted class probabilities (log scale), mapped with one projection fitted on "
+    "the original model. Grey: test samples. Lines show how far unlearning moved forget samples; the unlearned "
+    "(red) points should land where the retrained (green) ones are."
+)
+MIA_CAPTION = (
+    "The attack calls high-confidence samples members. After unlearning, the forget set's confidences should look "
+    "like the retrained model's (and like unseen test samples), not like the original's."
+)
+PER_CLASS_CAPTION = "Bars of the unlearned model should match the retrained model's, class by class."
+
+
+def metric_frame(summary: dict[str, Any]) -> pd.DataFrame:
+    """One row per metric the run measured: original, unlearned and retrain values (%) with what
+    the metric measures and how to read it."""
+    rows = []
+    for key, (label, what, direction) in METRIC_HELP.items():
+        values = [summary["details"][who].get(key) for who in WHO]
+        if all(v is None for v in values):
+            continue
+        rows.append([label, *[None if v is None else round(100 * v, 2) for v in values], what, direction])
+    return pd.DataFrame(rows, columns=["metric", "original (%)", "unlearned (%)", "retrain (%)",
+                                       "what it measures", "how to read"])
+
+
+def run_per_class_figure(summary: dict[str, Any], class_names: list[str]) -> go.Figure:
+    """Per-class test accuracy of the three models of a run."""
+    series = {who: summary["details"][who]["per_class_test_acc"] for who in WHO}
+    return per_class_bars(summary.get("class_names", class_names), series, "Test accuracy per class")
+
+
+def embedding_figure(view: ComparisonView, projection: str) -> go.Figure:
+    """Forget samples under each model on one shared projection, with original -> unlearned lines."""
+    fig = go.Figure()
+    test_rows = ~view.is_forget
+    fig.add_scatter(x=view.coords["original"][test_rows, 0], y=view.coords["original"][test_rows, 1],
+                    mode="markers", name="test samples (original model)", marker=dict(size=4, color="#c7c7c7"))
+    for who, xy in view.coords.items():
+        fig.add_scatter(x=xy[view.is_forget, 0], y=xy[view.is_forget, 1], mode="markers",
+                        name=f"forget samples, {who}", marker=dict(size=6, color=MODEL_COLORS[who], opacity=0.8))
+    before, after = view.coords["original"][view.is_forget], view.coords["unlearned"][view.is_forget]
+    step = max(1, len(before) // 150)  # at most ~150 lines stay readable
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    for a, b in zip(before[::step], after[::step], strict=True):
+        xs += [a[0], b[0], None]
+        ys += [a[1], b[1], None]
+    fig.add_scatter(x=xs, y=ys, mode="lines", name="movement original → unlearned",
+                    line=dict(color="rgba(214,39,40,0.25)", width=1))
+    name = projection.upper()
+    fig.update_layout(height=560, title=f"Model outputs on one shared {name} projection",
+                      xaxis_title=f"{name} 1", yaxis_title=f"{name} 2")
+    return fig
+
+
+def mia_figure(view: ComparisonView) -> go.Figure:
+    """Histograms of true-label confidence on the forget set per model, and on test samples."""
+    fig = go.Figure()
+    for who, conf in view.confidence.items():
+        fig.add_histogram(x=conf["forget"], name=f"forget set, {who}", opacity=0.6, xbins=BINS,
+                          histnorm="probability", marker_color=MODEL_COLORS[who])
+    fig.add_histogram(x=view.confidence["original"]["test"], name="test set, original", opacity=0.4, xbins=BINS,
+                      histnorm="probability", marker_color="#7f7f7f")
+    fig.update_layout(barmode="overlay", height=380, title="True-label confidence on the forget set",
+                      xaxis_title="confidence in the true label", yaxis_title="share of samples")
+    return fig

@@ -1,0 +1,61 @@
+"""A self-contained HTML report of one run: what was forgotten and how, the metric table against
+the original and retrained models, the comparison figures with their explanations, the config.
+
+The plotly library is inlined once, so the file opens offline and can be mailed or archived.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from unlearn_core.report import COMPARISON_HELP
+
+STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 1.6em; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; font-size: 0.9em; } th, td { border: 1px solid #ddd; padding: 4px 8px; }
+th { background: #f4f4f4; text-align: left; } .caption { color: #555; font-size: 0.9em; margin: 0.3em 0 1em; }
+pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
+"""
+
+
+def _comparison_table(summary: dict[str, Any]) -> str:
+    versus = {**summary.get("versus_retrain", {}), "params_changed_frac": summary.get("params_changed_frac"),
+              "time_ratio": summary.get("time_ratio")}
+    rows = [(key.removesuffix("_frac").replace("_", " "), "–" if versus.get(key) is None else f"{versus[key]:.3g}",
+             what, direction) for key, (what, direction) in COMPARISON_HELP.items()]
+    return pd.DataFrame(rows, columns=["measure", "value", "what it measures", "how to read"]).to_html(
+        index=False, border=0)
+
+
+def run_report_html(run_id: str, summary: dict[str, Any], metrics: pd.DataFrame,
+                    figures: list[tuple[go.Figure, str]]) -> str:
+    """The report page for a stored run: its summary, metric table and (figure, caption) pairs."""
+    s = summary
+    title = f"Unlearning report: {s['method']} forgetting {s['forget']} on {s['dataset']}"
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        "<p>" + html.escape(
+            f"Method {s['method']} on model {s['model']}, forget set {s['forget']} ({s['n_forget']} samples), "
+            f"seed {s['seed']}, device {s.get('device', '?')}, run {run_id}. "
+            f"The method took {s['time_s']:.1f} s; retraining without the forget set took "
+            f"{s['retrain_time_s']:.1f} s.") + "</p>",
+        "<p class='caption'>The goal of unlearning is to look like the model retrained without the forget set: "
+        "compare every figure with the retrained model's, not with 0 or 100%.</p>",
+        "<h2>Metrics</h2>", metrics.to_html(index=False, border=0, na_rep="–"),
+        "<h2>Against retraining</h2>", _comparison_table(s),
+        "<h2>Figures</h2>",
+    ]
+    for position, (fig, caption) in enumerate(figures):
+        parts.append(fig.to_html(full_html=False, include_plotlyjs=position == 0))
+        parts.append(f"<p class='caption'>{html.escape(caption)}</p>")
+    parts += ["<h2>Method configuration</h2>",
+              f"<pre>{html.escape(json.dumps(s.get('config', {}), indent=2))}</pre>", "</body></html>"]
+    return "\n".join(parts)
