@@ -19,7 +19,9 @@ it off for the paper's behaviour). Class forgetting only, as in the paper: on a 
 digits, fine-tuning on D_f alone with wrong labels wrecked every class (retain accuracy 0.28).
 The model trains in train mode (BatchNorm on batch statistics, as in the paper); freezing
 BatchNorm made the D_f-only fine-tuning diverge on digits. The paper's lr 1e-5 for 10 epochs
-is for large models; on digits the defaults are higher (see the help texts).
+is for large models; the default 1.5e-3 is measured on both built-in sets (class 3): avg gap to
+retrain 0.66 points on digits (146 forget images) and 4.1 on shapes (1,000); at 1e-2 digits did as
+well but shapes kept only 54% retain accuracy, since fine-tuning on D_f alone drags every class.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ from .registry import register_method
 class BoundaryShrinkConfig(MethodConfig):
     epsilon: float = param(0.1, "FGSM step size on the [0, 1] pixel scale", min=0.0, max=1.0, paper="0.1")
     epochs: int = param(10, "Epochs over D_f with the neighbour labels", min=1, max=200, paper="10")
-    lr: float = param(0.01, "SGD learning rate (cosine schedule)", min=1e-7, max=1.0, paper="1e-5")
+    lr: float = param(1.5e-3, "SGD learning rate (cosine schedule); higher rates forget large classes at the "
+                      "cost of every other class", min=1e-7, max=1.0, paper="1e-5")
     batch_size: int = param(64, "Mini-batch size", min=1, max=4096, paper="64")
     wrong_class_only: bool = param(True, "If the attack leaves the prediction unchanged, take the most likely "
                                    "wrong class instead of the true one", paper="off")

@@ -13,7 +13,11 @@ weight decay 5e-4) at a constant learning rate, forget batches smaller than reta
 Deviations: the official code keeps one optimizer across the passes; here every pass is one call
 of the shared training loop, so SGD momentum restarts at each pass (the learning rate is the same
 constant). The paper's lr 5e-4 barely moves a small model in a few epochs; the digits default is
-higher (see the help text).
+higher (see the help text). A max pass takes at most `max_steps` batches (a fresh random part of
+D_f each epoch): the max loss is unbounded, so its damage grows with the number of ascent steps,
+not with the share of data forgotten. Measured on shapes class forgetting (1,000 forget images,
+32 batches): full max passes left 24% retain accuracy; 5 steps (digits' class has 5 batches
+anyway) keep it within a point of retraining.
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ class ScrubConfig(MethodConfig):
     epochs: int = param(3, "Epochs (each: an optional max pass over D_f, then a min pass over D_r)",
                         min=1, max=100, paper="3 (large-scale setting)")
     max_epochs: int = param(2, "Epochs that start with a max pass over D_f (msteps)", min=0, max=100, paper="2")
+    max_steps: int = param(5, "Ascent steps per max pass at most (a random part of D_f when it has more batches): "
+                           "the max loss is unbounded, and 32 steps on a 1,000-image class wrecked the shapes model",
+                           min=1, max=1_000_000, paper="a full pass over D_f")
     lr: float = param(0.01, "SGD learning rate (constant)", min=1e-6, max=1.0, paper="5e-4")
     temperature: float = param(4.0, "Distillation temperature T", min=0.1, max=100.0, paper="4")
     gamma: float = param(0.99, "Weight of CE in the min pass", min=0.0, max=10.0, paper="0.99")
@@ -75,14 +82,20 @@ def _min_loss(teacher: nn.Module, temperature: float, gamma: float, alpha: float
 def scrub(model: SplitClassifier, data: UnlearnData, config: ScrubConfig, ctx: RunContext) -> UnlearnResult:
     """Alternate max passes on D_f (away from the teacher) and min passes on D_r (towards it)."""
     teacher = frozen_copy(model)
-    forget = Batches(data.x_forget, data.y_forget, batch_size=config.forget_batch_size)
+    n_ascent = min(len(data.x_forget), config.max_steps * config.forget_batch_size)
     retain = Batches(data.x_retain, data.y_retain, batch_size=config.batch_size)
     n_max = min(config.max_epochs, config.epochs)
-    stages = StageProgress(ctx.progress, n_max * len(forget) + config.epochs * len(retain))
+    stages = StageProgress(ctx.progress, n_max * -(-n_ascent // config.forget_batch_size)
+                           + config.epochs * len(retain))
     max_loss = _max_loss(teacher, config.temperature)
     min_loss = _min_loss(teacher, config.temperature, config.gamma, config.alpha)
     for epoch in range(config.epochs):
-        passes = [("max", forget, max_loss)] if epoch < n_max else []
+        passes = []
+        if epoch < n_max:
+            part = torch.randperm(len(data.x_forget), generator=torch.Generator().manual_seed(ctx.seed * 1000 + epoch))
+            part = part[:n_ascent]
+            forget = Batches(data.x_forget[part], data.y_forget[part], batch_size=config.forget_batch_size)
+            passes.append(("max", forget, max_loss))
         passes.append(("min", retain, min_loss))
         for k, (kind, batches, loss_fn) in enumerate(passes):
             recipe = TrainConfig(epochs=1, lr=config.lr, batch_size=config.batch_size, schedule="constant",
