@@ -12,6 +12,7 @@ from studio_ui.compare_charts import (
     EMBEDDING_CAPTION,
     MIA_CAPTION,
     PER_CLASS_CAPTION,
+    comparison_values,
     embedding_figure,
     metric_frame,
     mia_figure,
@@ -48,7 +49,7 @@ st.markdown(f"**{s['method']}** forgetting `{s['forget']}` ({s['n_forget']} samp
 frame = metric_frame(s)
 st.subheader("Metrics")
 st.dataframe(frame, hide_index=True)
-versus = {**s.get("versus_retrain", {}), "params_changed_frac": s.get("params_changed_frac"), "time_ratio": s.get("time_ratio")}
+versus = comparison_values(s)
 cols = st.columns(len(COMPARISON_HELP))
 for col, (key, (what, direction)) in zip(cols, COMPARISON_HELP.items(), strict=True):
     value = versus.get(key)

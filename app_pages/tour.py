@@ -5,18 +5,17 @@ held against a model retrained without the 3s."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from studio_ui import jobs, state
-from studio_ui.compare_charts import PER_CLASS_CAPTION, run_per_class_figure
+from studio_ui.compare_charts import PER_CLASS_CAPTION, headline_frame, run_per_class_figure
 from studio_ui.localization_charts import layer_share_bars
 from studio_ui.resources import current_device, get_dataset, get_logits, get_mask, get_model, get_workspace
 from studio_ui.widgets import image_grid, pct
 from unlearn_core.forget import resolve
 from unlearn_core.methods import get_method
 from unlearn_core.models import state_digest
-from unlearn_core.runs import HEADLINE, find_run, unlearn_run
+from unlearn_core.runs import find_run
 from unlearn_core.train import accuracy
 
 DATA = state.DataRef()  # the built-in digits
@@ -54,16 +53,10 @@ if st.button(label, type="primary", icon=":material/play_arrow:", key="tour_star
     state.set_data_ref(DATA)
     state.set_model_ref(MODEL)
     state.set_forget_selection(FORGET)
-    device = current_device()
-
-    def work(progress, should_stop) -> str:
-        record = unlearn_run(data, model, meta, FORGET.spec, METHOD, config, seed=SEED, device=device,
-                             workspace=workspace, progress=progress, should_stop=should_stop)
-        return record.entry.id
-
-    job = jobs.start(f"Tour: {info.title} forgetting {FORGET.description}", work)
+    job = jobs.start_unlearn_run(f"Tour: {info.title} forgetting {FORGET.description}", data, model, meta,
+                                 FORGET.spec, METHOD, config, seed=SEED, device=current_device(),
+                                 workspace=workspace)
     st.session_state["tour_job"] = job.id
-    st.session_state.setdefault("my_jobs", []).append(job.id)
 
 # -- 1. the model --------------------------------------------------------------------------------
 with st.container(border=True):
@@ -143,14 +136,12 @@ def run_and_compare() -> None:
             st.info("Press **Run the tour** above: DEL and the retrained model are computed in the background.")
             return
         s = workspace.get(run_id).info
-        st.session_state["compare_runs"] = list(dict.fromkeys([run_id, *st.session_state.get("compare_runs", [])]))
+        state.remember_run(run_id)
         st.markdown(f"DEL ran with its default settings ({', '.join(f'{k} {v}' for k, v in s['config'].items())}). "
                     f"Retraining took {s['retrain_time_s']:.1f} s; the retrained model is stored and reused.")
     with st.container(border=True):
         st.subheader("5. Did it forget like retraining?")
-        frame = pd.DataFrame({who: [pct(s[who][k]) for k in HEADLINE] for who in ("original", "unlearned", "retrain")},
-                             index=[HEADLINE_LABELS[k] for k in HEADLINE])
-        st.dataframe(frame)
+        st.dataframe(headline_frame(s, HEADLINE_LABELS))
         st.caption("Accuracy on each slice, and MIA-efficacy: the share of the forgotten images a membership "
                    "attack calls unseen. The unlearned column should match the retrain column, not 0 or 100%.")
         st.markdown(verdict(s))

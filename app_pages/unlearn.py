@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
-from studio_ui import jobs
+from studio_ui import jobs, state
+from studio_ui.compare_charts import headline_frame
 from studio_ui.forms import config_form
 from studio_ui.resources import current_dataset, current_device, current_model, current_workspace
-from studio_ui.widgets import pct, require_forget_set, user_errors
+from studio_ui.widgets import require_forget_set, user_errors
 from unlearn_core.methods import list_methods
-from unlearn_core.runs import HEADLINE, unlearn_run
 
 st.title(":material/auto_fix_high: Unlearn")
 st.caption("Run an unlearning method on the active model and forget set. Every run is compared with "
@@ -49,16 +48,8 @@ with st.form(f"form_{name}"):
 if submitted:
     with user_errors("Invalid parameters"):
         config = info.config_cls(**values)
-    workspace, device = current_workspace(), current_device()
-    spec, seed_value = selection.spec, int(seed)
-
-    def work(progress, should_stop) -> str:
-        record = unlearn_run(data, model, meta, spec, name, config, seed=seed_value, device=device,
-                             workspace=workspace, progress=progress, should_stop=should_stop)
-        return record.entry.id
-
-    job = jobs.start(f"{info.title} forgetting {selection.description}", work)
-    st.session_state.setdefault("my_jobs", []).append(job.id)
+    jobs.start_unlearn_run(f"{info.title} forgetting {selection.description}", data, model, meta, selection.spec,
+                           name, config, seed=int(seed), device=current_device(), workspace=current_workspace())
 
 
 @st.fragment(run_every=1.0)
@@ -87,13 +78,9 @@ def show_jobs() -> None:
 
 
 def show_result(run_id: str) -> None:
-    entry = current_workspace().get(run_id)
-    s = entry.info
-    state_key = "compare_runs"
-    st.session_state[state_key] = list(dict.fromkeys([run_id, *st.session_state.get(state_key, [])]))
-    frame = pd.DataFrame({who: [pct(s[who][k]) for k in HEADLINE] for who in ("original", "unlearned", "retrain")},
-                         index=list(HEADLINE))
-    st.dataframe(frame)
+    s = current_workspace().get(run_id).info
+    state.remember_run(run_id)
+    st.dataframe(headline_frame(s))
     ratio = f"{s['time_ratio']:.2f}x" if s.get("time_ratio") else "–"
     st.caption(f"Average gap to retrain: {s['avg_gap']:.2f} points · {s['time_s']:.1f} s "
                f"({ratio} the retrain time) · run {run_id}")

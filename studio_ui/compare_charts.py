@@ -9,6 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from unlearn_core.report import METRIC_HELP, ComparisonView
+from unlearn_core.runs import HEADLINE
 
 from .charts import MODEL_COLORS, per_class_bars
 
@@ -25,6 +26,20 @@ MIA_CAPTION = (
     "like the retrained model's (and like unseen test samples), not like the original's."
 )
 PER_CLASS_CAPTION = "Bars of the unlearned model should match the retrained model's, class by class."
+
+
+def headline_frame(summary: dict[str, Any], labels: dict[str, str] | None = None) -> pd.DataFrame:
+    """The five headline figures (as percentages) of the three models, one row per figure."""
+    from .widgets import pct
+
+    return pd.DataFrame({who: [pct(summary[who][k]) for k in HEADLINE] for who in WHO},
+                        index=[(labels or {}).get(k, k) for k in HEADLINE])
+
+
+def comparison_values(summary: dict[str, Any]) -> dict[str, float | None]:
+    """The measures of COMPARISON_HELP for a run: closeness to retrain, locality and cost."""
+    return {**summary.get("versus_retrain", {}), "params_changed_frac": summary.get("params_changed_frac"),
+            "time_ratio": summary.get("time_ratio")}
 
 
 def metric_frame(summary: dict[str, Any]) -> pd.DataFrame:

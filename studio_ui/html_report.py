@@ -15,6 +15,8 @@ import plotly.graph_objects as go
 
 from unlearn_core.report import COMPARISON_HELP
 
+from .compare_charts import comparison_values
+
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
 h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 1.6em; border-bottom: 1px solid #ddd; }
@@ -25,8 +27,7 @@ pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; 
 
 
 def _comparison_table(summary: dict[str, Any]) -> str:
-    versus = {**summary.get("versus_retrain", {}), "params_changed_frac": summary.get("params_changed_frac"),
-              "time_ratio": summary.get("time_ratio")}
+    versus = comparison_values(summary)
     rows = [(key.removesuffix("_frac").replace("_", " "), "–" if versus.get(key) is None else f"{versus[key]:.3g}",
              what, direction) for key, (what, direction) in COMPARISON_HELP.items()]
     return pd.DataFrame(rows, columns=["measure", "value", "what it measures", "how to read"]).to_html(

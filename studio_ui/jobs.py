@@ -17,6 +17,7 @@ import streamlit as st
 import torch
 
 from unlearn_core.progress import Cancelled, ProgressEvent, ProgressFn, StopFn
+from unlearn_core.runs import unlearn_run
 
 Work = Callable[[ProgressFn, StopFn], str]
 
@@ -75,3 +76,17 @@ def start(title: str, work: Work) -> Job:
 
 def get(job_id: str) -> Job | None:
     return _jobs().get(job_id)
+
+
+def start_unlearn_run(title: str, data, model, meta, spec: str, method: str, config, *, seed: int,
+                      device: torch.device, workspace) -> Job:
+    """Run `unlearn_run` in the background (stored in `workspace`) and list it among this session's
+    runs; the job's result is the stored run's id."""
+    def work(progress: ProgressFn, should_stop: StopFn) -> str:
+        record = unlearn_run(data, model, meta, spec, method, config, seed=seed, device=device,
+                             workspace=workspace, progress=progress, should_stop=should_stop)
+        return record.entry.id
+
+    job = start(title, work)
+    st.session_state.setdefault("my_jobs", []).append(job.id)
+    return job

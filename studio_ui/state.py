@@ -78,3 +78,8 @@ def forget_selection() -> ForgetSelection | None:
 
 def set_forget_selection(sel: ForgetSelection | None) -> None:
     st.session_state["forget_selection"] = sel
+
+
+def remember_run(run_id: str) -> None:
+    """Put a finished run first in the list Compare opens with."""
+    st.session_state["compare_runs"] = list(dict.fromkeys([run_id, *st.session_state.get("compare_runs", [])]))
