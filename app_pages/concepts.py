@@ -13,11 +13,17 @@ import torch
 
 from studio_ui import state
 from studio_ui.charts import image_to_uint8, upscale
-from studio_ui.resources import current_dataset, current_model, current_workspace, get_dataset, get_model
+from studio_ui.resources import (
+    current_dataset,
+    current_model,
+    current_workspace,
+    get_dataset,
+    get_model,
+    get_run_models,
+)
 from studio_ui.widgets import pct, user_errors
 from unlearn_core.concepts import bottleneck_report, infer_concepts, paste_concept, pixel_attributions, plan_poisoning
 from unlearn_core.forget import resolve
-from unlearn_core.report import run_models
 
 CPU = torch.device("cpu")
 st.title(":material/psychology: Concepts")
@@ -38,6 +44,22 @@ keys = (state.data_ref(), state.model_ref(), state.workspace_root())
 def concept_inference(data_ref, model_ref, root, baseline):
     m, _ = get_model(data_ref, model_ref, root)
     return infer_concepts(m, get_dataset(data_ref), device=CPU, baseline=baseline)
+
+
+@st.cache_resource(show_spinner="Integrated Gradients...")
+def pixel_maps(data_ref, model_ref, root, run_id, chosen, steps):
+    """Pixel IG of the chosen test images under the original model and, for a run, its unlearned
+    and retrained models (cached: the tab's other widgets rerun the page)."""
+    m, _ = get_model(data_ref, model_ref, root)
+    models = {"original": m}
+    if run_id is not None:
+        unlearned, retrained = get_run_models(root, run_id)
+        models["unlearned"] = unlearned
+        if retrained is not None:
+            models["retrain"] = retrained
+    d = get_dataset(data_ref)
+    idx = torch.as_tensor(chosen)
+    return pixel_attributions(models, d.test.x[idx], d.test.y[idx], device=CPU, n_steps=steps)
 
 
 @st.cache_resource(show_spinner="Testing the bottleneck against a random-direction control...")
@@ -151,13 +173,9 @@ with tab_pixels:
     runs = current_workspace().list("run", dataset=data.name)
     entry = st.selectbox("Compare with a run (optional)", [None, *runs],
                          format_func=lambda e: "original model only" if e is None else f"{e.name} ({e.id})")
-    models = {"original": model}
     pool = np.arange(len(data.test))
+    run_id = None if entry is None else entry.id
     if entry is not None:
-        unlearned, retrained = run_models(current_workspace(), entry)
-        models["unlearned"] = unlearned
-        if retrained is not None:
-            models["retrain"] = retrained
         fs = resolve(entry.info["forget"], data, entry.info["seed"])
         if fs.test_forget_idx is not None and len(fs.test_forget_idx):
             pool = fs.test_forget_idx
@@ -165,11 +183,9 @@ with tab_pixels:
     steps = st.select_slider("IG steps", [16, 32, 64, 128, 256], 64,
                              help="Completeness error falls with steps: ~2% at 16, 0.5% at 64, 0.1% at 256.")
     if chosen:
-        idx = torch.as_tensor(chosen)
-        with st.spinner("Integrated Gradients..."):
-            maps = pixel_attributions(models, data.test.x[idx], data.test.y[idx], device=CPU, n_steps=steps)
+        maps = pixel_maps(*keys, run_id, tuple(chosen), steps)
         for k, i in enumerate(chosen):
-            cols = st.columns(1 + len(models))
+            cols = st.columns(1 + len(maps))
             cols[0].image(upscale(image_to_uint8(data.test.x[i].numpy()), 4),
                           caption=f"#{i} {data.class_names[int(data.test.y[i])]}")
             for col, (name, pa) in zip(cols[1:], maps.items(), strict=True):

@@ -17,7 +17,15 @@ from studio_ui.localization_charts import (
     layer_share_bars,
     noise_to_image,
 )
-from studio_ui.resources import current_dataset, current_model, current_workspace, get_dataset, get_mask, get_model
+from studio_ui.resources import (
+    current_dataset,
+    current_model,
+    current_workspace,
+    get_dataset,
+    get_mask,
+    get_model,
+    get_workspace,
+)
 from studio_ui.widgets import pct, require_forget_set, user_errors
 from unlearn_core.embed import fit_projection
 from unlearn_core.forget import resolve
@@ -47,6 +55,13 @@ def cached_attack(data_ref, model_ref, root, spec, eps_rel, steps):
     _, before = fit_projection(np.concatenate([attack.z.numpy(), attack.z_adv.numpy()]), "pca")
     n = len(idx)
     return attack, before[:n], before[n:]
+
+
+@st.cache_resource(show_spinner="Evaluating UNSIR's stages...")
+def cached_stages(data_ref, model_ref, root, run_id):
+    """Test accuracy after impair and after repair (cached: every tab's code reruns on each click)."""
+    m, _ = get_model(data_ref, model_ref, root)
+    return stage_test_accuracy(get_workspace(root).get(run_id), get_dataset(data_ref), m)
 
 
 tab_masks, tab_pgd, tab_unsir = st.tabs(["Parameter masks", "Partial-PGD (last layer)", "UNSIR noise"])
@@ -127,7 +142,7 @@ with tab_unsir:
                 images = [upscale(image_to_uint8(noise_to_image(n.numpy())), 4) for n in noise[row]]
                 st.image(images, caption=[f"noise for {data.class_names[int(cls)]}"] * len(images), width=72)
         with user_errors("Could not evaluate the stages"):
-            stages = stage_test_accuracy(entry, data, model)
+            stages = cached_stages(*keys[:3], entry.id)
         frame = pd.DataFrame(stages).T.map(lambda v: round(100 * v, 1))
         fig = px.bar(frame.reset_index().melt(id_vars="index"), x="index", y="value", color="variable",
                      barmode="group", labels={"index": "stage", "value": "test accuracy (%)", "variable": "classes"},

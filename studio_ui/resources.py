@@ -96,3 +96,12 @@ def get_mask(data: DataRef, ref: ModelRef, root: str, spec: str, localizer: str,
     dataset = get_dataset(data)
     return localize(model, UnlearnData(dataset, resolve(spec, dataset)), localizer=localizer,
                     granularity=granularity, budget=budget, device=torch.device("cpu"))
+
+
+@st.cache_resource(show_spinner="Loading the run's models...")
+def get_run_models(root: str, run_id: str) -> tuple[SplitClassifier, SplitClassifier | None]:
+    """A stored run's unlearned model and its retrained oracle (None if no longer stored), loaded once."""
+    from unlearn_core.report import run_models
+
+    workspace = get_workspace(root)
+    return run_models(workspace, workspace.get(run_id))

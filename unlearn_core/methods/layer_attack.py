@@ -39,7 +39,6 @@ attack did not flip the sample), ``labels``, ``perturbation`` (per-dimension mea
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import torch
@@ -51,7 +50,7 @@ from ..models import SplitClassifier
 from ..progress import ProgressEvent
 from ..train import Batches, LossFn, PairedBatches, TrainConfig, extract_features, fit
 from .base import MethodConfig, RunContext, UnlearnData, UnlearnResult, param
-from .common import StageProgress, kd_loss
+from .common import StageProgress, frozen_copy, kd_loss
 from .registry import register_method
 
 REMOVED_LOGIT = -1e9  # softmax weight exactly 0, but finite
@@ -143,7 +142,7 @@ def layer_attack(model: SplitClassifier, data: UnlearnData, config: LayerAttackC
         if not remembered.any():
             stopped_early = True
             break
-        teacher = copy.deepcopy(head).eval()
+        teacher = frozen_copy(head)
         attack = attack_features(teacher, z_f, y_f, eps_rel=config.eps, step_rel=config.step,
                                  steps=config.pgd_steps, scale=scale)
         t_logits, hard_adv = _adversarial_targets(teacher, attack)
