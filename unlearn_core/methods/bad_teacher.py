@@ -25,7 +25,7 @@ from torch import nn
 from ..models import SplitClassifier
 from ..train import Batches, LossFn, TrainConfig, fit
 from .base import MethodConfig, RunContext, UnlearnData, UnlearnResult, param
-from .common import frozen_copy, kd_loss, tagged_union
+from .common import frozen_copy, kd_loss, seeded_build, tagged_union
 from .registry import register_method
 
 
@@ -41,10 +41,7 @@ class BadTeacherConfig(MethodConfig):
 
 def random_teacher(ctx: RunContext) -> nn.Module:
     """The incompetent teacher: a fresh, seeded random initialisation of the architecture, frozen."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(ctx.seed)
-        model = ctx.meta.build()
-    return frozen_copy(model.to(ctx.device))
+    return seeded_build(ctx.meta, ctx.seed).to(ctx.device).eval().requires_grad_(False)
 
 
 def bad_teacher_loss(good: nn.Module, bad: nn.Module, temperature: float) -> LossFn:

@@ -17,8 +17,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..models import ModelMeta, SplitClassifier
 from ..progress import ProgressEvent, ProgressFn
 from ..train import LossFn
+
+
+def seeded_build(meta: ModelMeta, seed: int) -> SplitClassifier:
+    """A freshly initialised model of `meta`'s architecture, seeded, leaving the global RNG as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return meta.build()
 
 
 def frozen_copy(model: nn.Module) -> nn.Module:

@@ -36,6 +36,7 @@ from ..localize import LOCALIZERS, Mask, localize
 from ..models import SplitClassifier
 from ..train import Batches, TrainConfig, fit
 from .base import MethodConfig, RunContext, UnlearnData, UnlearnResult, param
+from .common import seeded_build
 from .registry import register_method
 
 RESET_SEED_OFFSET = 7919  # the fresh init must not coincide with Retrain's (seeded with ctx.seed)
@@ -73,13 +74,6 @@ def reset_masked(model: SplitClassifier, mask: dict[str, torch.Tensor], fresh: S
             p.copy_(torch.where(m, fresh_params[name].to(device=p.device, dtype=p.dtype), p))
 
 
-def fresh_init(ctx: RunContext) -> SplitClassifier:
-    """A newly initialised model of the original architecture, seeded, leaving the global RNG as it was."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(ctx.seed + RESET_SEED_OFFSET)
-        return ctx.meta.build()
-
-
 @register_method(
     "del",
     title="DEL (localize, reset, finetune)",
@@ -98,7 +92,7 @@ def deletion(model: SplitClassifier, data: UnlearnData, config: DELConfig, ctx: 
         granularity=None if config.granularity == "auto" else config.granularity,
         budget=config.budget, device=ctx.device, seed=ctx.seed, should_stop=ctx.should_stop,
     )
-    reset_masked(model, mask.masks, fresh_init(ctx))
+    reset_masked(model, mask.masks, seeded_build(ctx.meta, ctx.seed + RESET_SEED_OFFSET))
     head = model.head_parameter_names()
     recipe = TrainConfig(
         epochs=config.epochs, lr=config.lr, batch_size=config.batch_size, optimizer="sgd", momentum=0.9,
