@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from tests.browser.shot import wait_until_idle
+
 pytestmark = pytest.mark.browser
 
 
@@ -46,6 +48,7 @@ def test_box_select_on_embedding_updates_forget_set(page, app_url) -> None:
 def _choose_class_forget_set(page, app_url: str) -> None:
     page.goto(f"{app_url}/forget_set")
     page.get_by_text("No forget set chosen yet").wait_for()
+    wait_until_idle(page)  # a click during the first script run can be lost when the widget re-renders
     page.locator("[data-testid='stMultiSelect']").first.click()
     page.get_by_role("option", name="3").click()
     page.keyboard.press("Escape")
