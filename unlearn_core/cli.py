@@ -1,4 +1,4 @@
-"""Command line: datasets, methods, train, eval, unlearn, bench, make-assets.
+"""Command line: datasets, methods, train, eval, unlearn, runs, bench, make-assets (and worker).
 
 Every command accepts ``--json`` for scripts (one JSON object on stdout). Bad arguments and
 bad input exit non-zero with a one-line message on stderr, never a traceback. The argument
@@ -164,30 +164,64 @@ def cmd_unlearn(args: argparse.Namespace) -> int:
     from .recipes import obtain_model
     from .runs import unlearn_run
     from .store import Workspace
+    from .worker import RunRequest, run_tracked, title_for
 
     data = _load_data(args)
     config = _config(args.method, args.set)
     device = pick_device(args.device)
-    workspace = None if args.no_store else Workspace(args.workspace)
-    model, meta = obtain_model(
-        data, args.model, seed=0, device=device, checkpoint=args.checkpoint, workspace=workspace,
-        progress=_stderr_progress(not args.quiet),
-    )
-    record = unlearn_run(
-        data, model, meta, args.forget, args.method, config, seed=args.seed, device=device,
-        workspace=workspace, progress=_stderr_progress(not args.quiet),
-    )
+    if args.no_store:
+        model, meta = obtain_model(
+            data, args.model, seed=0, device=device, checkpoint=args.checkpoint, workspace=None,
+            progress=_stderr_progress(not args.quiet),
+        )
+        record = unlearn_run(
+            data, model, meta, args.forget, args.method, config, seed=args.seed, device=device,
+            workspace=None, progress=_stderr_progress(not args.quiet),
+        )
+    else:  # a recorded run: listed by `runs`, cancellable with `runs --cancel ID`
+        request = RunRequest(
+            data.name, args.forget, args.method, dict(data.options), model=args.model, checkpoint=args.checkpoint,
+            config=config.to_dict(), seed=args.seed, device=args.device,
+        )
+        record = run_tracked(Workspace(args.workspace), request, title_for(request), _stderr_progress(not args.quiet))
     s = record.summary
     payload = {k: v for k, v in s.items() if k != "details"}
     payload["run_id"] = record.entry.id if record.entry else None
+    payload["status"] = "done"
     text = (
         f"{s['method']} forgetting {s['forget']} on {s['dataset']}: "
         + ", ".join(f"{k} {s['unlearned'][k]:.3f} (retrain {s['retrain'][k]:.3f})"
                     for k in ("forget_acc", "retain_acc", "test_acc"))
         + f"; avg gap {s['avg_gap']:.2f} pts; {s['time_s']:.1f} s vs retrain {s['retrain_time_s']:.1f} s"
+        + f" ({s['retrain_reason']})"
     )
     _emit(args, payload, text)
     return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from . import run_records
+    from .store import Workspace
+
+    workspace = Workspace(args.workspace)
+    cleaned = workspace.housekeeping()
+    if args.cancel:
+        row = run_records.request_cancel(workspace, args.cancel)
+        _emit(args, {"run": row.to_dict()}, f"cancel requested for run {row.id} ({row.title})")
+        return 0
+    rows = run_records.list_runs(workspace, limit=args.limit)
+    text = "\n".join(
+        f"{r.id}  {r.label:<20} {r.progress:5.0%}  {r.title}" + (f"  ({r.error})" if r.error else "") for r in rows
+    ) or "no runs"
+    _emit(args, {"runs": [r.to_dict() for r in rows], "cleaned": cleaned}, text)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from .store import Workspace
+    from .worker import execute
+
+    return execute(Workspace(args.workspace), args.run_id)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -269,6 +303,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workspace", default="workspace", help="workspace folder (runs, cached retrains)")
     p.add_argument("--no-store", action="store_true", help="do not write to the workspace")
     p.set_defaults(fn=cmd_unlearn)
+
+    p = sub.add_parser("runs", help="list the workspace's runs (live progress, status, errors) or cancel one")
+    p.add_argument("--workspace", default="workspace", help="workspace folder")
+    p.add_argument("--cancel", metavar="ID", help="ask run ID to stop")
+    p.add_argument("--limit", type=int, default=50, help="newest runs listed")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(fn=cmd_runs)
+
+    p = sub.add_parser("worker", help="execute a queued run (started by the app; not for direct use)")
+    p.add_argument("run_id")
+    p.add_argument("--workspace", required=True)
+    p.set_defaults(fn=cmd_worker)
 
     p = sub.add_parser("bench", help="every method against retrain, over seeds")
     common(p)
