@@ -19,7 +19,7 @@ from unlearn_core.recipes import check_compatible
 
 def safe_file_name(name: str) -> str:
     """`name` reduced to a plain file name of letters, digits, ``._-`` (never a path)."""
-    base = re.sub(r"[^A-Za-z0-9._-]", "_", Path(name.replace("\\", "/")).name).lstrip(".")[-100:]
+    base = re.sub(r"[^\w .-]", "_", Path(name.replace("\\", "/")).name).lstrip(".")[-100:]
     return base or "checkpoint.safetensors"
 
 

@@ -266,6 +266,8 @@ def load_checkpoint(path: str | Path, meta: ModelMeta | None = None) -> tuple[Sp
         check_state_dict(meta.build("meta"), state)
     except CheckpointMismatch as err:
         raise CheckpointMismatch(f"{path.name}: {err}") from None
+    except ValueError as err:  # the metadata names an architecture or options that cannot be built
+        raise ValueError(f"{path.name} describes a model that cannot be built: {err}") from None
     model = meta.build()
     model.load_state_dict(state)
     model.eval()
