@@ -8,9 +8,14 @@ names and JSON fields documented in the README are a contract: extend them, neve
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import os
+import sqlite3
 import sys
+import tempfile
 import time
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +23,9 @@ import torch
 
 from .data import list_datasets, load_dataset
 from .device import pick_device
+from .errorlog import one_line, write_trace
 from .models import load_checkpoint, save_checkpoint
+from .options import split_pairs
 from .progress import Cancelled, ProgressEvent
 from .train import TrainingDiverged, accuracy, per_class_accuracy, predict_logits
 
@@ -27,24 +34,59 @@ class CliError(Exception):
     """A user-facing error: printed as one line, exit status 2."""
 
 
-def _dataset_options(pairs: list[str] | None) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    for pair in pairs or []:
-        key, sep, raw = pair.partition("=")
-        if not sep:
-            raise CliError(f"--data-option expects key=value; got {pair!r}")
-        try:
-            options[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            options[key] = raw
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``error: <what>; see <prog> --help`` (not the usage block)."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"error: {' '.join(message.split())}; see {self.prog} --help\n")
+
+
+def _model_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``--model-option`` pairs; typed by the architecture's builder (torchvision ones: JSON values)."""
+    options: dict[str, Any] = dict(split_pairs(getattr(args, "model_option", None), "--model-option"))
+    if str(getattr(args, "model", "") or "").startswith("tv:"):  # torchvision declares no types to convert by
+        for key, raw in options.items():
+            try:
+                options[key] = json.loads(raw)
+            except json.JSONDecodeError:
+                pass
     return options
 
 
 def _load_data(args: argparse.Namespace):
-    options = _dataset_options(getattr(args, "data_option", None))
+    options: dict[str, Any] = dict(split_pairs(getattr(args, "data_option", None), "--data-option"))
     if getattr(args, "data_root", None):
         options["root"] = args.data_root
-    return load_dataset(args.dataset, **options)
+    return load_dataset(args.dataset, **options)  # converts and checks each option by its declared type
+
+
+def _workspace(root: str | None):
+    """The workspace at `root`, checked writable now (before the expensive step that will store in it)."""
+    from .store import Workspace
+
+    workspace = Workspace(root)
+    workspace.check_writable()
+    return workspace
+
+
+def _check_out(path: Path) -> None:
+    """CliError unless a checkpoint can be written at `path` (run before training, not after)."""
+    if path.is_dir():
+        raise CliError(f"--out {path} is a folder; name a file in it, e.g. {path / 'model.safetensors'}")
+    if path.suffix != ".safetensors":
+        raise CliError(f"--out {path}: checkpoints are written as safetensors; name the file "
+                       f"{path.with_suffix('.safetensors').name}")
+    folder = path.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise CliError(f"--out {path}: {folder} is a file, not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".probe-")
+        os.close(fd)
+        os.remove(probe)
+    except OSError as err:
+        raise CliError(f"--out {path}: cannot write in {folder} ({err.strerror}); choose another place") from None
 
 
 def _stderr_progress(enabled: bool):
@@ -100,20 +142,21 @@ def cmd_methods(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from .recipes import recipe_for, train_model
 
+    out = Path(args.out) if args.out is not None else None
+    if out is not None:
+        _check_out(out)
+    workspace = _workspace(args.workspace) if out is None and args.workspace is not None else None
     data = _load_data(args)
     given = (("epochs", args.epochs), ("lr", args.lr), ("batch_size", args.batch_size))
     overrides = {k: v for k, v in given if v is not None}  # 0 is refused by TrainConfig, not ignored
     config = recipe_for(data.name, args.model, args.seed, **overrides)
     device = pick_device(args.device)
     model, meta, log = train_model(
-        data, args.model, config, device=device, arch_options=_dataset_options(args.model_option),
+        data, args.model, config, device=device, arch_options=_model_options(args),
         progress=_stderr_progress(not args.quiet),
     )
-    out = Path(args.out) if args.out else None
-    if out is None and args.workspace:
-        from .store import Workspace
-
-        entry = Workspace(args.workspace).save_model(model, meta, f"{args.model} on {data.name} seed {args.seed}")
+    if workspace is not None:
+        entry = workspace.save_model(model, meta, f"{args.model} on {data.name} seed {args.seed}")
         out = entry.file("model.safetensors")
     elif out is not None:
         save_checkpoint(model, out, meta)
@@ -151,24 +194,23 @@ def _config(method: str, sets: list[str] | None):
     from .methods import config_from_strings, get_method
 
     info = get_method(method)
-    values = {}
-    for item in sets or []:
-        key, sep, raw = item.partition("=")
-        if not sep:
-            raise CliError(f"--set expects key=value; got {item!r}")
-        values[key] = raw
-    return config_from_strings(info.config_cls, values)
+    return config_from_strings(info.config_cls, split_pairs(sets, "--set"))
 
 
 def cmd_unlearn(args: argparse.Namespace) -> int:
+    from .forget import resolve
+    from .methods import get_method
     from .recipes import obtain_model
     from .runs import unlearn_run
-    from .store import Workspace
     from .worker import RunRequest, run_tracked, title_for
 
     data = _load_data(args)
     config = _config(args.method, args.set)
     device = pick_device(args.device)
+    forget, info = resolve(args.forget, data, args.seed), get_method(args.method)
+    if not info.supports(forget.category):  # checked here too, so that no oracle is retrained first
+        raise CliError(f"{info.title} supports {', '.join(info.forget_kinds)} forgetting, not "
+                       f"{forget.category} ({args.forget}); see `methods`")
     if args.no_store:
         model, meta = obtain_model(
             data, args.model, seed=0, device=device, checkpoint=args.checkpoint, workspace=None,
@@ -183,7 +225,8 @@ def cmd_unlearn(args: argparse.Namespace) -> int:
             data.name, args.forget, args.method, dict(data.options), model=args.model, checkpoint=args.checkpoint,
             config=config.to_dict(), seed=args.seed, device=args.device,
         )
-        record = run_tracked(Workspace(args.workspace), request, title_for(request), _stderr_progress(not args.quiet))
+        record = run_tracked(_workspace(args.workspace), request, title_for(request),
+                             _stderr_progress(not args.quiet))
     s = record.summary
     payload = {k: v for k, v in s.items() if k != "details"}
     payload["run_id"] = record.entry.id if record.entry else None
@@ -229,6 +272,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     data = _load_data(args)
     device = pick_device(args.device)
+    _workspace(args.workspace)
     methods = None if args.methods == "all" else [m.strip() for m in args.methods.split(",") if m.strip()]
     table = bench(
         data, args.forget, methods, seeds=args.seeds, device=device, model_arch=args.model,
@@ -256,7 +300,7 @@ def cmd_make_assets(args: argparse.Namespace) -> int:
 
 # -- parser ----------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m unlearn_core", description="Unlearning Studio, headless.")
+    parser = _Parser(prog="python -m unlearn_core", description="Unlearning Studio, headless.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser, dataset: bool = True) -> None:
@@ -333,20 +377,53 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _os_error(err: OSError) -> str:
+    """One line for a failed file operation: which file, why, and what to do."""
+    where = err.filename or "a file"
+    reasons = {
+        errno.ENOSPC: "the disk is full; free some space", errno.EDQUOT: "the disk quota is used up; free some space",
+        errno.EROFS: "the file system is read-only; choose a writable --workspace / --out",
+        errno.EACCES: "permission denied; choose a writable --workspace / --out",
+        errno.EPERM: "the operation is not permitted (an immutable or protected file?); choose another place",
+        errno.EISDIR: "it is a folder, not a file", errno.ENOTDIR: "a part of the path is a file, not a folder",
+        errno.ENOENT: "it does not exist", errno.EEXIST: "it already exists",
+    }
+    return f"cannot use {where}: {reasons.get(err.errno, err.strerror or one_line(err))}"
+
+
+def _fail(message: object, status: int = 2) -> int:
+    print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
+    return status
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    """Entry point; returns the exit status. Every error is one line on stderr, never a traceback.
+
+    Status 2: bad arguments or input (the line says which and what to do); 3: out of GPU memory;
+    1: an internal error (its trace goes to ``<workspace>/logs/``); 130: interrupted.
+    """
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as stop:  # --help, or a usage error already printed on one line
+        return stop.code if isinstance(stop.code, int) else 2
     try:
         return args.fn(args)
-    except (CliError, ValueError, Cancelled, TrainingDiverged, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except (CliError, ValueError, Cancelled, TrainingDiverged) as err:  # WorkspaceError is a ValueError
+        return _fail(err)
+    except sqlite3.Error as err:
+        from .store import registry_error
+
+        return _fail(registry_error(Path(getattr(args, "workspace", None) or "workspace"), err))
+    except OSError as err:
+        return _fail(_os_error(err))
     except torch.cuda.OutOfMemoryError:
-        print("error: the GPU ran out of memory; use a smaller batch size or --device cpu", file=sys.stderr)
-        return 3
+        return _fail("the GPU ran out of memory; use a smaller batch size or --device cpu", 3)
     except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
+        return _fail("interrupted", 130)
+    except Exception as err:  # a bug: one line here, the trace in the log
+        log = write_trace(err, getattr(args, "workspace", None), "cli")
+        where = f"trace written to {log}" if log else "no trace could be written"
+        return _fail(f"internal error: {type(err).__name__}: {one_line(err)}; {where}", 1)
 
 
 __all__ = ["build_parser", "main"]

@@ -14,8 +14,10 @@ everything else as strict JSON through the project's one encoder, `serialize.dum
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -69,14 +71,82 @@ class Entry:
         return self.path / name
 
 
+class WorkspaceError(ValueError):
+    """The workspace folder or its registry cannot be used; the message says which and what to do."""
+
+
+def check_workspace_root(root: str | Path) -> Path:
+    """`root` as a Path, or a WorkspaceError: an empty name (it would mean the current folder) or a file.
+
+    A folder that does not exist yet is accepted (the workspace creates it); callers that must
+    ask first (the app) check ``Path.exists`` themselves.
+    """
+    if str(root).strip() == "":
+        raise WorkspaceError("the workspace folder name is empty: name a folder (e.g. workspace)")
+    path = Path(root).expanduser()
+    if path.exists() and not path.is_dir():
+        raise WorkspaceError(f"workspace {path} is a file, not a folder: name a folder")
+    return path
+
+
+def registry_error(root: Path, err: sqlite3.Error) -> WorkspaceError:
+    """A one-line WorkspaceError for a SQLite failure on the registry of the workspace at `root`."""
+    registry = Path(root) / "registry.sqlite"
+    text = str(err)
+    if "locked" in text or "busy" in text:
+        advice = "another process is writing to it; wait for it to finish, or use another workspace"
+    elif "readonly" in text or "unable to open" in text or "disk I/O" in text:
+        advice = "the folder cannot be written; make it writable or use another workspace"
+    elif "full" in text:
+        advice = "the disk is full; free some space"
+    else:
+        advice = "the file is damaged; move it away (a new empty registry is then created) or use another workspace"
+    return WorkspaceError(f"workspace registry {registry} cannot be used ({text}): {advice}")
+
+
+def _check_file_name(name: str) -> None:
+    """ValueError unless `name` is a plain file name (no folder part, '..', or the reserved info.json)."""
+    if (not isinstance(name, str) or name in ("", ".", "..", "info.json") or "/" in name or "\\" in name
+            or "\x00" in name or Path(name).is_absolute()):
+        raise ValueError(f"entry file name {name!r} is not a plain file name inside the entry's folder")
+
+
 class Workspace:
     """A workspace folder (default ``./workspace``) with its registry ``registry.sqlite``."""
 
     def __init__(self, root: str | Path = "workspace") -> None:
-        self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as db, db:
-            db.executescript(_SCHEMA)
+        self.root = check_workspace_root(root)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise WorkspaceError(f"workspace {self.root}: a part of this path is a file, not a folder") from None
+        try:
+            with closing(self._connect()) as db, db:
+                db.executescript(_SCHEMA)
+                if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                    raise sqlite3.DatabaseError("database disk image is malformed")
+        except sqlite3.Error as err:
+            raise registry_error(self.root, err) from None
+
+    def check_writable(self) -> None:
+        """WorkspaceError unless a file and a registry row could be written now.
+
+        Commands call it before an expensive step (training, a benchmark) whose result would
+        otherwise be lost to a read-only or full disk, or a registry another process holds.
+        """
+        try:
+            fd, probe = tempfile.mkstemp(dir=self.root, prefix=".probe-")
+            os.close(fd)
+            os.remove(probe)
+        except OSError as err:
+            raise WorkspaceError(f"workspace {self.root} cannot be written ({err.strerror}): "
+                                 "make it writable, free space, or use another workspace") from None
+        try:
+            with closing(self._connect()) as db:
+                db.execute("BEGIN IMMEDIATE")
+                db.rollback()
+        except sqlite3.Error as err:
+            raise registry_error(self.root, err) from None
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.root / "registry.sqlite", timeout=30)
@@ -101,6 +171,8 @@ class Workspace:
         """
         if kind not in KINDS:
             raise ValueError(f"unknown entry kind {kind!r}; kinds: {', '.join(KINDS)}")
+        for file_name in files or {}:
+            _check_file_name(file_name)
         entry_id = entry_id or new_id()
         created = time.time()
         info_text = dumps(info)
