@@ -110,10 +110,16 @@ def _iso(t: float | None) -> str | None:
     return None if t is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
+_READY: set[str] = set()  # registries whose runs table this process has created or seen
+
+
 def _connect(workspace: Workspace) -> sqlite3.Connection:
-    db = sqlite3.connect(workspace.root / "registry.sqlite", timeout=30)
+    path = str((workspace.root / "registry.sqlite").resolve())
+    db = sqlite3.connect(path, timeout=30)
     db.row_factory = sqlite3.Row
-    db.executescript(_SCHEMA)
+    if path not in _READY:
+        db.executescript(_SCHEMA)
+        _READY.add(path)
     return db
 
 

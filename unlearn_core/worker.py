@@ -209,6 +209,8 @@ def execute(workspace: Workspace, run_id: str) -> int:
     """The body of a worker process: execute the recorded run `run_id`; returns the exit status."""
     import torch
 
+    from . import recipes, runs  # noqa: F401  (import before the run counts as started: seconds under load)
+
     torch.set_num_threads(worker_threads())
     row = run_records.get(workspace, run_id)
     try:
