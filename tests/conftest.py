@@ -38,3 +38,78 @@ def _no_rng_leak():
     state = torch.random.get_rng_state()
     yield
     torch.random.set_rng_state(state)
+
+
+@pytest.fixture(scope="session")
+def shipped_digits() -> tuple[SplitClassifier, ModelMeta]:
+    """The shipped default digits model (assets/, made by `make-assets`): loaded, never trained here."""
+    from unlearn_core.models import load_checkpoint
+    from unlearn_core.recipes import default_checkpoint_path
+
+    return load_checkpoint(default_checkpoint_path("digits"))
+
+
+class NetworkBlocked(AssertionError):
+    """Raised by the `no_network` fixture when code under test tries to reach the network."""
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> type[NetworkBlocked]:
+    """Any attempt to open a network connection (or resolve a name) raises `NetworkBlocked`.
+
+    Nothing may download weights or data at run time; tests that build datasets and models use
+    this so that a builder reaching for the network fails loudly instead of passing offline.
+    """
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise NetworkBlocked(f"network access attempted: {args[1:] or kwargs}")
+
+    for name in ("connect", "connect_ex", "sendto", "sendmsg"):
+        monkeypatch.setattr(socket.socket, name, refuse)
+    for name in ("create_connection", "getaddrinfo", "gethostbyname"):
+        monkeypatch.setattr(socket, name, refuse)
+    return NetworkBlocked
+
+
+class GuardedImages:
+    """Stands in for `train.x`: indexing any forget row raises; `reads` counts the allowed reads."""
+
+    def __init__(self, x: torch.Tensor, forbidden) -> None:
+        import numpy as np
+
+        self._x, self._forbidden = x, np.zeros(len(x), dtype=bool)
+        self._forbidden[forbidden] = True
+        self.shape, self.ndim, self.dtype = x.shape, x.ndim, x.dtype
+        self.reads = 0
+
+    def __len__(self) -> int:
+        return len(self._x)
+
+    def __getitem__(self, idx):
+        import numpy as np
+
+        first = idx[0] if isinstance(idx, tuple) else idx
+        first = first.numpy() if isinstance(first, torch.Tensor) else first
+        rows = np.arange(len(self._x))[first]
+        if self._forbidden[rows].any():
+            raise AssertionError("a forget image was read")
+        self.reads += 1
+        return self._x[idx]
+
+
+@pytest.fixture(scope="session")
+def guard_forget_images():
+    """``guard(data) -> (guarded UnlearnData, GuardedImages)``: the same forget set over a dataset whose
+    train images raise on any read of a forget row (labels and retain images stay readable)."""
+    import dataclasses
+
+    from unlearn_core.data import Split
+    from unlearn_core.methods import UnlearnData
+
+    def guard(data):
+        images = GuardedImages(data.dataset.train.x, data.forget.forget_idx)
+        train = Split(images, data.dataset.train.y, data.dataset.train.meta)
+        return UnlearnData(dataclasses.replace(data.dataset, train=train), data.forget), images
+
+    return guard
