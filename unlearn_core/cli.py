@@ -183,7 +183,8 @@ def cmd_unlearn(args: argparse.Namespace) -> int:
             data.name, args.forget, args.method, dict(data.options), model=args.model, checkpoint=args.checkpoint,
             config=config.to_dict(), seed=args.seed, device=args.device,
         )
-        record = run_tracked(Workspace(args.workspace), request, title_for(request), _stderr_progress(not args.quiet))
+        record = run_tracked(Workspace(args.workspace), request, title_for(request),
+                             _stderr_progress(not args.quiet), data)
     s = record.summary
     payload = {k: v for k, v in s.items() if k != "details"}
     payload["run_id"] = record.entry.id if record.entry else None
