@@ -226,7 +226,7 @@ def cmd_unlearn(args: argparse.Namespace) -> int:
             config=config.to_dict(), seed=args.seed, device=args.device,
         )
         record = run_tracked(_workspace(args.workspace), request, title_for(request),
-                             _stderr_progress(not args.quiet))
+                             _stderr_progress(not args.quiet), data)
     s = record.summary
     payload = {k: v for k, v in s.items() if k != "details"}
     payload["run_id"] = record.entry.id if record.entry else None

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from . import run_records
+from .data import SplitDataset
 from .progress import Cancelled, ProgressEvent, ProgressFn, no_progress
 from .store import Workspace, new_id
 
@@ -156,7 +157,8 @@ def one_line(err: BaseException) -> str:
     return text if isinstance(err, ValueError) and text else f"{type(err).__name__}: {text}".rstrip(": ")
 
 
-def _execute_request(workspace: Workspace, run_id: str, request: RunRequest, tracker: _Tracker):
+def _execute_request(workspace: Workspace, run_id: str, request: RunRequest, tracker: _Tracker,
+                     data: SplitDataset | None = None):
     from .data import load_dataset
     from .device import pick_device
     from .methods import get_method
@@ -167,7 +169,7 @@ def _execute_request(workspace: Workspace, run_id: str, request: RunRequest, tra
         return lambda e: tracker.progress(ProgressEvent(e.step, e.total, f"{name} | {e.message}", e.metrics))
 
     tracker.progress(ProgressEvent(0, 1, "loading data and model"))
-    data = load_dataset(request.dataset, **request.dataset_options)
+    data = data if data is not None else load_dataset(request.dataset, **request.dataset_options)
     device = pick_device(request.device)
     if request.model_entry:
         model, meta = workspace.load_model(request.model_entry)
@@ -182,7 +184,8 @@ def _execute_request(workspace: Workspace, run_id: str, request: RunRequest, tra
                        run_id=run_id)
 
 
-def _tracked(workspace: Workspace, run_id: str, request: RunRequest, forward: ProgressFn):
+def _tracked(workspace: Workspace, run_id: str, request: RunRequest, forward: ProgressFn,
+             data: SplitDataset | None = None):
     """Run a recorded request in this process; the record ends done, cancelled or failed."""
     run_records.mark_running(workspace, run_id, os.getpid())
     with _Tracker(workspace, run_id, forward) as tracker:
@@ -190,7 +193,7 @@ def _tracked(workspace: Workspace, run_id: str, request: RunRequest, forward: Pr
         try:
             if tracker.cancel:
                 raise Cancelled("cancelled before it started")
-            record = _execute_request(workspace, run_id, request, tracker)
+            record = _execute_request(workspace, run_id, request, tracker, data)
         except Cancelled:
             run_records.finish(workspace, run_id, "cancelled", message="cancelled: nothing was stored")
             raise
@@ -222,13 +225,15 @@ def execute(workspace: Workspace, run_id: str) -> int:
     return 0
 
 
-def run_tracked(workspace: Workspace, request: RunRequest, title: str, progress: ProgressFn = no_progress):
+def run_tracked(workspace: Workspace, request: RunRequest, title: str, progress: ProgressFn = no_progress,
+                data: SplitDataset | None = None):
     """Execute `request` in this process as a recorded run (listed, cancellable); returns its RunRecord,
-    stored under the record's id. Errors are re-raised after the record is ended."""
+    stored under the record's id. `data` is the request's dataset when the caller has it loaded
+    already. Errors are re-raised after the record is ended."""
     request.check()
     run_id = new_id()
     run_records.create(workspace, run_id, title, request.to_dict())
-    return _tracked(workspace, run_id, request, progress)
+    return _tracked(workspace, run_id, request, progress, data)
 
 
 def title_for(request: RunRequest) -> str:
