@@ -20,6 +20,7 @@ from safetensors.torch import save_file
 
 from .data import SplitDataset
 from .forget import resolve
+from .memory import track_peak_memory
 from .methods import MethodConfig, RunContext, RunOutcome, UnlearnData, UnlearnResult, get_method, run_method
 from .metrics import ModelEval, compare_to_retrain, evaluate_model, params_changed_frac
 from .models import ModelMeta, SplitClassifier, save_checkpoint, state_digest
@@ -123,11 +124,12 @@ def unlearn_run(
         model, meta, data, seed=seed, device=device, workspace=workspace,
         progress=_phase(progress, "retrain oracle"), should_stop=should_stop,
     )
-    if method == "retrain":  # the oracle is the result: train it once
-        outcome = RunOutcome(method, config, UnlearnResult(retrained), retrain_time)
-    else:
-        ctx = RunContext(device, meta, seed, _phase(progress, info.title), should_stop)
-        outcome = run_method(method, model, data, ctx, config)
+    with track_peak_memory(device) as peak:  # the method's own peak (the oracle's is its own work)
+        if method == "retrain":  # the oracle is the result: train it once
+            outcome = RunOutcome(method, config, UnlearnResult(retrained), retrain_time)
+        else:
+            ctx = RunContext(device, meta, seed, _phase(progress, info.title), should_stop)
+            outcome = run_method(method, model, data, ctx, config)
     progress(ProgressEvent(0, 1, "evaluating original, unlearned and retrained models"))
     evals = {
         "original": evaluate_model(model, data, device=device, seed=seed),
@@ -151,6 +153,7 @@ def unlearn_run(
         "params_changed_frac": params_changed_frac(model, outcome.result.model),
         "time_ratio": outcome.time_s / retrain_time if retrain_time and retrain_time > 0 else None,
         "retrain_reused": reused,
+        **peak.to_dict(),
         "retrain_key": retrain_key(meta, forget.forget_idx, seed),
         "versus_retrain": versus,
         "details": {name: ev.to_dict() for name, ev in evals.items()},
