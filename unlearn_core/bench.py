@@ -10,6 +10,7 @@ task that fails is listed under ``failed`` and the others finish.
 from __future__ import annotations
 
 import math
+import re
 import sys
 import tempfile
 from collections.abc import Callable
@@ -142,6 +143,12 @@ def summarize(results: list[TaskResult]) -> dict[str, Any]:
         "runs": runs,
         "failed": failed,
     }
+
+
+def split_methods(text: str) -> list[str]:
+    """A comma-separated method list, where a comma followed by ``key=`` continues a variant:
+    ``del:localizer=random,budget=0.1,finetune`` -> ``["del:localizer=random,budget=0.1", "finetune"]``."""
+    return [m.strip() for m in re.split(r",(?![^,:]*=)", text) if m.strip()]
 
 
 def parse_variant(text: str) -> tuple[str, MethodInfo, MethodConfig]:

@@ -191,9 +191,7 @@ def cmd_unlearn(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    import re
-
-    from .bench import bench, report_task, to_markdown
+    from .bench import bench, report_task, split_methods, to_markdown
     from .executors import make_executor
 
     executor = make_executor(  # first, so a missing Ray is said before any data is loaded
@@ -202,8 +200,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     )
     data = _load_data(args)
     device = pick_device(args.device)
-    # "del:localizer=random,budget=0.1,finetune": a comma followed by key= continues a variant
-    methods = None if args.methods == "all" else [m.strip() for m in re.split(r",(?![^,:]*=)", args.methods) if m.strip()]
+    methods = None if args.methods == "all" else split_methods(args.methods)
     table = bench(
         data, args.forget, methods, seeds=args.seeds, device=device, model_arch=args.model,
         workspace_root=args.workspace, executor=executor, on_task=None if args.quiet else report_task,
