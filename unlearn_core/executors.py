@@ -108,6 +108,16 @@ class RayExecutor:
             return False
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # never phone home
         quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
+        try:
+            self._init(quiet)
+        except Exception as err:  # noqa: BLE001 - Ray raises bare Exceptions for a failed start
+            self.ray.shutdown()  # whatever part of it did start
+            where = f"the Ray cluster at {self.address}" if self.address else "a local Ray instance"
+            raise ValueError(f"could not start or reach {where}: {one_line(err)}") from None
+        return True
+
+    def _init(self, quiet: dict[str, object]) -> None:
+        ray = self.ray
         if self.address:
             ray.init(address=self.address, **quiet)
         else:
@@ -121,7 +131,6 @@ class RayExecutor:
                 # Ray's agents start slowly on a loaded machine; its default wait killed the start there.
                 _system_config={"agent_register_timeout_ms": 120_000}, **quiet,
             )
-        return True
 
     def run(self, tasks: list[BenchTask], job: BenchJob, on_done: OnDone) -> list[TaskResult]:
         ray = self.ray
