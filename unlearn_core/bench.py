@@ -2,26 +2,37 @@
 
 Each seed draws its own random forget set (for random kinds), its own retrained oracle and its
 own method seed; the original model is the same for all. Timings are ratios to retraining
-within the same run, so they compare across machines.
+within the same run, so they compare across machines. The sweep's tasks (one oracle per seed,
+one run per method and seed) run on an executor (`executors`: in this process, or on Ray); a
+task that fails is listed under ``failed`` and the others finish.
 """
 
 from __future__ import annotations
 
 import math
+import re
+import sys
+import tempfile
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 
+from .bench_tasks import BenchJob, BenchTask, TaskResult
 from .data import SplitDataset
+from .executors import Executor, LocalExecutor
 from .forget import resolve
 from .methods import MethodConfig, MethodInfo, config_from_strings, get_method, list_methods
+from .models import ModelMeta, SplitClassifier
 from .progress import ProgressFn, no_progress
 from .recipes import obtain_model
-from .runs import unlearn_run
 from .store import Workspace
 
 METRICS = ("forget_acc", "retain_acc", "test_acc", "forget_test_acc", "mia_efficacy")
+MEMORY = ("peak_rss_mb", "cuda_max_allocated_mb")
+PER_RUN = ("avg_gap", "time_ratio", "time_s", *MEMORY)
+TaskReport = Callable[[TaskResult, int, int], None]
 
 
 def _mean_std(values: list[float | None]) -> dict[str, float | None]:
@@ -29,6 +40,19 @@ def _mean_std(values: list[float | None]) -> dict[str, float | None]:
     if not clean:
         return {"mean": None, "std": None}
     return {"mean": float(np.mean(clean)), "std": float(np.std(clean))}
+
+
+def report_task(result: TaskResult, done: int, total: int) -> None:
+    """The sweep's progress on stderr: one line per finished task, with its status."""
+    status = f"done in {result.wall_s:.1f} s" if result.ok else f"FAILED: {result.error}"
+    print(f"[{done}/{total}] {result.task.describe()}: {status}", file=sys.stderr, flush=True)
+
+
+def plan_tasks(runnable: list[tuple[str, MethodInfo, MethodConfig]], seeds: int) -> list[BenchTask]:
+    """One retrained oracle per seed, then one run per (method, seed), seed-major."""
+    oracles = [BenchTask(seed) for seed in range(seeds)]
+    runs = [BenchTask(seed, label, info.name, config) for seed in range(seeds) for label, info, config in runnable]
+    return oracles + runs
 
 
 def bench(
@@ -41,43 +65,90 @@ def bench(
     model_arch: str | None = None,
     workspace_root: str | None = "workspace",
     progress: ProgressFn = no_progress,
+    executor: Executor | None = None,
+    on_task: TaskReport | None = None,
+    original: tuple[SplitClassifier, ModelMeta] | None = None,
 ) -> dict[str, Any]:
-    """Run `methods` (None = every method supporting the forget kind) for seeds 0..seeds-1."""
+    """Run `methods` (None = every method supporting the forget kind) for seeds 0..seeds-1.
+
+    `executor` defaults to running every task in this process (with `progress`); `on_task`
+    is told of each finished task (e.g. `report_task`). With no `workspace_root` the oracles
+    and runs live in a temporary workspace removed afterwards. `original` is the model to
+    unlearn from (default: the dataset's shipped model, or `model_arch` trained with its recipe);
+    the oracles are retrained with its recipe.
+    """
     if seeds < 1:
         raise ValueError(f"--seeds must be at least 1; got {seeds}")
-    workspace = Workspace(workspace_root) if workspace_root else None
-    model, meta = obtain_model(data, model_arch, device=device, workspace=workspace)
     names = methods or [m.name for m in list_methods() if m.name != "retrain"]
     category = resolve(forget_spec, data, 0).category
     variants = [parse_variant(n) for n in names]
     runnable = [(label, info, config) for label, info, config in variants if info.supports(category)]
-    rows: dict[str, dict[str, list]] = {}
-    retrain_rows: dict[str, list] = {k: [] for k in METRICS}
-    for seed in range(seeds):
-        for position, (label, info, config) in enumerate(runnable):
-            s = unlearn_run(
-                data, model, meta, forget_spec, info.name, config, seed=seed, device=device,
-                workspace=workspace, progress=progress,
-            ).summary
-            row = rows.setdefault(label, {k: [] for k in (*METRICS, "avg_gap", "time_ratio", "time_s")})
-            for k in METRICS:
-                row[k].append(s["unlearned"][k])
-            for k in ("avg_gap", "time_ratio", "time_s"):
-                row[k].append(s[k])
-            if position == 0:  # the oracle is shared by every method of this seed
-                for k in METRICS:
-                    retrain_rows[k].append(s["retrain"][k])
-    skipped = [label for label, info, _ in variants if not info.supports(category)]
+    executor = executor or LocalExecutor(progress)
+    with tempfile.TemporaryDirectory(prefix="unlearn-bench-") as scratch:
+        root = workspace_root or scratch
+        model, meta = original or obtain_model(data, model_arch, device=device, workspace=Workspace(root))
+        tasks = plan_tasks(runnable, seeds)
+        finished = [0]
+
+        def done(result: TaskResult) -> None:
+            finished[0] += 1
+            if on_task is not None:
+                on_task(result, finished[0], len(tasks))
+
+        results = executor.run(tasks, BenchJob(data, model, meta, forget_spec, device, str(root)), done)
+    table = summarize(results)
     return {
         "dataset": data.name,
         "model": meta.arch,
         "forget": forget_spec,
         "seeds": seeds,
         "device": str(device),
+        **table,
+        "skipped": [label for label, info, _ in variants if not info.supports(category)],
+        "executor": executor.name,
+    }
+
+
+def summarize(results: list[TaskResult]) -> dict[str, Any]:
+    """Mean ± std per method over its successful seeds, the oracle's row (its metrics from the
+    first run of each seed), every run's own figures, and the failed tasks."""
+    rows: dict[str, dict[str, list]] = {}
+    retrain_rows: dict[str, list] = {k: [] for k in (*METRICS, "retrain_time_s", *MEMORY)}
+    runs = []
+    seeds_with_oracle_metrics: set[int] = set()
+    for result in results:
+        s, task = result.summary, result.task
+        if s is None:
+            continue
+        if task.is_oracle:
+            for k in ("retrain_time_s", *MEMORY):
+                retrain_rows[k].append(s[k])
+            continue
+        row = rows.setdefault(task.label, {k: [] for k in (*METRICS, *PER_RUN)})
+        for k in METRICS:
+            row[k].append(s["unlearned"][k])
+        for k in PER_RUN:
+            row[k].append(s.get(k))
+        if task.seed not in seeds_with_oracle_metrics:  # the oracle is shared by every method of this seed
+            seeds_with_oracle_metrics.add(task.seed)
+            for k in METRICS:
+                retrain_rows[k].append(s["retrain"][k])
+        runs.append({"method": task.label, "seed": task.seed, "unlearned": s["unlearned"], "retrain": s["retrain"],
+                     **{k: s.get(k) for k in (*PER_RUN, "retrain_time_s", "run_id")}})
+    failed = [{"method": r.task.label or "retrain", "seed": r.task.seed, "error": r.error}
+              for r in results if not r.ok]
+    return {
         "retrain": {k: _mean_std(v) for k, v in retrain_rows.items()},
         "methods": {name: {k: _mean_std(v) for k, v in row.items()} for name, row in rows.items()},
-        "skipped": skipped,
+        "runs": runs,
+        "failed": failed,
     }
+
+
+def split_methods(text: str) -> list[str]:
+    """A comma-separated method list, where a comma followed by ``key=`` continues a variant:
+    ``del:localizer=random,budget=0.1,finetune`` -> ``["del:localizer=random,budget=0.1", "finetune"]``."""
+    return [m.strip() for m in re.split(r",(?![^,:]*=)", text) if m.strip()]
 
 
 def parse_variant(text: str) -> tuple[str, MethodInfo, MethodConfig]:
@@ -92,30 +163,41 @@ def parse_variant(text: str) -> tuple[str, MethodInfo, MethodConfig]:
 
 
 def to_markdown(table: dict[str, Any]) -> str:
-    """A markdown table: one row per method, mean ± std in percent, avg gap and time ratio."""
+    """A markdown table: one row per method, mean ± std in percent, avg gap, time ratio and peak
+    memory (RSS; CUDA max allocated where used); then the failed tasks, if any."""
 
     def pct(cell: dict[str, float | None]) -> str:
         if cell["mean"] is None:
             return "–"
         return f"{100 * cell['mean']:.1f} ± {100 * cell['std']:.1f}"
 
+    def num(cell: dict[str, float | None] | None, fmt: str) -> str:
+        return "–" if cell is None or cell["mean"] is None else format(cell["mean"], fmt)
+
+    def memory(row: dict[str, Any]) -> str:
+        cuda = row.get("cuda_max_allocated_mb")
+        return num(row.get("peak_rss_mb"), ".0f") + (f" / {num(cuda, '.0f')}" if cuda and cuda["mean"] is not None else "")
+
     head = (
         f"**{table['dataset']}**, forget `{table['forget']}`, model {table['model']}, "
         f"{table['seeds']} seed(s), device {table['device']}\n\n"
-        "| method | forget acc | retain acc | test acc | forget-class test acc | MIA-efficacy | avg gap (pts) | time / retrain |\n"
-        "|---|---|---|---|---|---|---|---|\n"
+        "| method | forget acc | retain acc | test acc | forget-class test acc | MIA-efficacy | avg gap (pts) | time / retrain "
+        "| peak RSS MB (/ CUDA) |\n"
+        "|---|---|---|---|---|---|---|---|---|\n"
     )
     r = table["retrain"]
     lines = [f"| retrain (oracle) | {pct(r['forget_acc'])} | {pct(r['retain_acc'])} | {pct(r['test_acc'])} | "
-             f"{pct(r['forget_test_acc'])} | {pct(r['mia_efficacy'])} | 0 | 1.00 |"]
+             f"{pct(r['forget_test_acc'])} | {pct(r['mia_efficacy'])} | 0 | 1.00 | {memory(r)} |"]
     for name, m in table["methods"].items():
         gap = m["avg_gap"]
-        ratio = m["time_ratio"]
+        gap_text = "–" if gap["mean"] is None else f"{gap['mean']:.2f} ± {gap['std']:.2f}"
         lines.append(
             f"| {name} | {pct(m['forget_acc'])} | {pct(m['retain_acc'])} | {pct(m['test_acc'])} | "
-            f"{pct(m['forget_test_acc'])} | {pct(m['mia_efficacy'])} | "
-            f"{gap['mean']:.2f} ± {gap['std']:.2f} | {ratio['mean']:.2f} |"
+            f"{pct(m['forget_test_acc'])} | {pct(m['mia_efficacy'])} | {gap_text} | {num(m['time_ratio'], '.2f')} | "
+            f"{memory(m)} |"
         )
     if table.get("skipped"):
         lines.append(f"\nNot applicable to this forget kind: {', '.join(table['skipped'])}.")
+    for failure in table.get("failed", []):
+        lines.append(f"\nFailed: {failure['method']} seed {failure['seed']}: {failure['error']}")
     return head + "\n".join(lines)

@@ -268,21 +268,26 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import bench, to_markdown
+    from .bench import bench, report_task, split_methods, to_markdown
+    from .executors import make_executor
 
+    executor = make_executor(  # first, so a missing Ray is said before any data is loaded
+        args.executor, address=args.address, ray_cpus=args.ray_cpus, task_cpus=args.task_cpus,
+        progress=_stderr_progress(not args.quiet),
+    )
     data = _load_data(args)
     device = pick_device(args.device)
     _workspace(args.workspace)
-    methods = None if args.methods == "all" else [m.strip() for m in args.methods.split(",") if m.strip()]
+    methods = None if args.methods == "all" else split_methods(args.methods)
     table = bench(
         data, args.forget, methods, seeds=args.seeds, device=device, model_arch=args.model,
-        workspace_root=args.workspace, progress=_stderr_progress(not args.quiet),
+        workspace_root=args.workspace, executor=executor, on_task=None if args.quiet else report_task,
     )
     if args.markdown:
         print(to_markdown(table))
     else:
         print(json.dumps(table))
-    return 0
+    return 1 if table["failed"] else 0
 
 
 def cmd_make_assets(args: argparse.Namespace) -> int:
@@ -368,6 +373,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="architecture (default: the dataset's shipped model)")
     p.add_argument("--workspace", default="workspace")
     p.add_argument("--markdown", action="store_true", help="print a markdown table instead of JSON")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="local: one task after the other here; ray: each oracle and (method, seed) a Ray task")
+    p.add_argument("--address", help="with --executor ray: an existing Ray cluster (default: start a local instance)")
+    p.add_argument("--ray-cpus", type=int, help="CPUs of the local Ray instance (default: this machine's)")
+    p.add_argument("--task-cpus", type=int, default=1, help="CPUs (torch threads) each Ray task asks for")
     p.set_defaults(fn=cmd_bench)
 
     p = sub.add_parser("make-assets", help="train the shipped default models into assets/")

@@ -19,6 +19,7 @@ import torch
 from .data import SplitDataset
 from .fingerprint import data_fingerprint
 from .forget import ForgetSet, resolve
+from .memory import track_peak_memory
 from .methods import MethodConfig, RunContext, RunOutcome, UnlearnData, UnlearnResult, get_method, run_method
 from .methods.registry import MethodInfo
 from .metrics import ModelEval, compare_to_retrain, evaluate_model, params_changed_frac
@@ -167,11 +168,12 @@ def unlearn_run(
         progress=_phase(progress, "retraining oracle"), should_stop=should_stop,
     )
     retrained, retrain_time = oracle.model, oracle.time_s
-    if method == "retrain":  # the oracle is the result: train it once
-        outcome = RunOutcome(method, config, UnlearnResult(retrained), retrain_time)
-    else:
-        ctx = RunContext(device, meta, seed, _phase(progress, info.title), should_stop)
-        outcome = run_method(method, model, data, ctx, config)
+    with track_peak_memory(device) as peak:  # the method's own peak (the oracle's is its own work)
+        if method == "retrain":  # the oracle is the result: train it once
+            outcome = RunOutcome(method, config, UnlearnResult(retrained), retrain_time)
+        else:
+            ctx = RunContext(device, meta, seed, _phase(progress, info.title), should_stop)
+            outcome = run_method(method, model, data, ctx, config)
     progress(ProgressEvent(0, 1, "evaluating original, unlearned and retrained models"))
     evals = {
         "original": evaluate_model(model, data, device=device, seed=seed),
@@ -200,6 +202,7 @@ def unlearn_run(
         "retrain_measured_at": oracle.measured.get("measured_at"),
         "retrain_device": oracle.measured.get("device"),
         "retrain_host_load": oracle.measured.get("host_load"),
+        **peak.to_dict(),
         "retrain_key": retrain_key(meta, forget.forget_idx, seed, data_fingerprint(dataset)),
         "data_fingerprint": data_fingerprint(dataset),
         "versus_retrain": versus,

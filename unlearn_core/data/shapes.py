@@ -24,6 +24,7 @@ from .registry import register_dataset
 
 IMAGE_SIZE = 32
 TRIGGER_SIZE = 4
+RENDER_CHUNK = 2048  # images rendered at once: bounds the renderer's scratch memory for big sets
 SHAPES = ("circle", "square", "triangle", "star", "cross", "diamond")
 COLORS = ("red", "green", "blue", "yellow", "purple")
 PATTERNS = ("solid", "striped", "dotted")
@@ -226,7 +227,11 @@ def _generate(
     # Centres keep the whole object (plus 1 px) inside the image.
     cx = (radius + 1 + (IMAGE_SIZE - 2 * radius - 2) * rng.random(n)).astype(np.float32)
     cy = (radius + 1 + (IMAGE_SIZE - 2 * radius - 2) * rng.random(n)).astype(np.float32)
-    images = render_batch(shape, color, pattern, background, cx, cy, radius, rng)
+    images = np.empty((n, 3, IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
+    for lo in range(0, n, RENDER_CHUNK):  # the same images as one batch (the noise is drawn in order)
+        part = slice(lo, lo + RENDER_CHUNK)
+        images[part] = render_batch(shape[part], color[part], pattern[part], background[part], cx[part], cy[part],
+                                    radius[part], rng)
     meta = {
         "color": color.astype(np.int64),
         "pattern": pattern.astype(np.int64),
