@@ -43,7 +43,7 @@ def _inspection_parts(inspection: dict[str, Any]) -> tuple[list[str], list[tuple
         if (inspection["prediction_matrix"] or {}).get(side) is not None:
             figures.append((charts.prediction_matrices_figure(inspection["prediction_matrix"][side],
                                                               inspection["classes"], label), charts.MATRIX_CAPTION))
-    figures.append((charts.probe_figure(inspection["probe"]), charts.PROBE_CAPTION))
+    figures.append((charts.probe_figure(inspection["probe"]), charts.probe_caption(inspection["probe"])))
     probe, relearn = inspection["probe"], inspection.get("relearn")
     rows = [["linear probe accuracy (" + probe["what"] + ")", *[_fraction(probe.get(w)) for w in charts.WHO]]]
     if relearn is not None:

@@ -33,6 +33,11 @@ PROBE_CAPTION = (
     "Held-out accuracy of a linear probe reading the forgotten data out of the penultimate features (0.5 = chance). "
     "The retrained model is the reference and it is usually far above chance: a model that never saw the class "
     "still groups its images together. An unlearned model should read out about as well as the retrained one.")
+
+
+def probe_caption(probe: dict[str, Any]) -> str:
+    """PROBE_CAPTION with what this probe separates."""
+    return f"Probe: {probe.get('what', '')}. " + PROBE_CAPTION
 RELEARN_CAPTION = (
     "Forget accuracy on held-out forget samples while a copy of each model is finetuned on a few forget samples. "
     "An unlearned model that relearns much faster than the retrained one has hidden the data, not removed it.")
@@ -102,13 +107,14 @@ def remembered_scatter(retrain_conf: np.ndarray, unlearned_conf: np.ndarray, tra
     excess = unlearned_conf - retrain_conf
     fig = go.Figure()
     fig.add_scatter(x=retrain_conf, y=unlearned_conf, mode="markers", customdata=np.arange(len(train_idx)),
-                    marker=dict(size=8, color=excess, colorscale="RdBu_r", cmin=-1, cmax=1,
-                                colorbar=dict(title="excess")),
+                    marker=dict(size=8, color=excess, colorscale="RdBu_r", cmin=-1, cmax=1, opacity=0.85,
+                                line=dict(width=1, color="#555"), colorbar=dict(title="unlearned −<br>retrained")),
                     text=[f"#{i}" for i in train_idx], name="forget samples",
                     hovertemplate="sample %{text}<br>retrained %{x:.3f}<br>unlearned %{y:.3f}<extra></extra>")
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(color="#999", dash="dash"), name="as retrained",
                     hoverinfo="skip")
-    fig.update_layout(title="Still remembered? Forget samples, unlearned vs retrained confidence", height=420,
+    fig.update_layout(title="Still remembered? Forget samples, unlearned vs retrained confidence", height=460,
+                      legend=dict(orientation="h", yanchor="top", y=-0.18),
                       xaxis_title="retrained model's confidence in the true label",
                       yaxis_title="unlearned model's confidence", xaxis_range=[-0.03, 1.03], yaxis_range=[-0.03, 1.03])
     return fig
@@ -120,7 +126,7 @@ def probe_figure(probe: dict[str, Any]) -> go.Figure:
     fig = go.Figure(go.Bar(x=shown, y=[probe[who] for who in shown], marker_color=[MODEL_COLORS[w] for w in shown],
                            text=[f"{100 * probe[w]:.1f}%" for w in shown], textposition="outside"))
     fig.add_hline(y=0.5, line_dash="dot", annotation_text="chance")
-    fig.update_layout(title=f"Linear probe: {probe.get('what', '')}", yaxis_title="held-out probe accuracy",
+    fig.update_layout(title="Linear probe accuracy on the penultimate features", yaxis_title="held-out probe accuracy",
                       yaxis_range=[0, 1.1], height=340, xaxis_title="model")
     return fig
 

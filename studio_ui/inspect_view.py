@@ -141,7 +141,7 @@ def render_inspection(run_id: str) -> dict[str, Any]:
     c1, c2 = st.columns(2)
     with c1:
         st.plotly_chart(charts.probe_figure(probe), key="insp_probe")
-        st.caption(charts.PROBE_CAPTION)
+        st.caption(charts.probe_caption(probe))
     with c2:
         relearn = _relearn_section(keys, run_id)
     return {"layers": layers, "prediction_matrix": matrices, "classes": classes, "probe": probe, "relearn": relearn}
