@@ -18,6 +18,7 @@ from unlearn_core.inspect import (
     InspectionSample,
     LoadedRun,
     attack_at,
+    called_member,
     estimate_relearn_seconds,
     inspection_sample,
     layer_similarity,
@@ -177,7 +178,7 @@ def _membership_section(keys: Keys, run_id: str, run: LoadedRun) -> None:
                                   ("test", s.nonmember(score), sample.nonmember_idx)):
             for pos in nearest_to_threshold(values, threshold, 3):
                 near.append({"model": who, "side": side, "sample": f"#{int(idx[pos])}", "score": round(float(values[pos]), 4),
-                             "called member": bool(values[pos] >= threshold if score == "confidence" else values[pos] <= threshold)})
+                             "called member": bool(called_member(values[pos : pos + 1], threshold, score)[0])})
     with st.expander("Samples at the threshold (the ones a small move of the slider flips)"):
         st.dataframe(pd.DataFrame(near), hide_index=True)
 

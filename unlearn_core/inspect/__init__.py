@@ -24,7 +24,7 @@ from .inspection import (
     run_original,
     summary_text,
 )
-from .membership import SampleScores, attack_at, membership_score, nearest_to_threshold
+from .membership import SampleScores, attack_at, called_member, membership_score, nearest_to_threshold
 from .persample import SampleView, sample_view, still_remembered
 from .predictions import PredictionMatrices, prediction_matrix
 from .relearn import RelearnResult, estimate_relearn_seconds, relearn_test
@@ -39,6 +39,7 @@ __all__ = [
     "SampleScores",
     "SampleView",
     "attack_at",
+    "called_member",
     "estimate_relearn_seconds",
     "feature_layers",
     "inspect_run",
