@@ -128,3 +128,36 @@ def shipped_digits_retrained_class3(shipped_digits, digits) -> SplitClassifier:
     short = dataclasses.replace(meta, recipe={**meta.recipe, "epochs": 3})
     data = UnlearnData(digits, resolve("class:3", digits))
     return run_method("retrain", model, data, RunContext(CPU, short, seed=0)).result.model
+
+
+@pytest.fixture(scope="session")
+def digits_external_run(tmp_path_factory: pytest.TempPathFactory):
+    """(workspace root, run id): an external run on digits class:3 whose "unlearned" model is the
+    shipped model itself, so the inspection figures have known answers (Compare's AppTest and browser tests).
+
+    The workspace's retrained oracle is a stand-in, stored under the real retrain key: the shipped
+    model with the class-3 logit pushed down by 50, which never predicts a 3 (training the real one
+    takes minutes on a loaded machine, and these tests check the pages, not retraining).
+    """
+    import copy
+
+    from unlearn_core.external import evaluate_external
+    from unlearn_core.fingerprint import data_fingerprint
+    from unlearn_core.forget import resolve
+    from unlearn_core.recipes import load_default
+    from unlearn_core.runs import retrain_key
+    from unlearn_core.store import Workspace
+
+    root = tmp_path_factory.mktemp("external_run") / "workspace"
+    workspace = Workspace(root)
+    data = load_dataset("digits")
+    model, meta = load_default("digits", device=CPU)
+    stand_in = copy.deepcopy(model)
+    with torch.no_grad():
+        stand_in.head.bias[3] -= 50.0
+    workspace.save_model(stand_in, meta, "stand-in retrained model",
+                         key=retrain_key(meta, resolve("class:3", data, 0).forget_idx, 0, data_fingerprint(data)), info={"time_s": 0.0})
+    record = evaluate_external(data, model, meta, model, "class:3", device=CPU, workspace=workspace,
+                               checkpoint="shipped.safetensors")
+    assert record.summary["retrain_reused"]
+    return root, record.entry.id

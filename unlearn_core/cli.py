@@ -303,6 +303,48 @@ def cmd_make_assets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_inspect(args: argparse.Namespace) -> int:
+    """Layer CKA, prediction matrices, linear probe and relearn test of a stored run."""
+    from .inspect import inspect_run, load_run, run_dataset, run_original, summary_text
+    from .store import Workspace
+
+    if not Path(args.workspace).is_dir():
+        raise CliError(f"workspace {args.workspace} does not exist")
+    workspace = Workspace(args.workspace)
+    entry = workspace.get(args.run)
+    device = pick_device(args.device)
+    data = run_dataset(entry)
+    original = run_original(entry, data, device=device, workspace=workspace, checkpoint=args.checkpoint)
+    report = inspect_run(load_run(workspace, args.run, original, data), device=device, per_side=args.sample,
+                         relearn_steps=args.relearn_steps, shots=args.shots, lr=args.relearn_lr)
+    _emit(args, report, summary_text(report))
+    return 0
+
+
+def cmd_evaluate_external(args: argparse.Namespace) -> int:
+    """Evaluate a checkpoint unlearned elsewhere like a studio run; stored with method "external"."""
+    from .external import evaluate_external, load_external
+    from .recipes import obtain_model
+    from .store import Workspace
+
+    data = _load_data(args)
+    device = pick_device(args.device)
+    workspace = None if args.no_store else Workspace(args.workspace)
+    original, meta = obtain_model(data, args.model, seed=0, device=device, checkpoint=args.checkpoint,
+                                  workspace=workspace, progress=_stderr_progress(not args.quiet))
+    record = evaluate_external(data, original, meta, load_external(args.unlearned, meta), args.forget, seed=args.seed,
+                               device=device, workspace=workspace, checkpoint=args.unlearned,
+                               progress=_stderr_progress(not args.quiet))
+    s = record.summary
+    payload = {k: v for k, v in s.items() if k != "details"}
+    payload["run_id"] = record.entry.id if record.entry else None
+    text = (f"external model {s['model_name']} forgetting {s['forget']} on {s['dataset']}: "
+            + ", ".join(f"{k} {s['unlearned'][k]:.3f} (retrain {s['retrain'][k]:.3f})"
+                        for k in ("forget_acc", "retain_acc", "test_acc")) + f"; avg gap {s['avg_gap']:.2f} pts")
+    _emit(args, payload, text)
+    return 0
+
+
 # -- parser ----------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m unlearn_core", description="Unlearning Studio, headless.")
@@ -379,6 +421,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray-cpus", type=int, help="CPUs of the local Ray instance (default: this machine's)")
     p.add_argument("--task-cpus", type=int, default=1, help="CPUs (torch threads) each Ray task asks for")
     p.set_defaults(fn=cmd_bench)
+
+    p = sub.add_parser("inspect", help="layer CKA, prediction matrices, probe and relearn test of a stored run")
+    common(p, dataset=False)
+    p.add_argument("--run", required=True, help="run id (printed by `unlearn --json` as run_id)")
+    p.add_argument("--workspace", default="workspace", help="workspace folder holding the run")
+    p.add_argument("--checkpoint", help="the model the run started from (default: the dataset's shipped model)")
+    p.add_argument("--sample", type=int, default=300, help="forget and test images per side of the sample")
+    p.add_argument("--relearn-steps", type=int, default=10, help="finetuning steps of the relearn test")
+    p.add_argument("--shots", type=int, default=16, help="forget samples the relearn test finetunes on")
+    p.add_argument("--relearn-lr", type=float, default=0.01, help="learning rate of the relearn test")
+    p.set_defaults(fn=cmd_inspect)
+
+    p = sub.add_parser("evaluate-external", help="evaluate a checkpoint unlearned elsewhere against retraining")
+    common(p)
+    p.add_argument("--forget", required=True, help="the forget set the checkpoint was unlearned on (as for unlearn)")
+    p.add_argument("--unlearned", required=True, help="the unlearned checkpoint (.safetensors or weights-only .pt)")
+    p.add_argument("--model", help="architecture of the original (default: the dataset's shipped model)")
+    p.add_argument("--checkpoint", help="the original model the checkpoint was unlearned from")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workspace", default="workspace", help="workspace folder (runs, cached retrains)")
+    p.add_argument("--no-store", action="store_true", help="do not write to the workspace")
+    p.set_defaults(fn=cmd_evaluate_external)
 
     p = sub.add_parser("make-assets", help="train the shipped default models into assets/")
     common(p, dataset=False)

@@ -167,57 +167,84 @@ def unlearn_run(
         model, meta, data, seed=seed, device=device, workspace=workspace,
         progress=_phase(progress, "retraining oracle"), should_stop=should_stop,
     )
-    retrained, retrain_time = oracle.model, oracle.time_s
     with track_peak_memory(device) as peak:  # the method's own peak (the oracle's is its own work)
         if method == "retrain":  # the oracle is the result: train it once
-            outcome = RunOutcome(method, config, UnlearnResult(retrained), retrain_time)
+            outcome = RunOutcome(method, config, UnlearnResult(oracle.model), oracle.time_s)
         else:
             ctx = RunContext(device, meta, seed, _phase(progress, info.title), should_stop)
             outcome = run_method(method, model, data, ctx, config)
+    summary, evals = summarize_run(
+        dataset, model, meta, data, outcome.result.model, oracle, method=method, config=config.to_dict(),
+        time_s=outcome.time_s, device=device, seed=seed, progress=progress,
+        extra={**peak.to_dict(), "model_name": model_name or meta.arch},
+    )
+    record = RunRecord(summary, None, outcome.result.model, oracle.model, evals,
+                       outcome.result.artifacts, outcome.result.mask)
+    if workspace is not None:
+        record.entry = store_run(workspace, record, meta, run_id=run_id)
+    return record
+
+
+def summarize_run(
+    dataset: SplitDataset,
+    model: SplitClassifier,
+    meta: ModelMeta,
+    data: UnlearnData,
+    unlearned: SplitClassifier,
+    oracle: Oracle,
+    *,
+    method: str,
+    config: dict[str, Any],
+    time_s: float | None,
+    device: torch.device,
+    seed: int,
+    progress: ProgressFn = no_progress,
+    extra: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], dict[str, ModelEval]]:
+    """Evaluate the original, unlearned and retrained models alike and build a run's summary (the
+    CLI's `unlearn` JSON): one place for every run, the studio's own and external ones.
+    `time_s` is None when the unlearning happened elsewhere; `extra` adds fields."""
     progress(ProgressEvent(0, 1, "evaluating original, unlearned and retrained models"))
     evals = {
         "original": evaluate_model(model, data, device=device, seed=seed),
-        "unlearned": evaluate_model(outcome.result.model, data, device=device, seed=seed),
-        "retrain": evaluate_model(retrained, data, device=device, seed=seed),
+        "unlearned": evaluate_model(unlearned, data, device=device, seed=seed),
+        "retrain": evaluate_model(oracle.model, data, device=device, seed=seed),
     }
     progress(ProgressEvent(1, 1, "evaluation done"))
     versus = compare_to_retrain(evals["unlearned"], evals["retrain"])
+    forget, retrain_time = data.forget, oracle.time_s
     summary: dict[str, Any] = {
         "method": method,
         "dataset": dataset.name,
         "model": meta.arch,
-        "forget": forget_spec,
+        "forget": forget.spec,
         "seed": seed,
         "n_forget": forget.n_forget,
         "n_retain": forget.n_retain,
         **{name: ev.headline() for name, ev in evals.items()},
         "avg_gap": versus["avg_gap"],
-        "time_s": outcome.time_s,
+        "time_s": time_s,
         "retrain_time_s": retrain_time,
-        "params_changed_frac": params_changed_frac(model, outcome.result.model),
-        "time_ratio": outcome.time_s / retrain_time if retrain_time and retrain_time > 0 else None,
+        "params_changed_frac": params_changed_frac(model, unlearned),
+        "time_ratio": time_s / retrain_time if time_s is not None and retrain_time and retrain_time > 0 else None,
         "retrain_reused": oracle.reused,
         "retrain_reason": oracle.reason,
         "retrain_waited_s": oracle.waited_s,
         "retrain_measured_at": oracle.measured.get("measured_at"),
         "retrain_device": oracle.measured.get("device"),
         "retrain_host_load": oracle.measured.get("host_load"),
-        **peak.to_dict(),
         "retrain_key": retrain_key(meta, forget.forget_idx, seed, data_fingerprint(dataset)),
         "data_fingerprint": data_fingerprint(dataset),
         "versus_retrain": versus,
         "details": {name: ev.to_dict() for name, ev in evals.items()},
-        "config": config.to_dict(),
+        "config": config,
         "device": str(device),
-        "model_name": model_name or meta.arch,
+        "model_name": meta.arch,
         "model_digest": state_digest(model),
         "class_names": list(dataset.class_names),
+        **(extra or {}),
     }
-    record = RunRecord(summary, None, outcome.result.model, retrained, evals,
-                       outcome.result.artifacts, outcome.result.mask)
-    if workspace is not None:
-        record.entry = store_run(workspace, record, meta, run_id=run_id)
-    return record
+    return summary, evals
 
 
 def store_run(workspace: Workspace, record: RunRecord, meta: ModelMeta, run_id: str | None = None) -> Entry:
