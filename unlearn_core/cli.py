@@ -24,7 +24,7 @@ import torch
 from .data import list_datasets, load_dataset
 from .device import pick_device
 from .errorlog import one_line, write_trace
-from .models import load_checkpoint, save_checkpoint
+from .models import load_checkpoint, model_options, save_checkpoint
 from .options import split_pairs
 from .progress import Cancelled, ProgressEvent
 from .train import TrainingDiverged, accuracy, per_class_accuracy, predict_logits
@@ -42,15 +42,15 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _model_options(args: argparse.Namespace) -> dict[str, Any]:
-    """``--model-option`` pairs; typed by the architecture's builder (torchvision ones: JSON values)."""
+    """``--model-option`` pairs typed by the architecture's builder (torchvision ones: JSON values)."""
     options: dict[str, Any] = dict(split_pairs(getattr(args, "model_option", None), "--model-option"))
-    if str(getattr(args, "model", "") or "").startswith("tv:"):  # torchvision declares no types to convert by
+    if args.model.startswith("tv:"):  # torchvision declares no types to convert by
         for key, raw in options.items():
             try:
                 options[key] = json.loads(raw)
             except json.JSONDecodeError:
                 pass
-    return options
+    return model_options(args.model, options)
 
 
 def _load_data(args: argparse.Namespace):
@@ -146,13 +146,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     if out is not None:
         _check_out(out)
     workspace = _workspace(args.workspace) if out is None and args.workspace is not None else None
+    arch_options = _model_options(args)
     data = _load_data(args)
     given = (("epochs", args.epochs), ("lr", args.lr), ("batch_size", args.batch_size))
     overrides = {k: v for k, v in given if v is not None}  # 0 is refused by TrainConfig, not ignored
     config = recipe_for(data.name, args.model, args.seed, **overrides)
     device = pick_device(args.device)
     model, meta, log = train_model(
-        data, args.model, config, device=device, arch_options=_model_options(args),
+        data, args.model, config, device=device, arch_options=arch_options,
         progress=_stderr_progress(not args.quiet),
     )
     if workspace is not None:

@@ -12,7 +12,7 @@ from .checkpoint import (
     save_checkpoint,
     state_digest,
 )
-from .registry import ModelInfo, build_model, list_models, register_model
+from .registry import ModelInfo, build_model, list_models, model_options, register_model
 
 __all__ = [
     "CheckpointMismatch",
@@ -22,6 +22,7 @@ __all__ = [
     "build_model",
     "check_state_dict",
     "list_models",
+    "model_options",
     "load_checkpoint",
     "read_meta",
     "read_state_dict",

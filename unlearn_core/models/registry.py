@@ -52,27 +52,38 @@ def list_models() -> list[ModelInfo]:
     return sorted(_REGISTRY.values(), key=lambda m: m.name)
 
 
+def model_options(name: str, options: dict[str, object]) -> dict[str, object]:
+    """`options` for architecture `name`, typed by its builder (text such as ``"16"`` converted).
+
+    A ValueError names an unknown architecture, an unknown option, a value of the wrong type or
+    a width out of range. torchvision architectures declare no option types: theirs pass as given.
+    """
+    if name.startswith(TORCHVISION_PREFIX):
+        return dict(options)
+    if name not in _REGISTRY:
+        raise ValueError(
+            f"unknown model {name!r}; built in: {', '.join(sorted(_REGISTRY))}, "
+            f"or any torchvision classifier as '{TORCHVISION_PREFIX}<name>' (e.g. tv:mobilenet_v3_small)"
+        )
+    checked = coerce_options(options, declared_types(_REGISTRY[name].builder, skip=_FIXED), f"model {name!r}")
+    width = checked.get("width")
+    if isinstance(width, int) and not 1 <= width <= MAX_WIDTH:  # 10^5 would ask for hundreds of GB
+        raise ValueError(f"model {name!r}: width must be from 1 to {MAX_WIDTH}; got {width}")
+    return checked
+
+
 def build_model(
     name: str, *, num_classes: int, in_channels: int, image_size: int, **options: object
 ) -> SplitClassifier:
     """Build architecture `name` freshly initialised (weights are never downloaded)."""
     if num_classes < 2:
         raise ValueError(f"a classifier needs at least 2 classes; got {num_classes}")
+    checked = model_options(name, options)
     if name.startswith(TORCHVISION_PREFIX):
         from .torchvision_models import build_torchvision
 
         return build_torchvision(
             name[len(TORCHVISION_PREFIX):], num_classes=num_classes, in_channels=in_channels,
-            image_size=image_size, **options,
+            image_size=image_size, **checked,
         )
-    if name not in _REGISTRY:
-        raise ValueError(
-            f"unknown model {name!r}; built in: {', '.join(sorted(_REGISTRY))}, "
-            f"or any torchvision classifier as '{TORCHVISION_PREFIX}<name>' (e.g. tv:mobilenet_v3_small)"
-        )
-    info = _REGISTRY[name]
-    checked = coerce_options(options, declared_types(info.builder, skip=_FIXED), f"model {name!r}")
-    width = checked.get("width")
-    if isinstance(width, int) and not 1 <= width <= MAX_WIDTH:  # 10^5 would ask for hundreds of GB
-        raise ValueError(f"model {name!r}: width must be from 1 to {MAX_WIDTH}; got {width}")
-    return info.builder(num_classes=num_classes, in_channels=in_channels, image_size=image_size, **checked)
+    return _REGISTRY[name].builder(num_classes=num_classes, in_channels=in_channels, image_size=image_size, **checked)
