@@ -8,7 +8,7 @@ import pytest
 
 from tests.browser.shot import wait_until_idle
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a streamlit server and Chromium: minutes
 
 
 def test_model_page_renders(page, app_url) -> None:

@@ -82,12 +82,19 @@ def test_datasets_json(runs) -> None:
 def test_train_json(runs) -> None:
     payload = _json(runs["train"].result())
     out = runs["tmp"] / "m.safetensors"
-    assert 0.0 <= payload["test_acc"] <= 1.0 and payload["train_time_s"] > 0
+    assert payload["train_time_s"] > 0
     assert payload["epochs"] == 2 and payload["recipe"]["epochs"] == 2
     assert payload["checkpoint"] == str(out) and out.is_file()
     from unlearn_core.models import read_meta
 
     assert read_meta(out).arch_options == {"width": 8}
+    from unlearn_core.data import load_dataset
+    from unlearn_core.models import load_checkpoint
+    from unlearn_core.train import accuracy, predict_logits
+
+    model, _ = load_checkpoint(out)  # the reported accuracy is the saved model's, on the digits test set
+    test = load_dataset("digits").test
+    assert payload["test_acc"] == pytest.approx(accuracy(predict_logits(model, test.x), test.y))
 
 
 def test_eval_json(runs) -> None:
@@ -110,7 +117,7 @@ def test_unlearn_retrain_json(runs) -> None:
     assert payload["original"]["forget_test_acc"] > 0.8
     assert payload["avg_gap"] == pytest.approx(0.0, abs=1e-9)  # the oracle against itself
     assert payload["time_s"] > 0 and payload["retrain_time_s"] > 0
-    assert 0.0 < payload["params_changed_frac"] <= 1.0
+    assert payload["params_changed_frac"] > 0.99  # a model retrained from scratch shares (almost) no weight
     assert payload["run_id"] and (runs["tmp"] / "ws" / "run" / payload["run_id"] / "result.json").is_file()
 
 

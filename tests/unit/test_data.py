@@ -18,6 +18,10 @@ from unlearn_core.data.shapes import COLORS, SHAPES, TRIGGER_SIZE, apply_trigger
 SMALL = {"n_train": 600, "n_test": 120}
 
 
+# every dataset builder here runs with the network blocked: nothing may be downloaded at run time
+pytestmark = pytest.mark.usefixtures("no_network")
+
+
 @pytest.fixture(scope="module")
 def shapes() -> SplitDataset:
     return build_shapes(**SMALL, seed=0)
@@ -229,6 +233,30 @@ def test_cifar_malformed(tmp_path: Path) -> None:
         (base / file).write_bytes(b"not a pickle")
     with pytest.raises(ValueError, match="malformed"):
         load_dataset("cifar100", root=str(tmp_path))
+
+
+class _CreatesAFile:
+    """Unpickling this with plain pickle.load runs open(marker, "w"): the file appears."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+def test_cifar_batch_with_a_code_payload_is_refused_without_running_it(tmp_path: Path) -> None:
+    base = tmp_path / "cifar-10-batches-py"
+    base.mkdir()
+    marker = tmp_path / "pwned"
+    for file in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        _pickle(base / file, {"data": np.zeros((2, 3072), dtype=np.uint8), "labels": [0, 1],
+                              "x": _CreatesAFile(marker)})
+    _pickle(base / "batches.meta", {"label_names": _CreatesAFile(marker)})
+    assert not marker.exists()  # pickling only recorded the call
+    with pytest.raises(ValueError, match="refusing to load"):
+        load_dataset("cifar10", root=str(tmp_path))
+    assert not marker.exists()
 
 
 def test_svhn(tmp_path: Path) -> None:

@@ -23,6 +23,17 @@ from unlearn_core.models import (
     state_digest,
 )
 
+# every model builder here (tv: models included) runs with the network blocked: weights are never downloaded
+pytestmark = pytest.mark.usefixtures("no_network")
+
+
+def test_no_network_fixture_catches_a_weights_download(no_network, tmp_path) -> None:
+    """The guard these tests rely on stops the path a torchvision weights download takes."""
+    with pytest.raises(no_network):
+        torch.hub.load_state_dict_from_url("https://download.pytorch.org/models/resnet18-f37072fd.pth",
+                                           model_dir=str(tmp_path))
+    model = build_model("tv:mobilenet_v3_small", num_classes=10, in_channels=3, image_size=32)
+    assert model(torch.zeros(1, 3, 32, 32)).shape == (1, 10)
 
 def _small_meta(**changes: object) -> ModelMeta:
     base = dict(
