@@ -5,6 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from studio_ui import state
+from studio_ui.error_boundary import run_page
+from studio_ui.workspace_input import workspace_input
 from unlearn_core.device import available_devices
 
 st.set_page_config(page_title="Unlearning Studio", page_icon=":material/auto_fix_high:", layout="wide")
@@ -22,7 +24,7 @@ PAGES = [
 with st.sidebar:
     st.markdown("### :material/auto_fix_high: Unlearning Studio")
     _defaults = (state.workspace_root(), state.device_choice())  # set before the widgets bind to them
-    st.text_input("Workspace folder", key="workspace_root", help="Runs, models and forget sets are stored here.")
+    workspace_input()
     st.selectbox(
         "Device", ["auto", *available_devices()], key="device_choice",
         help="auto picks cuda, then mps, then cpu.",
@@ -33,4 +35,4 @@ with st.sidebar:
     st.caption(f"Forget set: `{selection.spec}`" if selection else "Forget set: none chosen yet")
 
 nav = st.navigation(PAGES)
-nav.run()
+run_page(nav)  # the error boundary: one line and a way back instead of a traceback

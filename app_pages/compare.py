@@ -19,7 +19,9 @@ from studio_ui.compare_charts import (
     run_per_class_figure,
 )
 from studio_ui.html_report import run_report_html
+from studio_ui.inspect_view import render_inspection
 from studio_ui.resources import current_dataset, current_model, current_workspace
+from studio_ui.run_list import run_list
 from studio_ui.widgets import user_errors
 from unlearn_core.models import state_digest
 from unlearn_core.report import COMPARISON_HELP, comparison_view, history_rows, run_models
@@ -30,6 +32,7 @@ st.caption("The goal of unlearning is to look like the model retrained without t
 
 data = current_dataset()
 workspace = current_workspace()
+run_list("compare", dataset=data.name, title="Running", active_only=True)
 runs = workspace.list("run", dataset=data.name)
 if not runs:
     st.info("No runs yet for this dataset.")
@@ -54,8 +57,11 @@ cols = st.columns(len(COMPARISON_HELP))
 for col, (key, (what, direction)) in zip(cols, COMPARISON_HELP.items(), strict=True):
     value = versus.get(key)
     col.metric(key.removesuffix("_frac").replace("_", " "), "–" if value is None else f"{value:.3g}", help=f"{what}; {direction}.")
-st.caption(f"Method {s['time_s']:.1f} s, retraining {s['retrain_time_s']:.1f} s"
-           + (" (retrained model reused from the workspace)." if s.get("retrain_reused") else "."))
+st.caption(("Unlearned elsewhere (external checkpoint)" if s["time_s"] is None else f"Method {s['time_s']:.1f} s")
+           + f", retraining {s['retrain_time_s']:.1f} s"
+           + (f" (measured {s['retrain_measured_at']} on {s['retrain_device']})" if s.get("retrain_measured_at") else "")
+           + (f"; retrained model: {s['retrain_reason']}." if s.get("retrain_reason") else
+              " (retrained model reused from the workspace)." if s.get("retrain_reused") else "."))
 
 # -- per-class --------------------------------------------------------------------------------
 per_class = run_per_class_figure(s, data.class_names)
@@ -91,9 +97,11 @@ st.subheader("Membership-inference scores")
 mia = mia_figure(v)
 st.plotly_chart(mia, key="mia_hist")
 st.caption(MIA_CAPTION)
+inspection = render_inspection(run_id)
 st.download_button(
     "Download this run as an HTML report", lambda: run_report_html(
-        run_id, s, frame, [(per_class, PER_CLASS_CAPTION), (embedding, EMBEDDING_CAPTION), (mia, MIA_CAPTION)]),
+        run_id, s, frame, [(per_class, PER_CLASS_CAPTION), (embedding, EMBEDDING_CAPTION), (mia, MIA_CAPTION)],
+        inspection),
     f"unlearning_report_{run_id}.html", "text/html", icon=":material/description:", on_click="ignore",
     help="One self-contained file (opens offline) with the metric table, these figures and the method's settings.",
 )

@@ -13,6 +13,7 @@ import torch
 
 from studio_ui import state
 from studio_ui.charts import image_to_uint8, upscale
+from studio_ui.concept_folders import render_folder_bank
 from studio_ui.resources import (
     current_dataset,
     current_model,
@@ -32,9 +33,10 @@ st.caption("Which human concepts (colour, pattern, size, background) the model's
 
 data = current_dataset()
 if not data.concepts:
-    st.info(f"{data.name} carries no concept labels. Switch to the built-in **shapes** dataset on Model & data "
-            "(or build a concept bank from folders with `unlearn_core.concepts.bank_from_folders`).")
+    st.info(f"{data.name} carries no concept labels. Switch to the built-in **shapes** dataset on Model & data, "
+            "or build concept probes from folders of your own images below.")
     st.page_link("app_pages/model_data.py", label="Go to Model & data", icon=":material/dataset:")
+    render_folder_bank()
     st.stop()
 model, meta = current_model()
 keys = (state.data_ref(), state.model_ref(), state.workspace_root())

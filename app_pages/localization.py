@@ -31,7 +31,7 @@ from unlearn_core.embed import fit_projection
 from unlearn_core.forget import resolve
 from unlearn_core.localize import GRANULARITIES, LOCALIZERS, attack_features, mask_overlap
 from unlearn_core.report import stage_test_accuracy
-from unlearn_core.runs import load_run_artifacts
+from unlearn_core.store import load_run_artifacts
 from unlearn_core.train import extract_features
 
 st.title(":material/frame_inspect: Localization")

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-
 import numpy as np
 import streamlit as st
 
@@ -12,6 +9,7 @@ from studio_ui import state
 from studio_ui.charts import per_class_bars
 from studio_ui.progress import streamlit_progress
 from studio_ui.resources import current_device, current_workspace, get_dataset, get_logits, get_model
+from studio_ui.uploads import accept_checkpoint
 from studio_ui.widgets import image_grid, pct, user_errors
 from unlearn_core.data import get_dataset_info, list_datasets
 from unlearn_core.models import list_models
@@ -71,11 +69,8 @@ elif source == "Checkpoint file":
     )
     if upload is None:
         st.stop()
-    blob = upload.getvalue()
-    target = Path(workspace.root) / "uploads" / f"{hashlib.sha256(blob).hexdigest()[:16]}.safetensors"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if not target.exists():
-        target.write_bytes(blob)
+    with user_errors("Checkpoint not used"):  # checked before it becomes the active model
+        target = accept_checkpoint(workspace.root, upload.name, upload.getvalue(), data)
     state.set_model_ref(state.ModelRef("file", str(target)))
 else:
     with st.form("train"):

@@ -10,8 +10,10 @@ import streamlit as st
 from studio_ui import jobs, state
 from studio_ui.compare_charts import PER_CLASS_CAPTION, headline_frame, run_per_class_figure
 from studio_ui.localization_charts import layer_share_bars
-from studio_ui.resources import current_device, get_dataset, get_logits, get_mask, get_model, get_workspace
+from studio_ui.resources import get_dataset, get_logits, get_mask, get_model, get_workspace
+from studio_ui.run_list import run_status
 from studio_ui.widgets import image_grid, pct
+from unlearn_core.fingerprint import data_fingerprint
 from unlearn_core.forget import resolve
 from unlearn_core.methods import get_method
 from unlearn_core.models import state_digest
@@ -44,7 +46,8 @@ forget = resolve(FORGET.spec, data, SEED)
 info = get_method(METHOD)
 config = info.config_cls()
 stored = find_run(workspace, dataset=data.name, method=METHOD, forget=FORGET.spec, seed=SEED,
-                  model_digest=state_digest(model), config=config.to_dict())
+                  model_digest=state_digest(model), config=config.to_dict(), fingerprint=data_fingerprint(data))
+request = jobs.request_for(FORGET.spec, METHOD, config, seed=SEED, data=DATA, model=MODEL)
 
 label = "Run the tour again" if stored else "Run the tour"
 if st.button(label, type="primary", icon=":material/play_arrow:", key="tour_start",
@@ -53,10 +56,7 @@ if st.button(label, type="primary", icon=":material/play_arrow:", key="tour_star
     state.set_data_ref(DATA)
     state.set_model_ref(MODEL)
     state.set_forget_selection(FORGET)
-    job = jobs.start_unlearn_run(f"Tour: {info.title} forgetting {FORGET.description}", data, model, meta,
-                                 FORGET.spec, METHOD, config, seed=SEED, device=current_device(),
-                                 workspace=workspace)
-    st.session_state["tour_job"] = job.id
+    jobs.start_unlearn_run(f"Tour: {info.title} forgetting {FORGET.description}", request)
 
 # -- 1. the model --------------------------------------------------------------------------------
 with st.container(border=True):
@@ -111,27 +111,23 @@ def verdict(s: dict) -> str:
 
 
 # -- 4 and 5. run and compare --------------------------------------------------------------------
-job = jobs.get(st.session_state.get("tour_job", ""))
-polling = job is not None and not job.finished
+tour_run = jobs.latest(request)  # found in the workspace's run records, also after a reload
+polling = tour_run is not None and tour_run.active
 
 
 @st.fragment(run_every=1.0 if polling else None)
 def run_and_compare() -> None:
     """The tour's run: live progress while it runs, then the comparison with retraining."""
-    current = jobs.get(st.session_state.get("tour_job", ""))
-    if polling and current is not None and current.finished:
+    current = jobs.latest(request)
+    if polling and current is not None and not current.active:
         st.rerun()  # the whole page once, so the finished run is found and polling stops
     with st.container(border=True):
         st.subheader("4. Unlearn, and retrain for reference")
-        if current is not None and current.status == "running":
-            st.progress(current.fraction, text=current.message)
-            if st.button("Cancel", key="tour_cancel", icon=":material/cancel:"):
-                current.stop.set()
-            return
-        if current is not None and current.status == "failed":
-            st.error(f"The run failed: {current.error}", icon=":material/error:")
-            return
-        run_id = current.result if current is not None and current.status == "done" else stored and stored.id
+        if current is not None and current.status != "done":
+            run_status(current, "tour")
+            if current.active:
+                return
+        run_id = current.id if current is not None and current.status == "done" else stored and stored.id
         if not run_id:
             st.info("Press **Run the tour** above: DEL and the retrained model are computed in the background.")
             return

@@ -7,7 +7,8 @@ import streamlit as st
 from studio_ui import jobs, state
 from studio_ui.compare_charts import headline_frame
 from studio_ui.forms import config_form
-from studio_ui.resources import current_dataset, current_device, current_model, current_workspace
+from studio_ui.resources import current_dataset, current_model, current_workspace
+from studio_ui.run_list import open_on_compare, run_list
 from studio_ui.widgets import require_forget_set, user_errors
 from unlearn_core.methods import list_methods
 
@@ -16,6 +17,8 @@ st.caption("Run an unlearning method on the active model and forget set. Every r
            "the original model and with a model retrained without the forget set (the gold standard).")
 
 data = current_dataset()
+if state.forget_selection() is None:  # e.g. after a reload: the runs go on and are listed
+    run_list("unlearn", dataset=data.name)
 selection, forget = require_forget_set(data)
 model, meta = current_model()
 st.markdown(f"Forgetting **{selection.description}** (`{selection.spec}`): {forget.n_forget} samples, "
@@ -48,43 +51,17 @@ with st.form(f"form_{name}"):
 if submitted:
     with user_errors("Invalid parameters"):
         config = info.config_cls(**values)
-    jobs.start_unlearn_run(f"{info.title} forgetting {selection.description}", data, model, meta, selection.spec,
-                           name, config, seed=int(seed), device=current_device(), workspace=current_workspace())
+        jobs.start_unlearn_run(f"{info.title} forgetting {selection.description}",
+                               jobs.request_for(selection.spec, name, config, seed=int(seed)))
 
 
-@st.fragment(run_every=1.0)
-def show_jobs() -> None:
-    """Live progress of this session's runs, with cancel buttons and the finished results."""
-    ids = st.session_state.get("my_jobs", [])
-    if not ids:
-        return
-    st.subheader("Runs")
-    for job_id in reversed(ids):
-        job = jobs.get(job_id)
-        if job is None:
-            continue
-        with st.container(border=True):
-            st.markdown(f"**{job.title}** · {job.elapsed():.0f} s")
-            if job.status == "running":
-                st.progress(job.fraction, text=job.message)
-                if st.button("Cancel", key=f"cancel_{job.id}", icon=":material/cancel:"):
-                    job.stop.set()
-            elif job.status == "done":
-                show_result(job.result)
-            elif job.status == "cancelled":
-                st.warning(job.message, icon=":material/cancel:")
-            else:
-                st.error(f"The run failed: {job.error}", icon=":material/error:")
-
-
-def show_result(run_id: str) -> None:
-    s = current_workspace().get(run_id).info
-    state.remember_run(run_id)
+def show_result(row) -> None:
+    s = current_workspace().get(row.id).info
     st.dataframe(headline_frame(s))
     ratio = f"{s['time_ratio']:.2f}x" if s.get("time_ratio") else "–"
     st.caption(f"Average gap to retrain: {s['avg_gap']:.2f} points · {s['time_s']:.1f} s "
-               f"({ratio} the retrain time) · run {run_id}")
-    st.page_link("app_pages/compare.py", label="Compare in detail", icon=":material/compare:")
+               f"({ratio} the retrain time; retrained model: {s.get('retrain_reason', 'n/a')}) · run {row.id}")
+    open_on_compare(row, "unlearn")
 
 
-show_jobs()
+run_list("unlearn", dataset=data.name, on_done=show_result)

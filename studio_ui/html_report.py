@@ -34,9 +34,35 @@ def _comparison_table(summary: dict[str, Any]) -> str:
         index=False, border=0)
 
 
+def _inspection_parts(inspection: dict[str, Any]) -> tuple[list[str], list[tuple[go.Figure, str]]]:
+    """The inspection's probe / relearn table and its figures (CKA, prediction matrices, probe, relearn)."""
+    from . import inspect_charts as charts
+
+    figures = [(charts.cka_figure(inspection["layers"]), charts.CKA_CAPTION)]
+    for side, label in (("forget", "forget samples"), ("test", "test images of the forgotten slice")):
+        if (inspection["prediction_matrix"] or {}).get(side) is not None:
+            figures.append((charts.prediction_matrices_figure(inspection["prediction_matrix"][side],
+                                                              inspection["classes"], label), charts.MATRIX_CAPTION))
+    figures.append((charts.probe_figure(inspection["probe"]), charts.probe_caption(inspection["probe"])))
+    probe, relearn = inspection["probe"], inspection.get("relearn")
+    rows = [["linear probe accuracy (" + probe["what"] + ")", *[_fraction(probe.get(w)) for w in charts.WHO]]]
+    if relearn is not None:
+        figures.append((charts.relearn_figure(relearn), charts.RELEARN_CAPTION))
+        rows.append([f"forget accuracy after {relearn['steps'][-1]} relearn steps on {relearn['shots']} samples",
+                     *[_fraction(None if relearn.get(w) is None else relearn[w][-1]) for w in charts.WHO]])
+    table = pd.DataFrame(rows, columns=["measure", *charts.WHO]).to_html(index=False, border=0)
+    return ["<h2>Erasure beyond the outputs</h2>", table], figures
+
+
+def _fraction(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"
+
+
 def run_report_html(run_id: str, summary: dict[str, Any], metrics: pd.DataFrame,
-                    figures: list[tuple[go.Figure, str]]) -> str:
-    """The report page for a stored run: its summary, metric table and (figure, caption) pairs."""
+                    figures: list[tuple[go.Figure, str]], inspection: dict[str, Any] | None = None) -> str:
+    """The report page for a stored run: its summary, metric table and (figure, caption) pairs, and
+    when given the inspection (`inspect_view.render_inspection`'s result): CKA per layer, prediction
+    matrices, probe and relearn results."""
     s = summary
     title = f"Unlearning report: {s['method']} forgetting {s['forget']} on {s['dataset']}"
     parts = [
@@ -46,14 +72,19 @@ def run_report_html(run_id: str, summary: dict[str, Any], metrics: pd.DataFrame,
         "<p>" + html.escape(
             f"Method {s['method']} on model {s['model']}, forget set {s['forget']} ({s['n_forget']} samples), "
             f"seed {s['seed']}, device {s.get('device', '?')}, run {run_id}. "
-            f"The method took {s['time_s']:.1f} s; retraining without the forget set took "
-            f"{s['retrain_time_s']:.1f} s.") + "</p>",
+            + ("The model was unlearned elsewhere (external checkpoint)" if s["time_s"] is None
+               else f"The method took {s['time_s']:.1f} s")
+            + f"; retraining without the forget set took {s['retrain_time_s']:.1f} s.") + "</p>",
         "<p class='caption'>The goal of unlearning is to look like the model retrained without the forget set: "
         "compare every figure with the retrained model's, not with 0 or 100%.</p>",
         "<h2>Metrics</h2>", metrics.to_html(index=False, border=0, na_rep="–"),
         "<h2>Against retraining</h2>", _comparison_table(s),
-        "<h2>Figures</h2>",
     ]
+    if inspection is not None:
+        extra, inspection_figures = _inspection_parts(inspection)
+        parts += extra
+        figures = [*figures, *inspection_figures]
+    parts.append("<h2>Figures</h2>")
     for position, (fig, caption) in enumerate(figures):
         parts.append(fig.to_html(full_html=False, include_plotlyjs=position == 0))
         parts.append(f"<p class='caption'>{html.escape(caption)}</p>")

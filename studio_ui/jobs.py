@@ -1,92 +1,60 @@
-"""Background runs: a worker thread per run writes a status object; pages poll it in a fragment.
+"""Background runs: one worker process per run, known through the workspace's run records.
 
-Streamlit calls stay in the script thread. A run keeps going while the user visits other pages,
-and the cancel button sets a flag that the library's loops poll (cooperative cancellation).
+A page starts a run with `start_unlearn_run` (the run is recorded, then executed by
+``python -m unlearn_core worker``) and lists runs with `studio_ui.run_list`. Nothing about a run
+lives only in the browser session: a reload, a new tab or a dropped session finds the same runs,
+with live progress, and can cancel them (the request is stored in the record; the run polls it).
 """
 
 from __future__ import annotations
 
-import threading
-import time
-import traceback
-import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from typing import Any
 
 import streamlit as st
-import torch
 
-from unlearn_core.progress import Cancelled, ProgressEvent, ProgressFn, StopFn
-from unlearn_core.runs import unlearn_run
+from unlearn_core import run_records
+from unlearn_core.run_records import RunRow
+from unlearn_core.worker import RunRequest, start_run
 
-Work = Callable[[ProgressFn, StopFn], str]
-
-
-@dataclass
-class Job:
-    """The status of one background run, written by its worker thread only."""
-
-    id: str
-    title: str
-    started: float = field(default_factory=time.time)
-    status: str = "running"  # running | done | failed | cancelled
-    fraction: float = 0.0
-    message: str = "starting"
-    result: str | None = None
-    error: str | None = None
-    stop: threading.Event = field(default_factory=threading.Event)
-
-    @property
-    def finished(self) -> bool:
-        return self.status != "running"
-
-    def elapsed(self) -> float:
-        return time.time() - self.started
+from .resources import current_device, current_workspace
+from .state import DataRef, ModelRef, data_ref, model_ref
 
 
-@st.cache_resource
-def _jobs() -> dict[str, Job]:
-    return {}
+def request_for(spec: str, method: str, config: Any, *, seed: int, data: DataRef | None = None,
+                model: ModelRef | None = None) -> RunRequest:
+    """The run request for the active (or given) dataset and model: plain values a worker can load."""
+    data = data or data_ref()
+    model = model or model_ref()
+    return RunRequest(
+        data.name, spec, method, dict(data.options),
+        checkpoint=model.value if model.kind == "file" else None,
+        model_entry=model.value if model.kind == "workspace" else None,
+        config=config.to_dict(), seed=seed, device=str(current_device()),
+    )
 
 
-def start(title: str, work: Work) -> Job:
-    """Run `work(progress, should_stop) -> result id` in a thread; return its Job."""
-    job = Job(uuid.uuid4().hex[:8], title)
-    _jobs()[job.id] = job
-
-    def progress(event: ProgressEvent) -> None:
-        job.fraction, job.message = event.fraction, event.message
-
-    def target() -> None:
-        try:
-            job.result = work(progress, job.stop.is_set)
-            job.status, job.fraction, job.message = "done", 1.0, "finished"
-        except Cancelled:
-            job.status, job.message = "cancelled", "cancelled: nothing was stored"
-        except torch.cuda.OutOfMemoryError:
-            job.status, job.error = "failed", "the GPU ran out of memory: choose the CPU or a smaller batch size"
-        except ValueError as err:
-            job.status, job.error = "failed", str(err)
-        except Exception as err:  # shown to the user, with the trace for a bug report
-            job.status, job.error = "failed", f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=4)}"
-
-    threading.Thread(target=target, name=f"run-{job.id}", daemon=True).start()
-    return job
+def start_unlearn_run(title: str, request: RunRequest) -> RunRow:
+    """Record and start `request` in a worker process; the session remembers it for Compare."""
+    row = start_run(current_workspace(), request, title)
+    st.session_state.setdefault("my_runs", []).append(row.id)
+    return row
 
 
-def get(job_id: str) -> Job | None:
-    return _jobs().get(job_id)
+def runs(dataset: str | None = None, limit: int = 8) -> list[RunRow]:
+    """The workspace's newest runs (interrupted ones already settled)."""
+    return run_records.list_runs(current_workspace(), limit=limit, dataset=dataset)
 
 
-def start_unlearn_run(title: str, data, model, meta, spec: str, method: str, config, *, seed: int,
-                      device: torch.device, workspace) -> Job:
-    """Run `unlearn_run` in the background (stored in `workspace`) and list it among this session's
-    runs; the job's result is the stored run's id."""
-    def work(progress: ProgressFn, should_stop: StopFn) -> str:
-        record = unlearn_run(data, model, meta, spec, method, config, seed=seed, device=device,
-                             workspace=workspace, progress=progress, should_stop=should_stop)
-        return record.entry.id
+def latest(request: RunRequest) -> RunRow | None:
+    """The newest run of exactly this request (e.g. the tour's, found again after a reload)."""
+    wanted = request.to_dict()
+    return next((r for r in run_records.list_runs(current_workspace(), limit=200, dataset=request.dataset)
+                 if r.request == wanted), None)
 
-    job = start(title, work)
-    st.session_state.setdefault("my_jobs", []).append(job.id)
-    return job
+
+def cancel(run_id: str) -> None:
+    """Ask a run to stop (works for any run of the workspace, from any tab)."""
+    try:
+        run_records.request_cancel(current_workspace(), run_id)
+    except ValueError:  # it ended meanwhile: nothing to cancel
+        pass

@@ -23,7 +23,13 @@ def get_dataset(ref: DataRef) -> SplitDataset:
 
 @st.cache_resource
 def get_workspace(root: str) -> Workspace:
-    return Workspace(root)
+    """The workspace at `root`, opened once per server: leftovers of a crash are cleaned first."""
+    from unlearn_core.run_records import settle
+
+    workspace = Workspace(root)
+    workspace.housekeeping()
+    settle(workspace)
+    return workspace
 
 
 def current_workspace() -> Workspace:

@@ -94,12 +94,13 @@ def run_task(
         if task.is_oracle:
             data = UnlearnData(job.data, resolve(job.forget_spec, job.data, task.seed))
             with track_peak_memory(job.device) as peak:
-                _, time_s, reused = get_retrained(
+                oracle = get_retrained(
                     job.model, job.meta, data, seed=task.seed, device=job.device, workspace=workspace,
                     progress=progress,
                 )
-            measured = PeakMemory() if reused else peak  # loading a stored oracle says nothing of its cost
-            summary = {"retrain_time_s": time_s, "retrain_reused": reused, **measured.to_dict()}
+            measured = PeakMemory() if oracle.reused else peak  # loading a stored oracle says nothing of its cost
+            summary = {"retrain_time_s": oracle.time_s, "retrain_reused": oracle.reused,
+                       "retrain_reason": oracle.reason, **measured.to_dict()}
         else:
             record = unlearn_run(
                 job.data, job.model, job.meta, job.forget_spec, task.method, task.config, seed=task.seed,

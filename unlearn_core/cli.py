@@ -1,4 +1,4 @@
-"""Command line: datasets, methods, train, eval, unlearn, bench, make-assets.
+"""Command line: datasets, methods, train, eval, unlearn, runs, bench, make-assets (and worker).
 
 Every command accepts ``--json`` for scripts (one JSON object on stdout). Bad arguments and
 bad input exit non-zero with a one-line message on stderr, never a traceback. The argument
@@ -8,9 +8,14 @@ names and JSON fields documented in the README are a contract: extend them, neve
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import os
+import sqlite3
 import sys
+import tempfile
 import time
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +23,9 @@ import torch
 
 from .data import list_datasets, load_dataset
 from .device import pick_device
+from .errorlog import one_line, write_trace
 from .models import load_checkpoint, save_checkpoint
+from .options import split_pairs
 from .progress import Cancelled, ProgressEvent
 from .train import TrainingDiverged, accuracy, per_class_accuracy, predict_logits
 
@@ -27,24 +34,59 @@ class CliError(Exception):
     """A user-facing error: printed as one line, exit status 2."""
 
 
-def _dataset_options(pairs: list[str] | None) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    for pair in pairs or []:
-        key, sep, raw = pair.partition("=")
-        if not sep:
-            raise CliError(f"--data-option expects key=value; got {pair!r}")
-        try:
-            options[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            options[key] = raw
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``error: <what>; see <prog> --help`` (not the usage block)."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"error: {' '.join(message.split())}; see {self.prog} --help\n")
+
+
+def _model_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``--model-option`` pairs; typed by the architecture's builder (torchvision ones: JSON values)."""
+    options: dict[str, Any] = dict(split_pairs(getattr(args, "model_option", None), "--model-option"))
+    if str(getattr(args, "model", "") or "").startswith("tv:"):  # torchvision declares no types to convert by
+        for key, raw in options.items():
+            try:
+                options[key] = json.loads(raw)
+            except json.JSONDecodeError:
+                pass
     return options
 
 
 def _load_data(args: argparse.Namespace):
-    options = _dataset_options(getattr(args, "data_option", None))
+    options: dict[str, Any] = dict(split_pairs(getattr(args, "data_option", None), "--data-option"))
     if getattr(args, "data_root", None):
         options["root"] = args.data_root
-    return load_dataset(args.dataset, **options)
+    return load_dataset(args.dataset, **options)  # converts and checks each option by its declared type
+
+
+def _workspace(root: str | None):
+    """The workspace at `root`, checked writable now (before the expensive step that will store in it)."""
+    from .store import Workspace
+
+    workspace = Workspace(root)
+    workspace.check_writable()
+    return workspace
+
+
+def _check_out(path: Path) -> None:
+    """CliError unless a checkpoint can be written at `path` (run before training, not after)."""
+    if path.is_dir():
+        raise CliError(f"--out {path} is a folder; name a file in it, e.g. {path / 'model.safetensors'}")
+    if path.suffix != ".safetensors":
+        raise CliError(f"--out {path}: checkpoints are written as safetensors; name the file "
+                       f"{path.with_suffix('.safetensors').name}")
+    folder = path.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise CliError(f"--out {path}: {folder} is a file, not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".probe-")
+        os.close(fd)
+        os.remove(probe)
+    except OSError as err:
+        raise CliError(f"--out {path}: cannot write in {folder} ({err.strerror}); choose another place") from None
 
 
 def _stderr_progress(enabled: bool):
@@ -100,20 +142,21 @@ def cmd_methods(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from .recipes import recipe_for, train_model
 
+    out = Path(args.out) if args.out is not None else None
+    if out is not None:
+        _check_out(out)
+    workspace = _workspace(args.workspace) if out is None and args.workspace is not None else None
     data = _load_data(args)
     given = (("epochs", args.epochs), ("lr", args.lr), ("batch_size", args.batch_size))
     overrides = {k: v for k, v in given if v is not None}  # 0 is refused by TrainConfig, not ignored
     config = recipe_for(data.name, args.model, args.seed, **overrides)
     device = pick_device(args.device)
     model, meta, log = train_model(
-        data, args.model, config, device=device, arch_options=_dataset_options(args.model_option),
+        data, args.model, config, device=device, arch_options=_model_options(args),
         progress=_stderr_progress(not args.quiet),
     )
-    out = Path(args.out) if args.out else None
-    if out is None and args.workspace:
-        from .store import Workspace
-
-        entry = Workspace(args.workspace).save_model(model, meta, f"{args.model} on {data.name} seed {args.seed}")
+    if workspace is not None:
+        entry = workspace.save_model(model, meta, f"{args.model} on {data.name} seed {args.seed}")
         out = entry.file("model.safetensors")
     elif out is not None:
         save_checkpoint(model, out, meta)
@@ -151,43 +194,77 @@ def _config(method: str, sets: list[str] | None):
     from .methods import config_from_strings, get_method
 
     info = get_method(method)
-    values = {}
-    for item in sets or []:
-        key, sep, raw = item.partition("=")
-        if not sep:
-            raise CliError(f"--set expects key=value; got {item!r}")
-        values[key] = raw
-    return config_from_strings(info.config_cls, values)
+    return config_from_strings(info.config_cls, split_pairs(sets, "--set"))
 
 
 def cmd_unlearn(args: argparse.Namespace) -> int:
+    from .forget import resolve
+    from .methods import get_method
     from .recipes import obtain_model
     from .runs import unlearn_run
-    from .store import Workspace
+    from .worker import RunRequest, run_tracked, title_for
 
     data = _load_data(args)
     config = _config(args.method, args.set)
     device = pick_device(args.device)
-    workspace = None if args.no_store else Workspace(args.workspace)
-    model, meta = obtain_model(
-        data, args.model, seed=0, device=device, checkpoint=args.checkpoint, workspace=workspace,
-        progress=_stderr_progress(not args.quiet),
-    )
-    record = unlearn_run(
-        data, model, meta, args.forget, args.method, config, seed=args.seed, device=device,
-        workspace=workspace, progress=_stderr_progress(not args.quiet),
-    )
+    forget, info = resolve(args.forget, data, args.seed), get_method(args.method)
+    if not info.supports(forget.category):  # checked here too, so that no oracle is retrained first
+        raise CliError(f"{info.title} supports {', '.join(info.forget_kinds)} forgetting, not "
+                       f"{forget.category} ({args.forget}); see `methods`")
+    if args.no_store:
+        model, meta = obtain_model(
+            data, args.model, seed=0, device=device, checkpoint=args.checkpoint, workspace=None,
+            progress=_stderr_progress(not args.quiet),
+        )
+        record = unlearn_run(
+            data, model, meta, args.forget, args.method, config, seed=args.seed, device=device,
+            workspace=None, progress=_stderr_progress(not args.quiet),
+        )
+    else:  # a recorded run: listed by `runs`, cancellable with `runs --cancel ID`
+        request = RunRequest(
+            data.name, args.forget, args.method, dict(data.options), model=args.model, checkpoint=args.checkpoint,
+            config=config.to_dict(), seed=args.seed, device=args.device,
+        )
+        record = run_tracked(_workspace(args.workspace), request, title_for(request),
+                             _stderr_progress(not args.quiet), data)
     s = record.summary
     payload = {k: v for k, v in s.items() if k != "details"}
     payload["run_id"] = record.entry.id if record.entry else None
+    payload["status"] = "done"
     text = (
         f"{s['method']} forgetting {s['forget']} on {s['dataset']}: "
         + ", ".join(f"{k} {s['unlearned'][k]:.3f} (retrain {s['retrain'][k]:.3f})"
                     for k in ("forget_acc", "retain_acc", "test_acc"))
         + f"; avg gap {s['avg_gap']:.2f} pts; {s['time_s']:.1f} s vs retrain {s['retrain_time_s']:.1f} s"
+        + f" ({s['retrain_reason']})"
     )
     _emit(args, payload, text)
     return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from . import run_records
+    from .store import Workspace
+
+    workspace = Workspace(args.workspace)
+    cleaned = workspace.housekeeping()
+    if args.cancel:
+        row = run_records.request_cancel(workspace, args.cancel)
+        _emit(args, {"run": row.to_dict()}, f"cancel requested for run {row.id} ({row.title})")
+        return 0
+    rows = run_records.list_runs(workspace, limit=args.limit)
+    text = "\n".join(
+        f"{r.id}  {r.label:<20} {r.progress:5.0%}  {r.title}" + (f"  ({r.error})" if r.error else "") for r in rows
+    ) or "no runs"
+    _emit(args, {"runs": [r.to_dict() for r in rows], "cleaned": cleaned}, text)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from .store import Workspace
+    from .worker import execute
+
+    return execute(Workspace(args.workspace), args.run_id)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -200,6 +277,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     )
     data = _load_data(args)
     device = pick_device(args.device)
+    _workspace(args.workspace)
     methods = None if args.methods == "all" else split_methods(args.methods)
     table = bench(
         data, args.forget, methods, seeds=args.seeds, device=device, model_arch=args.model,
@@ -225,9 +303,51 @@ def cmd_make_assets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_inspect(args: argparse.Namespace) -> int:
+    """Layer CKA, prediction matrices, linear probe and relearn test of a stored run."""
+    from .inspect import inspect_run, load_run, run_dataset, run_original, summary_text
+    from .store import Workspace
+
+    if not Path(args.workspace).is_dir():
+        raise CliError(f"workspace {args.workspace} does not exist")
+    workspace = Workspace(args.workspace)
+    entry = workspace.get(args.run)
+    device = pick_device(args.device)
+    data = run_dataset(entry)
+    original = run_original(entry, data, device=device, workspace=workspace, checkpoint=args.checkpoint)
+    report = inspect_run(load_run(workspace, args.run, original, data), device=device, per_side=args.sample,
+                         relearn_steps=args.relearn_steps, shots=args.shots, lr=args.relearn_lr)
+    _emit(args, report, summary_text(report))
+    return 0
+
+
+def cmd_evaluate_external(args: argparse.Namespace) -> int:
+    """Evaluate a checkpoint unlearned elsewhere like a studio run; stored with method "external"."""
+    from .external import evaluate_external, load_external
+    from .recipes import obtain_model
+    from .store import Workspace
+
+    data = _load_data(args)
+    device = pick_device(args.device)
+    workspace = None if args.no_store else Workspace(args.workspace)
+    original, meta = obtain_model(data, args.model, seed=0, device=device, checkpoint=args.checkpoint,
+                                  workspace=workspace, progress=_stderr_progress(not args.quiet))
+    record = evaluate_external(data, original, meta, load_external(args.unlearned, meta), args.forget, seed=args.seed,
+                               device=device, workspace=workspace, checkpoint=args.unlearned,
+                               progress=_stderr_progress(not args.quiet))
+    s = record.summary
+    payload = {k: v for k, v in s.items() if k != "details"}
+    payload["run_id"] = record.entry.id if record.entry else None
+    text = (f"external model {s['model_name']} forgetting {s['forget']} on {s['dataset']}: "
+            + ", ".join(f"{k} {s['unlearned'][k]:.3f} (retrain {s['retrain'][k]:.3f})"
+                        for k in ("forget_acc", "retain_acc", "test_acc")) + f"; avg gap {s['avg_gap']:.2f} pts")
+    _emit(args, payload, text)
+    return 0
+
+
 # -- parser ----------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m unlearn_core", description="Unlearning Studio, headless.")
+    parser = _Parser(prog="python -m unlearn_core", description="Unlearning Studio, headless.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser, dataset: bool = True) -> None:
@@ -275,6 +395,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-store", action="store_true", help="do not write to the workspace")
     p.set_defaults(fn=cmd_unlearn)
 
+    p = sub.add_parser("runs", help="list the workspace's runs (live progress, status, errors) or cancel one")
+    p.add_argument("--workspace", default="workspace", help="workspace folder")
+    p.add_argument("--cancel", metavar="ID", help="ask run ID to stop")
+    p.add_argument("--limit", type=int, default=50, help="newest runs listed")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(fn=cmd_runs)
+
+    p = sub.add_parser("worker", help="execute a queued run (started by the app; not for direct use)")
+    p.add_argument("run_id")
+    p.add_argument("--workspace", required=True)
+    p.set_defaults(fn=cmd_worker)
+
     p = sub.add_parser("bench", help="every method against retrain, over seeds")
     common(p)
     p.add_argument("--forget", required=True)
@@ -290,6 +422,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task-cpus", type=int, default=1, help="CPUs (torch threads) each Ray task asks for")
     p.set_defaults(fn=cmd_bench)
 
+    p = sub.add_parser("inspect", help="layer CKA, prediction matrices, probe and relearn test of a stored run")
+    common(p, dataset=False)
+    p.add_argument("--run", required=True, help="run id (printed by `unlearn --json` as run_id)")
+    p.add_argument("--workspace", default="workspace", help="workspace folder holding the run")
+    p.add_argument("--checkpoint", help="the model the run started from (default: the dataset's shipped model)")
+    p.add_argument("--sample", type=int, default=300, help="forget and test images per side of the sample")
+    p.add_argument("--relearn-steps", type=int, default=10, help="finetuning steps of the relearn test")
+    p.add_argument("--shots", type=int, default=16, help="forget samples the relearn test finetunes on")
+    p.add_argument("--relearn-lr", type=float, default=0.01, help="learning rate of the relearn test")
+    p.set_defaults(fn=cmd_inspect)
+
+    p = sub.add_parser("evaluate-external", help="evaluate a checkpoint unlearned elsewhere against retraining")
+    common(p)
+    p.add_argument("--forget", required=True, help="the forget set the checkpoint was unlearned on (as for unlearn)")
+    p.add_argument("--unlearned", required=True, help="the unlearned checkpoint (.safetensors or weights-only .pt)")
+    p.add_argument("--model", help="architecture of the original (default: the dataset's shipped model)")
+    p.add_argument("--checkpoint", help="the original model the checkpoint was unlearned from")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workspace", default="workspace", help="workspace folder (runs, cached retrains)")
+    p.add_argument("--no-store", action="store_true", help="do not write to the workspace")
+    p.set_defaults(fn=cmd_evaluate_external)
+
     p = sub.add_parser("make-assets", help="train the shipped default models into assets/")
     common(p, dataset=False)
     p.add_argument("--dataset", help="only this built-in dataset")
@@ -297,20 +451,53 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _os_error(err: OSError) -> str:
+    """One line for a failed file operation: which file, why, and what to do."""
+    where = err.filename or "a file"
+    reasons = {
+        errno.ENOSPC: "the disk is full; free some space", errno.EDQUOT: "the disk quota is used up; free some space",
+        errno.EROFS: "the file system is read-only; choose a writable --workspace / --out",
+        errno.EACCES: "permission denied; choose a writable --workspace / --out",
+        errno.EPERM: "the operation is not permitted (an immutable or protected file?); choose another place",
+        errno.EISDIR: "it is a folder, not a file", errno.ENOTDIR: "a part of the path is a file, not a folder",
+        errno.ENOENT: "it does not exist", errno.EEXIST: "it already exists",
+    }
+    return f"cannot use {where}: {reasons.get(err.errno, err.strerror or one_line(err))}"
+
+
+def _fail(message: object, status: int = 2) -> int:
+    print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
+    return status
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    """Entry point; returns the exit status. Every error is one line on stderr, never a traceback.
+
+    Status 2: bad arguments or input (the line says which and what to do); 3: out of GPU memory;
+    1: an internal error (its trace goes to ``<workspace>/logs/``); 130: interrupted.
+    """
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as stop:  # --help, or a usage error already printed on one line
+        return stop.code if isinstance(stop.code, int) else 2
     try:
         return args.fn(args)
-    except (CliError, ValueError, Cancelled, TrainingDiverged, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except (CliError, ValueError, Cancelled, TrainingDiverged) as err:  # WorkspaceError is a ValueError
+        return _fail(err)
+    except sqlite3.Error as err:
+        from .store import registry_error
+
+        return _fail(registry_error(Path(getattr(args, "workspace", None) or "workspace"), err))
+    except OSError as err:
+        return _fail(_os_error(err))
     except torch.cuda.OutOfMemoryError:
-        print("error: the GPU ran out of memory; use a smaller batch size or --device cpu", file=sys.stderr)
-        return 3
+        return _fail("the GPU ran out of memory; use a smaller batch size or --device cpu", 3)
     except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
+        return _fail("interrupted", 130)
+    except Exception as err:  # a bug: one line here, the trace in the log
+        log = write_trace(err, getattr(args, "workspace", None), "cli")
+        where = f"trace written to {log}" if log else "no trace could be written"
+        return _fail(f"internal error: {type(err).__name__}: {one_line(err)}; {where}", 1)
 
 
 __all__ = ["build_parser", "main"]

@@ -100,10 +100,15 @@ def make_default(dataset: str, *, device: torch.device, progress: ProgressFn = n
 def load_default(dataset: str, *, device: torch.device, progress: ProgressFn = no_progress,
                  should_stop: StopFn = never_stop) -> tuple[SplitClassifier, ModelMeta]:
     """The shipped default model; trained (and saved) on the spot if the asset is missing."""
+    from filelock import FileLock
+
     path = default_checkpoint_path(dataset)
     if path.exists():
         return load_checkpoint(path)
-    return make_default(dataset, device=device, progress=progress, should_stop=should_stop)
+    with FileLock(f"{path}.lock"):  # two processes missing the asset: one trains it, the other loads it
+        if path.exists():
+            return load_checkpoint(path)
+        return make_default(dataset, device=device, progress=progress, should_stop=should_stop)
 
 
 def check_compatible(meta: ModelMeta, data: SplitDataset) -> None:
@@ -141,12 +146,19 @@ def obtain_model(
     arch = arch or default_arch or "small_cnn"
     if arch == default_arch and seed == 0 and data.options == load_dataset(data.name).options:
         return load_default(data.name, device=device, progress=progress, should_stop=should_stop)
-    key = f"original|{data.name}|{sorted(data.options.items())}|{arch}|{seed}"
-    if workspace is not None and (found := workspace.find("model", key)) is not None:
-        return workspace.load_model(found.id)
-    model, meta, _ = train_model(
-        data, arch, recipe_for(data.name, arch, seed), device=device, progress=progress, should_stop=should_stop
-    )
-    if workspace is not None:
-        workspace.save_model(model, meta, f"{arch} on {data.name} seed {seed}", key=key)
-    return model, meta
+    from .fingerprint import data_fingerprint
+    from .model_cache import measured_here, obtain
+
+    def build() -> tuple[SplitClassifier, ModelMeta, dict]:
+        model, meta, log = train_model(
+            data, arch, recipe_for(data.name, arch, seed), device=device, progress=progress, should_stop=should_stop
+        )
+        return model, meta, {"time_s": log.time_s, **measured_here(device)}
+
+    if workspace is None:
+        return build()[:2]
+    key_base = f"original|{data.name}|{sorted(data.options.items())}|{arch}|{seed}"
+    cached = obtain(workspace, key=f"{key_base}|data {data_fingerprint(data)}", key_base=key_base,
+                    dataset=data.name, name=f"{arch} on {data.name} seed {seed}", label="original model",
+                    build=build, progress=progress, should_stop=should_stop)
+    return cached.model, cached.meta

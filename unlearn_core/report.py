@@ -106,7 +106,7 @@ def stage_test_accuracy(workspace_entry: Entry, data: SplitDataset, original: Sp
     UNSIR never reads forget data, so the impaired model's state is stored with the run and
     evaluated here, by the evaluation layer.
     """
-    from .runs import load_run_artifacts
+    from .store import load_run_artifacts
     from .train import accuracy
 
     artifacts = load_run_artifacts(workspace_entry)

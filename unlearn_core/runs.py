@@ -11,22 +11,24 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
 
 from .data import SplitDataset
-from .forget import resolve
+from .fingerprint import data_fingerprint
+from .forget import ForgetSet, resolve
 from .memory import track_peak_memory
 from .methods import MethodConfig, RunContext, RunOutcome, UnlearnData, UnlearnResult, get_method, run_method
+from .methods.registry import MethodInfo
 from .metrics import ModelEval, compare_to_retrain, evaluate_model, params_changed_frac
-from .models import ModelMeta, SplitClassifier, save_checkpoint, state_digest
+from .model_cache import measured_here, obtain
+from .models import ModelMeta, SplitClassifier, state_digest
 from .progress import ProgressEvent, ProgressFn, StopFn, never_stop, no_progress
+from .recipes import check_compatible
 from .serialize import to_jsonable
-from .store import MODEL_FILE, Entry, Workspace
+from .store import Entry, Workspace
 
 HEADLINE = ("forget_acc", "retain_acc", "test_acc", "forget_test_acc", "mia_efficacy")
 
@@ -49,8 +51,14 @@ def forget_digest(indices: np.ndarray) -> str:
     return hashlib.sha256(np.asarray(indices, dtype=np.int64).tobytes()).hexdigest()[:16]
 
 
-def retrain_key(meta: ModelMeta, forget_idx: np.ndarray, seed: int) -> str:
-    """The cache key of a retrained oracle: dataset, architecture, recipe, forget set and seed."""
+def retrain_key(meta: ModelMeta, forget_idx: np.ndarray, seed: int, fingerprint: str) -> str:
+    """The cache key of a retrained oracle: dataset, architecture, recipe, forget set, seed and the
+    data's content `fingerprint` (`fingerprint.data_fingerprint`), so changed data is never served
+    a stale oracle."""
+    return f"{_retrain_key_base(meta, forget_idx, seed)}|data {fingerprint}"
+
+
+def _retrain_key_base(meta: ModelMeta, forget_idx: np.ndarray, seed: int) -> str:
     recipe = {k: v for k, v in meta.recipe.items() if k != "seed"}
     parts = [
         "retrain", meta.dataset, json.dumps(meta.dataset_options, sort_keys=True), meta.arch,
@@ -58,6 +66,18 @@ def retrain_key(meta: ModelMeta, forget_idx: np.ndarray, seed: int) -> str:
         forget_digest(forget_idx), str(seed),
     ]
     return "|".join(parts)
+
+
+@dataclass
+class Oracle:
+    """The retrained oracle of a run: the model, its training time and where that came from."""
+
+    model: SplitClassifier
+    time_s: float
+    reused: bool
+    reason: str
+    waited_s: float = 0.0
+    measured: dict[str, Any] = field(default_factory=dict)
 
 
 def get_retrained(
@@ -70,23 +90,43 @@ def get_retrained(
     workspace: Workspace | None,
     progress: ProgressFn = no_progress,
     should_stop: StopFn = never_stop,
-) -> tuple[SplitClassifier, float, bool]:
-    """The retrained oracle for this forget set: (model, training time, reused-from-workspace)."""
-    key = retrain_key(meta, data.forget.forget_idx, seed)
-    if workspace is not None:
-        found = workspace.find("model", key)
-        if found is not None:
-            retrained, _ = workspace.load_model(found.id)
-            return retrained, float(found.info.get("time_s", math.nan)), True
+) -> Oracle:
+    """The retrained oracle for this forget set, computed once per workspace (see `model_cache`)."""
     ctx = RunContext(device, meta, seed, progress, should_stop)
-    outcome = run_method("retrain", model, data, ctx)
-    if workspace is not None:
+
+    def build() -> tuple[SplitClassifier, ModelMeta, dict]:
+        outcome = run_method("retrain", model, data, ctx)
         retrain_meta = ModelMeta(**{**meta.__dict__, "note": f"retrained without {data.forget.spec}", "seed": seed})
-        workspace.save_model(
-            outcome.result.model, retrain_meta, f"retrain {meta.dataset} {data.forget.spec} seed {seed}",
-            key=key, info={"time_s": outcome.time_s, "forget": data.forget.spec},
-        )
-    return outcome.result.model, outcome.time_s, False
+        measured = measured_here(device)
+        return outcome.result.model, retrain_meta, {"time_s": outcome.time_s, "forget": data.forget.spec, **measured}
+
+    if workspace is None:
+        trained, _, info = build()
+        return Oracle(trained, info["time_s"], False, "no workspace", measured=info)
+    cached = obtain(
+        workspace, key=retrain_key(meta, data.forget.forget_idx, seed, data_fingerprint(data.dataset)),
+        key_base=_retrain_key_base(meta, data.forget.forget_idx, seed), dataset=meta.dataset,
+        name=f"retrain {meta.dataset} {data.forget.spec} seed {seed}", label="oracle", build=build,
+        progress=progress, should_stop=should_stop,
+    )
+    info = cached.entry.info if cached.entry is not None else {}
+    return Oracle(cached.model, float(info.get("time_s", math.nan)), cached.reused, cached.reason,
+                  cached.waited_s, info)
+
+
+def validate_run(dataset: SplitDataset, model: SplitClassifier, meta: ModelMeta, forget: ForgetSet,
+                 info: MethodInfo, config: MethodConfig) -> None:
+    """Refuse, before anything expensive, what cannot run: a model that does not fit the data, a
+    method that does not support this forget kind, a config of another method, NaN weights."""
+    check_compatible(meta, dataset)
+    if not info.supports(forget.category):
+        raise ValueError(f"{info.title} supports {', '.join(info.forget_kinds)} forgetting, not "
+                         f"{forget.category} ({forget.spec})")
+    if not isinstance(config, info.config_cls):
+        raise ValueError(f"{info.name} expects a {info.config_cls.__name__}, got {type(config).__name__}")
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise ValueError(f"the model's weights contain NaN or infinity (in {name}); it cannot be unlearned")
 
 
 def _phase(progress: ProgressFn, name: str) -> ProgressFn:
@@ -110,137 +150,118 @@ def unlearn_run(
     progress: ProgressFn = no_progress,
     should_stop: StopFn = never_stop,
     model_name: str | None = None,
+    run_id: str | None = None,
 ) -> RunRecord:
     """Run `method` on `model` to forget `forget_spec`, evaluate against retraining, store it.
 
-    The run is written to `workspace` (when given) before it is returned; the retrained oracle
-    is computed once per (dataset, recipe, forget set, seed) and reused from the workspace.
+    Everything that can be refused is refused first (`validate_run`). The run is written to
+    `workspace` (when given, under `run_id` if given) before it is returned; the retrained oracle
+    is computed once per (dataset content, recipe, forget set, seed) and reused from the workspace.
     """
     info = get_method(method)
     config = config if config is not None else info.config_cls()
     forget = resolve(forget_spec, dataset, seed)
+    validate_run(dataset, model, meta, forget, info, config)
     data = UnlearnData(dataset, forget)
-    retrained, retrain_time, reused = get_retrained(
+    oracle = get_retrained(
         model, meta, data, seed=seed, device=device, workspace=workspace,
-        progress=_phase(progress, "retrain oracle"), should_stop=should_stop,
+        progress=_phase(progress, "retraining oracle"), should_stop=should_stop,
     )
     with track_peak_memory(device) as peak:  # the method's own peak (the oracle's is its own work)
         if method == "retrain":  # the oracle is the result: train it once
-            outcome = RunOutcome(method, config, UnlearnResult(retrained), retrain_time)
+            outcome = RunOutcome(method, config, UnlearnResult(oracle.model), oracle.time_s)
         else:
             ctx = RunContext(device, meta, seed, _phase(progress, info.title), should_stop)
             outcome = run_method(method, model, data, ctx, config)
+    summary, evals = summarize_run(
+        dataset, model, meta, data, outcome.result.model, oracle, method=method, config=config.to_dict(),
+        time_s=outcome.time_s, device=device, seed=seed, progress=progress,
+        extra={**peak.to_dict(), "model_name": model_name or meta.arch},
+    )
+    record = RunRecord(summary, None, outcome.result.model, oracle.model, evals,
+                       outcome.result.artifacts, outcome.result.mask)
+    if workspace is not None:
+        record.entry = store_run(workspace, record, meta, run_id=run_id)
+    return record
+
+
+def summarize_run(
+    dataset: SplitDataset,
+    model: SplitClassifier,
+    meta: ModelMeta,
+    data: UnlearnData,
+    unlearned: SplitClassifier,
+    oracle: Oracle,
+    *,
+    method: str,
+    config: dict[str, Any],
+    time_s: float | None,
+    device: torch.device,
+    seed: int,
+    progress: ProgressFn = no_progress,
+    extra: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], dict[str, ModelEval]]:
+    """Evaluate the original, unlearned and retrained models alike and build a run's summary (the
+    CLI's `unlearn` JSON): one place for every run, the studio's own and external ones.
+    `time_s` is None when the unlearning happened elsewhere; `extra` adds fields."""
     progress(ProgressEvent(0, 1, "evaluating original, unlearned and retrained models"))
     evals = {
         "original": evaluate_model(model, data, device=device, seed=seed),
-        "unlearned": evaluate_model(outcome.result.model, data, device=device, seed=seed),
-        "retrain": evaluate_model(retrained, data, device=device, seed=seed),
+        "unlearned": evaluate_model(unlearned, data, device=device, seed=seed),
+        "retrain": evaluate_model(oracle.model, data, device=device, seed=seed),
     }
     progress(ProgressEvent(1, 1, "evaluation done"))
     versus = compare_to_retrain(evals["unlearned"], evals["retrain"])
+    forget, retrain_time = data.forget, oracle.time_s
     summary: dict[str, Any] = {
         "method": method,
         "dataset": dataset.name,
         "model": meta.arch,
-        "forget": forget_spec,
+        "forget": forget.spec,
         "seed": seed,
         "n_forget": forget.n_forget,
         "n_retain": forget.n_retain,
         **{name: ev.headline() for name, ev in evals.items()},
         "avg_gap": versus["avg_gap"],
-        "time_s": outcome.time_s,
+        "time_s": time_s,
         "retrain_time_s": retrain_time,
-        "params_changed_frac": params_changed_frac(model, outcome.result.model),
-        "time_ratio": outcome.time_s / retrain_time if retrain_time and retrain_time > 0 else None,
-        "retrain_reused": reused,
-        **peak.to_dict(),
-        "retrain_key": retrain_key(meta, forget.forget_idx, seed),
+        "params_changed_frac": params_changed_frac(model, unlearned),
+        "time_ratio": time_s / retrain_time if time_s is not None and retrain_time and retrain_time > 0 else None,
+        "retrain_reused": oracle.reused,
+        "retrain_reason": oracle.reason,
+        "retrain_waited_s": oracle.waited_s,
+        "retrain_measured_at": oracle.measured.get("measured_at"),
+        "retrain_device": oracle.measured.get("device"),
+        "retrain_host_load": oracle.measured.get("host_load"),
+        "retrain_key": retrain_key(meta, forget.forget_idx, seed, data_fingerprint(dataset)),
+        "data_fingerprint": data_fingerprint(dataset),
         "versus_retrain": versus,
         "details": {name: ev.to_dict() for name, ev in evals.items()},
-        "config": config.to_dict(),
+        "config": config,
         "device": str(device),
-        "model_name": model_name or meta.arch,
+        "model_name": meta.arch,
         "model_digest": state_digest(model),
         "class_names": list(dataset.class_names),
+        **(extra or {}),
     }
-    record = RunRecord(summary, None, outcome.result.model, retrained, evals,
-                       outcome.result.artifacts, outcome.result.mask)
-    if workspace is not None:
-        record.entry = store_run(workspace, record, meta)
-    return record
+    return summary, evals
 
 
-def store_run(workspace: Workspace, record: RunRecord, meta: ModelMeta) -> Entry:
+def store_run(workspace: Workspace, record: RunRecord, meta: ModelMeta, run_id: str | None = None) -> Entry:
     """Write a run (summary, unlearned model, mask, artifacts) to the workspace atomically."""
-    s = record.summary
-    unlearned_meta = ModelMeta(**{**meta.__dict__, "note": f"{s['method']} forgetting {s['forget']}"})
-    files = {
-        "result.json": lambda p: p.write_text(json.dumps(to_jsonable(s), indent=2, default=_plain)),
-        MODEL_FILE: lambda p: save_checkpoint(record.unlearned, p, unlearned_meta),
-    }
-    if record.mask:
-        files["mask.safetensors"] = lambda p: save_file(
-            {k: v.detach().cpu().to(torch.uint8).contiguous() for k, v in record.mask.items()}, str(p)
-        )
-    tensors, plain = split_artifacts(record.artifacts)
-    if tensors:
-        files["artifacts.safetensors"] = lambda p: save_file(tensors, str(p))
-    if plain:
-        files["artifacts.json"] = lambda p: p.write_text(json.dumps(to_jsonable(plain), default=_plain))
-    name = f"{s['method']} | {s['forget']} | seed {s['seed']}"
-    return workspace.put("run", name, dataset=s["dataset"], info=to_jsonable(s), files=files)
+    return workspace.save_run(record.summary, record.unlearned, meta, mask=record.mask,
+                              artifacts=record.artifacts, entry_id=run_id)
 
 
 def find_run(workspace: Workspace, *, dataset: str, method: str, forget: str, seed: int, model_digest: str,
-             config: dict[str, Any]) -> Entry | None:
-    """The newest stored run of exactly this method, settings, forget set, seed and starting model,
-    so a repeated request (e.g. the guided tour) can show it instead of recomputing it."""
+             config: dict[str, Any], fingerprint: str | None = None) -> Entry | None:
+    """The newest stored run of exactly this method, settings, forget set, seed and starting model
+    (and data content, when `fingerprint` is given), so a repeated request (e.g. the guided tour)
+    can show it instead of recomputing it."""
     for entry in workspace.list("run", dataset=dataset):
         s = entry.info
         if (s["method"], s["forget"], s["seed"], s.get("model_digest")) == (method, forget, seed, model_digest) \
-                and s.get("config") == to_jsonable(config):
+                and s.get("config") == to_jsonable(config) \
+                and (fingerprint is None or s.get("data_fingerprint") == fingerprint):
             return entry
     return None
-
-
-def split_artifacts(artifacts: dict[str, Any], prefix: str = "") -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Separate tensors / arrays (for safetensors) from plain values (for JSON), keys joined by '/'."""
-    tensors: dict[str, torch.Tensor] = {}
-    plain: dict[str, Any] = {}
-    for key, value in artifacts.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, np.ndarray) and value.dtype != object:
-            value = torch.from_numpy(value)
-        if isinstance(value, torch.Tensor):
-            tensors[name] = value.detach().cpu().contiguous()
-        elif isinstance(value, dict):
-            sub_t, sub_p = split_artifacts(value, name + "/")
-            tensors.update(sub_t)
-            plain.update(sub_p)
-        else:
-            plain[name] = value
-    return tensors, plain
-
-
-def load_run_artifacts(entry: Entry) -> dict[str, Any]:
-    """The stored artifacts of a run, flat: '/'-joined keys to tensors or plain values."""
-    from safetensors.torch import load_file
-
-    out: dict[str, Any] = {}
-    if entry.file("artifacts.safetensors").exists():
-        out.update(load_file(str(entry.file("artifacts.safetensors"))))
-    if entry.file("artifacts.json").exists():
-        out.update(json.loads(entry.file("artifacts.json").read_text()))
-    return out
-
-
-def _plain(value: object) -> object:
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating, float)):
-        return None if math.isnan(value) else float(value)
-    if isinstance(value, (np.ndarray, torch.Tensor)):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    return str(value)

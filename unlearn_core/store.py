@@ -3,28 +3,39 @@
 Every entry is written atomically: a row is inserted as ``pending``, its files are written into
 a temporary folder that is renamed into place, then the row is marked ``complete``. Listing
 shows complete entries only, so a crash never leaves a half-written entry visible. Nothing is
-overwritten: each entry gets a fresh id and folder.
+overwritten: each entry gets a fresh id and folder. A cached entry whose files turn out missing
+or unreadable is marked ``broken`` (kept for inspection, never served again); `housekeeping`
+removes the pending rows and temporary folders a crashed writer left behind.
+
+Runs are stored here too (`save_run`, `load_run_artifacts`): tensors in safetensors files,
+everything else as strict JSON through the project's one encoder, `serialize.dumps`.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+from safetensors.torch import load_file, save_file
 
 from .models import ModelMeta, SplitClassifier, load_checkpoint, save_checkpoint
+from .serialize import dumps
 
 KINDS = ("model", "run", "forget_set")
 MODEL_FILE = "model.safetensors"
+STALE_PENDING_S = 600.0  # a put writes its files in seconds; a pending row this old was left by a crash
 FileWriter = Callable[[Path], None]
 
 _SCHEMA = """
@@ -60,14 +71,82 @@ class Entry:
         return self.path / name
 
 
+class WorkspaceError(ValueError):
+    """The workspace folder or its registry cannot be used; the message says which and what to do."""
+
+
+def check_workspace_root(root: str | Path) -> Path:
+    """`root` as a Path, or a WorkspaceError: an empty name (it would mean the current folder) or a file.
+
+    A folder that does not exist yet is accepted (the workspace creates it); callers that must
+    ask first (the app) check ``Path.exists`` themselves.
+    """
+    if str(root).strip() == "":
+        raise WorkspaceError("the workspace folder name is empty: name a folder (e.g. workspace)")
+    path = Path(root).expanduser()
+    if path.exists() and not path.is_dir():
+        raise WorkspaceError(f"workspace {path} is a file, not a folder: name a folder")
+    return path
+
+
+def registry_error(root: Path, err: sqlite3.Error) -> WorkspaceError:
+    """A one-line WorkspaceError for a SQLite failure on the registry of the workspace at `root`."""
+    registry = Path(root) / "registry.sqlite"
+    text = str(err)
+    if "locked" in text or "busy" in text:
+        advice = "another process is writing to it; wait for it to finish, or use another workspace"
+    elif "readonly" in text or "unable to open" in text or "disk I/O" in text:
+        advice = "the folder cannot be written; make it writable or use another workspace"
+    elif "full" in text:
+        advice = "the disk is full; free some space"
+    else:
+        advice = "the file is damaged; move it away (a new empty registry is then created) or use another workspace"
+    return WorkspaceError(f"workspace registry {registry} cannot be used ({text}): {advice}")
+
+
+def _check_file_name(name: str) -> None:
+    """ValueError unless `name` is a plain file name (no folder part, '..', or the reserved info.json)."""
+    if (not isinstance(name, str) or name in ("", ".", "..", "info.json") or "/" in name or "\\" in name
+            or "\x00" in name or Path(name).is_absolute()):
+        raise ValueError(f"entry file name {name!r} is not a plain file name inside the entry's folder")
+
+
 class Workspace:
     """A workspace folder (default ``./workspace``) with its registry ``registry.sqlite``."""
 
     def __init__(self, root: str | Path = "workspace") -> None:
-        self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as db, db:
-            db.executescript(_SCHEMA)
+        self.root = check_workspace_root(root)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise WorkspaceError(f"workspace {self.root}: a part of this path is a file, not a folder") from None
+        try:
+            with closing(self._connect()) as db, db:
+                db.executescript(_SCHEMA)
+                if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                    raise sqlite3.DatabaseError("database disk image is malformed")
+        except sqlite3.Error as err:
+            raise registry_error(self.root, err) from None
+
+    def check_writable(self) -> None:
+        """WorkspaceError unless a file and a registry row could be written now.
+
+        Commands call it before an expensive step (training, a benchmark) whose result would
+        otherwise be lost to a read-only or full disk, or a registry another process holds.
+        """
+        try:
+            fd, probe = tempfile.mkstemp(dir=self.root, prefix=".probe-")
+            os.close(fd)
+            os.remove(probe)
+        except OSError as err:
+            raise WorkspaceError(f"workspace {self.root} cannot be written ({err.strerror}): "
+                                 "make it writable, free space, or use another workspace") from None
+        try:
+            with closing(self._connect()) as db:
+                db.execute("BEGIN IMMEDIATE")
+                db.rollback()
+        except sqlite3.Error as err:
+            raise registry_error(self.root, err) from None
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.root / "registry.sqlite", timeout=30)
@@ -84,13 +163,19 @@ class Workspace:
         info: dict,
         files: dict[str, FileWriter] | None = None,
         key: str | None = None,
+        entry_id: str | None = None,
     ) -> Entry:
-        """Store a new entry atomically and return it; `files` maps file names to writers."""
+        """Store a new entry atomically and return it; `files` maps file names to writers.
+
+        `entry_id` (from `new_id`) lets a tracked run store its result under its own id.
+        """
         if kind not in KINDS:
             raise ValueError(f"unknown entry kind {kind!r}; kinds: {', '.join(KINDS)}")
-        entry_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:8]
+        for file_name in files or {}:
+            _check_file_name(file_name)
+        entry_id = entry_id or new_id()
         created = time.time()
-        info_text = json.dumps(info, default=_json_default)
+        info_text = dumps(info)
         with closing(self._connect()) as db, db:
             db.execute(
                 "INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)",
@@ -145,6 +230,28 @@ class Workspace:
             ).fetchone()
         return None if row is None else self._entry(row)
 
+    def mark_broken(self, entry_id: str) -> None:
+        """Never serve this entry again (its files are missing or unreadable); the row stays for inspection."""
+        with closing(self._connect()) as db, db:
+            db.execute("UPDATE entries SET status = 'broken' WHERE id = ?", (entry_id,))
+
+    def housekeeping(self, older_than_s: float = STALE_PENDING_S) -> dict[str, int]:
+        """Remove what a crashed writer left: pending rows and `.tmp` folders older than `older_than_s`.
+
+        Younger ones may belong to a put in progress in another process and are left alone.
+        Returns how many rows and folders were removed.
+        """
+        cutoff = time.time() - older_than_s
+        with closing(self._connect()) as db, db:
+            rows = db.execute("DELETE FROM entries WHERE status = 'pending' AND created < ?", (cutoff,)).rowcount
+        folders = 0
+        tmp_root = self.root / ".tmp"
+        for tmp in tmp_root.iterdir() if tmp_root.is_dir() else []:
+            if tmp.stat().st_mtime < cutoff:
+                shutil.rmtree(tmp, ignore_errors=True)
+                folders += 1
+        return {"pending_rows": rows, "tmp_folders": folders}
+
     def _entry(self, row: sqlite3.Row) -> Entry:
         return Entry(
             row["id"], row["kind"], row["name"], row["dataset"], row["key"], row["created"],
@@ -179,14 +286,66 @@ class Workspace:
         """The train indices of a stored forget set."""
         return np.atleast_1d(np.loadtxt(entry.file("indices.txt"), dtype=np.int64))
 
+    def save_run(
+        self,
+        summary: dict[str, Any],
+        unlearned: torch.nn.Module,
+        meta: ModelMeta,
+        *,
+        mask: dict[str, torch.Tensor] | None = None,
+        artifacts: dict[str, Any] | None = None,
+        entry_id: str | None = None,
+    ) -> Entry:
+        """Store a run atomically: its summary (result.json and the registry row), the unlearned
+        model, the parameter mask and the method's artifacts (tensors to safetensors, the rest JSON)."""
+        s = summary
+        unlearned_meta = ModelMeta(**{**meta.__dict__, "note": f"{s['method']} forgetting {s['forget']}"})
+        files: dict[str, FileWriter] = {
+            "result.json": lambda p: p.write_text(dumps(s, indent=2)),
+            MODEL_FILE: lambda p: save_checkpoint(unlearned, p, unlearned_meta),
+        }
+        if mask:
+            files["mask.safetensors"] = lambda p: save_file(
+                {k: v.detach().cpu().to(torch.uint8).contiguous() for k, v in mask.items()}, str(p)
+            )
+        tensors, plain = split_artifacts(artifacts or {})
+        if tensors:
+            files["artifacts.safetensors"] = lambda p: save_file(tensors, str(p))
+        if plain:
+            files["artifacts.json"] = lambda p: p.write_text(dumps(plain))
+        name = f"{s['method']} | {s['forget']} | seed {s['seed']}"
+        return self.put("run", name, dataset=s["dataset"], info=json.loads(dumps(s)), files=files, entry_id=entry_id)
 
-def _json_default(value: object) -> object:
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot store {type(value).__name__} in the workspace registry")
+
+def new_id() -> str:
+    """A fresh entry id: creation time (sortable, readable) and 8 random hex digits."""
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:8]
+
+
+def split_artifacts(artifacts: dict[str, Any], prefix: str = "") -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Separate tensors / arrays (for safetensors) from plain values (for JSON), keys joined by '/'."""
+    tensors: dict[str, torch.Tensor] = {}
+    plain: dict[str, Any] = {}
+    for key, value in artifacts.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, np.ndarray) and value.dtype != object:
+            value = torch.from_numpy(value)
+        if isinstance(value, torch.Tensor):
+            tensors[name] = value.detach().cpu().contiguous()
+        elif isinstance(value, dict):
+            sub_t, sub_p = split_artifacts(value, name + "/")
+            tensors.update(sub_t)
+            plain.update(sub_p)
+        else:
+            plain[name] = value
+    return tensors, plain
+
+
+def load_run_artifacts(entry: Entry) -> dict[str, Any]:
+    """The stored artifacts of a run, flat: '/'-joined keys to tensors or plain values."""
+    out: dict[str, Any] = {}
+    if entry.file("artifacts.safetensors").exists():
+        out.update(load_file(str(entry.file("artifacts.safetensors"))))
+    if entry.file("artifacts.json").exists():
+        out.update(json.loads(entry.file("artifacts.json").read_text()))
+    return out

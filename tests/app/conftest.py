@@ -27,18 +27,21 @@ def app(tmp_path: Path) -> AppTest:
 
 @pytest.fixture
 def wait_for_jobs():
-    """A function that reruns the page until the session's background runs have finished."""
+    """A function that reruns the page until the workspace's background runs have finished."""
     return _wait_for_jobs
 
 
 def _wait_for_jobs(at: AppTest, timeout: float = 600) -> None:
-    from studio_ui import jobs
+    """Wait until no run of the app's workspace is queued or running (they run in worker processes)."""
+    from unlearn_core import run_records
+    from unlearn_core.store import Workspace
 
+    workspace = Workspace(at.session_state["workspace_root"])
     deadline = time.time() + timeout
     while time.time() < deadline:
-        ids = at.session_state["my_jobs"] if "my_jobs" in at.session_state else []
-        if ids and all(jobs.get(i) is not None and jobs.get(i).finished for i in ids):
+        rows = run_records.list_runs(workspace)
+        if rows and not any(r.active for r in rows):
             at.run()
             return
         time.sleep(1)
-    raise AssertionError("the background run did not finish in time")
+    raise AssertionError(f"the background run did not finish in time: {run_records.list_runs(workspace)}")

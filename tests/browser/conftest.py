@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -27,12 +29,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app_url(tmp_path_factory: pytest.TempPathFactory):
-    """Start the app on localhost with a temporary workspace; yield its URL."""
+@contextmanager
+def serve_app(workspace: Path, log_path: Path) -> Iterator[str]:
+    """`streamlit run app.py` on a free localhost port with `workspace`; yields its URL."""
     port = _free_port()
-    env = {**os.environ, "UNLEARN_STUDIO_WORKSPACE": str(tmp_path_factory.mktemp("workspace"))}
-    log = open(tmp_path_factory.mktemp("logs") / "streamlit.log", "w")  # noqa: SIM115
+    env = {**os.environ, "UNLEARN_STUDIO_WORKSPACE": str(workspace)}
+    log = open(log_path, "w")  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
@@ -49,10 +51,19 @@ def app_url(tmp_path_factory: pytest.TempPathFactory):
     else:
         proc.kill()
         raise RuntimeError("streamlit did not start")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory: pytest.TempPathFactory):
+    """Start the app on localhost with a temporary workspace; yield its URL."""
+    with serve_app(tmp_path_factory.mktemp("workspace"), tmp_path_factory.mktemp("logs") / "streamlit.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

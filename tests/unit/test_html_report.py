@@ -52,3 +52,20 @@ def test_report_is_self_contained_and_escapes_user_text() -> None:
                  "run abc123", "Test accuracy per class"):
         assert text in page
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_report_carries_the_inspection_and_external_runs() -> None:
+    s = {**_summary(), "method": "external", "time_s": None, "time_ratio": None}
+    layers = [{"name": n, "cka_vs_original": 0.9, "cka_vs_retrain": 0.8, "cka_original_vs_retrain": 0.7,
+               "cka_vs_original_test": 0.95, "cka_vs_retrain_test": 0.9} for n in ("features.0", "penultimate")]
+    matrix = {"n": 3, "original": [[1, 0, 0], [0, 2, 0], [0, 0, 0]], "unlearned": [[1, 0, 0], [0, 0, 2], [0, 0, 0]],
+              "retrain": [[1, 0, 0], [1, 0, 1], [0, 0, 0]]}
+    inspection = {"layers": layers, "prediction_matrix": {"forget": matrix, "test": None}, "classes": ["a", "b", "c"],
+                  "probe": {"what": "forget vs kept", "original": 0.99, "unlearned": 0.97, "retrain": 0.931},
+                  "relearn": {"steps": [0, 1, 2], "shots": 16, "original": [1.0, 1.0, 1.0],
+                              "unlearned": [0.0, 0.5, 0.875], "retrain": [0.0, 0.0, 0.25]}}
+    page = run_report_html("abc123", s, metric_frame(s), [], inspection)
+    assert "unlearned elsewhere" in page and page.count("plotly.js v") == 1
+    for text in ("Layer-wise similarity of representations", "original → retrained", "Linear probe",
+                 "Relearn test", "93.1%", "87.5%", "after 2 relearn steps on 16 samples"):
+        assert text in page, text

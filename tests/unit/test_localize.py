@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -205,3 +207,127 @@ def test_partial_pgd_stays_in_the_ball_and_raises_the_loss():
     assert attack.nonnegative and attack.flipped.float().mean() > 0.9
     assert ((attack.z_adv - attack.z).abs() <= attack.eps + 1e-6).all()
     assert attack.perturbation.shape == (6,)
+
+
+# --- known answers: which entries each localizer selects ------------------------------------------
+
+
+def _expected_channel(score: torch.Tensor) -> torch.Tensor:
+    """DEL's channel aggregation written out by hand (masks.py docstring): each output channel's entries
+    carry the mean of the channel's top-h |entries|, h = max(1, int(0.1 * C_out)); 1-D tensors keep |s|."""
+    a = score.abs().float()
+    if a.ndim <= 1:
+        return a
+    out = torch.empty_like(a)
+    h = min(max(1, int(0.1 * a.shape[0])), a[0].numel())
+    for c in range(a.shape[0]):
+        top = sorted(a[c].reshape(-1).tolist(), reverse=True)[:h]
+        out[c] = sum(top) / h
+    return out
+
+
+def _hand_scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor, criterion: str) -> dict[str, torch.Tensor]:
+    """The three criteria by plain autograd on the summed loss (independent of scores.py)."""
+    params = dict(model.named_parameters())
+    if criterion == "weight":
+        return {n: p.detach().abs() for n, p in params.items()}
+    model.eval()
+    grads = torch.autograd.grad(F.cross_entropy(model(x), y, reduction="sum"), list(params.values()))
+    model.train()
+    g = {n: gr.detach() for n, gr in zip(params, grads, strict=True)}
+    if criterion == "grad":
+        return {n: v.abs() for n, v in g.items()}
+    return {n: (params[n].detach() * g[n]).abs() for n in params}
+
+
+def _assert_selects_the_top(mask: dict[str, torch.Tensor], scores: dict[str, torch.Tensor], k: int) -> None:
+    """Exactly k entries selected, and every selected score >= every unselected one."""
+    sel = torch.cat([mask[n].reshape(-1) for n in scores]) > 0
+    flat = torch.cat([scores[n].reshape(-1) for n in scores])
+    assert int(sel.sum()) == k
+    assert flat[sel].min() >= flat[~sel].max() - 1e-6 * flat.abs().max(), "a lower score beat a higher one"
+
+
+@pytest.mark.parametrize("granularity", ["parameter", "channel"])
+@pytest.mark.parametrize("localizer", ["del", "salun", "magnitude", "criticality"])
+def test_each_scoring_localizer_selects_exactly_its_top_entries(tiny, localizer, granularity):
+    model, x, y = tiny
+    # a stand-in for UnlearnData: the first 10 rows are the forget set, all 24 the train set
+    data = SimpleNamespace(x_forget=x[:10], y_forget=y[:10], dataset=SimpleNamespace(train=SimpleNamespace(x=x, y=y)))
+    examples = {"del": (x[:10], y[:10]), "salun": (x[:10], y[:10]), "criticality": (x, y), "magnitude": (x, y)}
+    raw = _hand_scores(model, *examples[localizer], LOCALIZERS[localizer].criterion)
+    expected = raw if granularity == "parameter" else {n: _expected_channel(s) for n, s in raw.items()}
+    mask = localize(model, data, localizer=localizer, granularity=granularity, budget=0.25, device=CPU)
+    _assert_selects_the_top(mask.masks, expected, round(0.25 * _total(model)))
+    # and the least-scored entry overall is never chosen at a 25% budget
+    flat = torch.cat([expected[n].reshape(-1) for n in expected])
+    assert torch.cat([mask.masks[n].reshape(-1) for n in expected])[flat.argmin()] == 0
+
+
+@pytest.mark.parametrize("granularity", ["parameter", "channel"])
+def test_distinct_scores_select_exactly_the_top_k(granularity):
+    """Distinct scores: the selection is exactly the k best, known in advance (no tie rule involved)."""
+    model = nn.Sequential(nn.Linear(3, 20), nn.Linear(20, 4))  # weights [20, 3], [4, 20]; biases [20], [4]
+    gen = torch.Generator().manual_seed(0)
+    shapes = {n: p.shape for n, p in model.named_parameters()}
+    total = sum(p.numel() for p in model.parameters())
+    perm = torch.randperm(total, generator=gen).float() + 1.0  # distinct positive scores
+    scores, start = {}, 0
+    for n, s in shapes.items():
+        scores[n] = perm[start : start + s.numel()].reshape(s)
+        start += s.numel()
+    ranked = scores if granularity == "parameter" else {n: _expected_channel(s) for n, s in scores.items()}
+    flat = torch.cat([ranked[n].reshape(-1) for n in shapes])
+    for budget in (0.05, 0.3, 0.5):
+        k = round(budget * total)
+        mask = build_mask(model, scores, localizer="salun", granularity=granularity, budget=budget)
+        chosen = torch.cat([mask.masks[n].reshape(-1) for n in shapes]) > 0
+        if granularity == "parameter":
+            assert set(torch.nonzero(chosen).reshape(-1).tolist()) == set(flat.topk(k).indices.tolist())
+        else:
+            _assert_selects_the_top(mask.masks, ranked, k)
+
+
+def test_channel_granularity_picks_whole_channels_by_their_top_h_mean():
+    """Known answer: a [20, 2] weight with h = 2, so channel c scores the mean of its row; rows 19, 18
+    have the largest means and are chosen whole at a budget of 4 of 40 entries (the bias scores 0)."""
+    model = nn.Sequential(nn.Linear(2, 20))
+    w = torch.arange(40, dtype=torch.float32).reshape(20, 2)
+    w[0, 0] = 1000.0  # one huge entry: row 0's mean is 500.5, above row 19's 38.5
+    scores = {"0.weight": w, "0.bias": torch.zeros(20)}
+    mask = build_mask(model, scores, localizer="del", granularity="channel", budget=4 / 60)
+    chosen_rows = torch.nonzero(mask.masks["0.weight"].sum(dim=1)).reshape(-1).tolist()
+    assert chosen_rows == [0, 19]
+    assert mask.masks["0.weight"][[0, 19]].all() and int(mask.masks["0.bias"].sum()) == 0
+    param = build_mask(model, scores, localizer="salun", granularity="parameter", budget=4 / 60)
+    assert param.masks["0.weight"].reshape(-1).nonzero().reshape(-1).tolist() == [0, 37, 38, 39]
+
+
+def test_magnitude_selects_the_largest_weights_of_a_known_model():
+    model = nn.Sequential(nn.Linear(2, 2))
+    with torch.no_grad():
+        model[0].weight.copy_(torch.tensor([[0.1, -5.0], [2.0, 0.3]]))
+        model[0].bias.copy_(torch.tensor([-3.0, 0.2]))
+    mask = localize(model, None, localizer="magnitude", budget=0.5, device=CPU)  # 3 of 6 entries
+    assert mask.masks["0.weight"].tolist() == [[0.0, 1.0], [1.0, 0.0]]
+    assert mask.masks["0.bias"].tolist() == [1.0, 0.0]
+
+
+def test_random_localizer_selects_the_top_of_its_seeded_scores(tiny):
+    model, _, _ = tiny
+    gen = torch.Generator().manual_seed(7)
+    expected = {n: torch.rand(tuple(p.shape), generator=gen) for n, p in model.named_parameters()}
+    mask = localize(model, None, localizer="random", budget=0.2, device=CPU, seed=7)
+    _assert_selects_the_top(mask.masks, expected, round(0.2 * _total(model)))
+
+
+@pytest.mark.parametrize("localizer", ["shallowest", "deepest"])
+def test_layer_order_localizers_take_entries_in_order(tiny, localizer):
+    model, _, _ = tiny
+    names = [n for n, _ in model.named_parameters()]
+    order = names if localizer == "shallowest" else names[::-1]
+    budget = 0.37
+    k = round(budget * _total(model))
+    mask = localize(model, None, localizer=localizer, budget=budget, device=CPU)
+    flat = torch.cat([mask.masks[n].reshape(-1) for n in order])
+    assert flat[:k].all() and not flat[k:].any()  # the first k entries walking from that end

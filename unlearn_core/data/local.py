@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import gzip
 import pickle
+import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +76,15 @@ def _dataset(name: str, train: Split, test: Split, class_names: list[str], optio
 
 def _read_idx(path: Path) -> np.ndarray:
     """An idx file of unsigned bytes (the MNIST format), plain or gzip-compressed."""
-    data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    data = path.read_bytes()
+    if path.suffix == ".gz":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as err:  # BadGzipFile is an OSError; a cut file an EOFError
+            raise ValueError(
+                f"{path} is not a readable gzip file ({err or type(err).__name__}): download it again, "
+                "or put the uncompressed file next to it"
+            ) from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
         raise ValueError(f"{path} is not an idx file of unsigned bytes")
     ndim = data[3]
@@ -172,8 +182,11 @@ def _load_cifar(
             if len(data) != len(labels):
                 raise ValueError(f"{len(data)} images but {len(labels)} labels")
             splits[split] = _split(data, labels, limit, seed)
-    except (pickle.UnpicklingError, EOFError, KeyError, ValueError) as err:
-        raise ValueError(f"{name} files in {base} are malformed: {err}") from err
+    except (pickle.UnpicklingError, EOFError, KeyError, ValueError, TypeError, IndexError, AttributeError,
+            OverflowError, OSError) as err:
+        raise ValueError(
+            f"{name} files in {base} are malformed or unsafe ({err}); use the python version of the official files"
+        ) from None
     return _dataset(
         name, splits["train"], splits["test"], class_names, {"root": str(root), "limit": limit, "seed": seed}
     )
@@ -217,7 +230,8 @@ def build_svhn(root: str | None = None, limit: int | None = None, seed: int = 0)
             mat = scipy.io.loadmat(str(path))
             images = np.transpose(np.asarray(mat["X"], dtype=np.uint8), (3, 2, 0, 1))  # [H, W, C, N] -> [N, C, H, W]
             labels = np.asarray(mat["y"], dtype=np.int64).reshape(-1)
-        except (KeyError, ValueError, TypeError) as err:
+        except (KeyError, ValueError, TypeError, IndexError, NotImplementedError, scipy.io.matlab.MatReadError,
+                OSError, EOFError) as err:  # not a .mat file, a MATLAB 7.3 (HDF5) one, or a cut one
             raise ValueError(
                 f"SVHN file {path} is malformed (expected arrays X [32, 32, 3, N] and y [N, 1]): {err}"
             ) from err
@@ -231,15 +245,30 @@ def build_svhn(root: str | None = None, limit: int | None = None, seed: int = 0)
 # --- ImageFolder --------------------------------------------------------------------------------
 
 
+def _to_8bit(img: Image.Image) -> Image.Image:
+    """16-bit (and 32-bit integer) grayscale scaled to 8 bits; `convert` would clip them to white."""
+    if img.mode.startswith("I;16") or img.mode == "I":
+        values = np.clip(np.asarray(img, dtype=np.float64), 0, 65535) / 257.0
+        return Image.fromarray(np.rint(values).astype(np.uint8), mode="L")
+    return img
+
+
 def _load_images(samples: list[tuple[str, int]], size: int, grayscale: bool) -> torch.Tensor:
     mode = "L" if grayscale else "RGB"
     out = np.empty((len(samples), 1 if grayscale else 3, size, size), dtype=np.uint8)
     for i, (path, _) in enumerate(samples):
         try:
-            with Image.open(path) as img:
-                arr = np.asarray(img.convert(mode).resize((size, size), Image.Resampling.BILINEAR))
-        except OSError as err:
-            raise ValueError(f"cannot read image {path}: {err}") from err
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(path) as img:
+                    arr = np.asarray(_to_8bit(img).convert(mode).resize((size, size), Image.Resampling.BILINEAR))
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+            raise ValueError(
+                f"image {path} is too large to open safely ({err}); refused as a possible decompression bomb: "
+                "shrink it or remove it from the folder"
+            ) from None
+        except (OSError, ValueError, SyntaxError, EOFError) as err:
+            raise ValueError(f"cannot read image {path}: {err}; remove or re-save it") from None
         out[i] = arr[None] if grayscale else arr.transpose(2, 0, 1)
     return torch.from_numpy(out).float().div_(255.0)
 

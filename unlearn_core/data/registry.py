@@ -7,6 +7,7 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..options import coerce_options, declared_types
 from .base import SplitDataset
 
 Builder = Callable[..., SplitDataset]
@@ -58,15 +59,14 @@ def get_dataset_info(name: str) -> DatasetInfo:
 
 
 def load_dataset(name: str, **options: object) -> SplitDataset:
-    """Build dataset `name` with `options` (e.g. ``root=`` for local folders). Cached per options."""
+    """Build dataset `name` with `options` (e.g. ``root=`` for local folders). Cached per options.
+
+    Options are checked against the builder's annotations first (text such as ``"32"`` or
+    ``"no"`` is converted): a ValueError names an unknown option or a value of the wrong type.
+    """
     info = get_dataset_info(name)
-    unknown = set(options) - set(info.options())
-    if unknown:
-        raise ValueError(
-            f"dataset {name!r} has no option(s) {', '.join(sorted(unknown))}; "
-            f"options: {', '.join(info.options()) or 'none'}"
-        )
-    return _load_cached(name, tuple(sorted(options.items())))
+    checked = coerce_options(options, declared_types(info.builder), f"dataset {name!r}")
+    return _load_cached(name, tuple(sorted(checked.items())))
 
 
 @functools.lru_cache(maxsize=8)

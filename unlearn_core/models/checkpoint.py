@@ -6,10 +6,12 @@ architecture raises CheckpointMismatch listing missing / unexpected keys and wro
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import tempfile
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -44,17 +46,76 @@ class ModelMeta:
 
     @classmethod
     def from_json(cls, text: str) -> ModelMeta:
-        raw = json.loads(text)
+        """Parse and validate stored metadata (untrusted: it comes from a user's file).
+
+        Types and ranges are checked before anything is built from them; a ValueError names
+        the first bad field. Unknown top-level fields are ignored (files from newer versions).
+        """
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"metadata is not valid JSON ({err})") from None
+        if not isinstance(raw, dict):
+            raise ValueError("metadata is not a JSON object")
         known = {k: v for k, v in raw.items() if k in cls.__dataclass_fields__}
-        known["input_shape"] = tuple(known.get("input_shape", ()))
+        for name in ("arch", "num_classes", "input_shape"):
+            if name not in known:
+                raise ValueError(f"metadata lacks the field {name!r}")
+        _check_meta_fields(known)
+        known["input_shape"] = tuple(known["input_shape"])
         return cls(**known)
 
-    def build(self) -> SplitClassifier:
-        """A freshly initialised model of this architecture."""
+    def build(self, device: torch.device | str | None = None) -> SplitClassifier:
+        """A freshly initialised model of this architecture (on the ``"meta"`` device: shapes only)."""
         c, h, _ = self.input_shape
-        return build_model(
-            self.arch, num_classes=self.num_classes, in_channels=c, image_size=h, **self.arch_options
-        )
+        with torch.device(device) if device is not None else contextlib.nullcontext():
+            return build_model(
+                self.arch, num_classes=self.num_classes, in_channels=c, image_size=h, **self.arch_options
+            )
+
+
+# Bounds on stored metadata: a file naming 10^9 classes must be refused before anything is built.
+MAX_CLASSES = 100_000
+MAX_CHANNELS = 64
+MAX_IMAGE_SIZE = 4096
+
+
+def _check_meta_fields(raw: dict[str, object]) -> None:
+    """ValueError naming the first metadata field of the wrong type or out of range."""
+
+    def is_int(v: object) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    def bad(name: str, expected: str) -> ValueError:
+        return ValueError(f"metadata field {name} must be {expected}; got {raw[name]!r}")
+
+    if not isinstance(raw["arch"], str) or not raw["arch"]:
+        raise bad("arch", "an architecture name")
+    if not is_int(raw["num_classes"]) or not 2 <= raw["num_classes"] <= MAX_CLASSES:
+        raise bad("num_classes", f"an integer from 2 to {MAX_CLASSES}")
+    shape = raw["input_shape"]
+    if (not isinstance(shape, (list, tuple)) or len(shape) != 3 or not all(is_int(v) for v in shape)
+            or not 1 <= shape[0] <= MAX_CHANNELS or not all(1 <= v <= MAX_IMAGE_SIZE for v in shape[1:])):
+        raise bad("input_shape", f"[channels 1..{MAX_CHANNELS}, height, width 1..{MAX_IMAGE_SIZE}]")
+    for name, kind, expected in (
+        ("dataset", str, "text"), ("note", str, "text"), ("dataset_options", dict, "an object"),
+        ("arch_options", dict, "an object"), ("recipe", dict, "an object"), ("metrics", dict, "an object"),
+        ("class_names", list, "a list of names"),
+    ):
+        if name in raw and not isinstance(raw[name], kind):
+            raise bad(name, expected)
+    if "seed" in raw and not is_int(raw["seed"]):
+        raise bad("seed", "an integer")
+    if "class_names" in raw and not all(isinstance(c, str) for c in raw["class_names"]):
+        raise bad("class_names", "a list of names")
+    if raw.get("recipe"):
+        from ..options import coerce_options, declared_types
+        from ..train import TrainConfig
+
+        try:
+            TrainConfig(**coerce_options(raw["recipe"], declared_types(TrainConfig), "recipe"))
+        except ValueError as err:
+            raise ValueError(f"metadata field recipe is not a training recipe: {err}") from None
 
 
 class CheckpointMismatch(ValueError):
@@ -85,7 +146,12 @@ def read_meta(path: str | Path) -> ModelMeta | None:
             raw = (f.metadata() or {}).get(META_KEY)
     except (SafetensorError, OSError, ValueError) as err:
         raise ValueError(f"{Path(path).name} is not a readable safetensors checkpoint: {err}") from err
-    return ModelMeta.from_json(raw) if raw else None
+    if not raw:
+        return None
+    try:
+        return ModelMeta.from_json(raw)
+    except ValueError as err:
+        raise ValueError(f"{Path(path).name} has unusable Unlearning Studio metadata: {err}") from None
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
@@ -99,9 +165,11 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         except (SafetensorError, OSError, ValueError) as err:
             raise ValueError(f"{path.name} is not a readable safetensors checkpoint: {err}") from err
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns (several lines) about pickle protocols it then refuses
+            warnings.simplefilter("ignore")
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # UnpicklingError, RuntimeError, EOFError, ...
-        raise ValueError(_torch_load_error(path.name, err)) from err
+        raise ValueError(_torch_load_error(path, err)) from None
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
@@ -109,18 +177,49 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     return obj
 
 
-def _torch_load_error(name: str, err: Exception) -> str:
-    """A one-line reason a `.pt` file was refused (torch's own message advises unsafe loading)."""
+def _torch_load_error(path: Path, err: Exception) -> str:
+    """A one-line reason a `.pt` file was refused.
+
+    torch's own message advises re-running with the unsafe setting; none of it is passed on.
+    Its wording changes between versions ("Unsupported global: GLOBAL x" up to 2.5, "Trying to
+    load unsupported GLOBAL x whose module y is blocked" in 2.14), and for a bare pickle it only
+    says "Unsupported operand", so the file's pickle opcodes are also scanned (never executed).
+    """
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))
-    found = re.search(r"Unsupported global: GLOBAL (\S+)", text)
-    if found:
+    found = re.search(r"GLOBAL:? ([\w.]+)", text)
+    if found or _pickles_objects(path):
+        example = f" (e.g. {found.group(1)})" if found else ""
         return (
-            f"{name} holds pickled Python objects, not only tensors (e.g. {found.group(1)}); refused for "
-            "safety, it is never unpickled: re-save it with torch.save(model.state_dict(), ...) or as .safetensors"
+            f"{path.name} holds pickled Python objects{example}: it contains code or objects beyond tensors and "
+            "is refused; it will not be loaded, since loading it could run that code. A checkpoint must hold "
+            "tensors only: .safetensors, or a .pt state dict of tensors"
         )
-    detail = re.search(r"WeightsUnpickler error:\s*(.+)", text)
-    reason = detail.group(1).strip() if detail else (text.strip().splitlines() or ["unknown error"])[0]
-    return f"{name} is not a readable PyTorch state dict (damaged, or not a checkpoint): {reason}"
+    detail = re.search(r"WeightsUnpickler error:\s*(\S.*)", text)
+    reason = detail.group(1).strip() if detail else next(
+        (line.strip() for line in text.splitlines() if line.strip()), type(err).__name__)
+    return f"{path.name} is not a readable PyTorch state dict (damaged, or not a checkpoint): {reason}"
+
+
+_OBJECT_OPCODES = {"GLOBAL", "STACK_GLOBAL", "REDUCE", "INST", "OBJ", "NEWOBJ", "NEWOBJ_EX"}
+
+
+def _pickles_objects(path: Path) -> bool:
+    """Whether a bare pickle file imports or calls anything (read with pickletools: nothing runs)."""
+    import pickletools
+
+    try:
+        with open(path, "rb") as f:
+            return any(op.name in _OBJECT_OPCODES for op, _, _ in pickletools.genops(f))
+    except Exception:  # not a pickle at all (random bytes, a zip): genops stops at the first bad opcode
+        return False
+
+
+def check_finite(state: dict[str, torch.Tensor], name: str) -> None:
+    """ValueError naming the first tensor holding NaN or infinite values (its outputs would be garbage)."""
+    for key, tensor in state.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise ValueError(f"{name}: tensor {key} holds NaN or infinite values; refused (the model's outputs "
+                             "would be meaningless). Re-export the checkpoint from a model that trained normally")
 
 
 def check_state_dict(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
@@ -147,6 +246,10 @@ def load_checkpoint(path: str | Path, meta: ModelMeta | None = None) -> tuple[Sp
 
     `meta` is required for files without metadata (plain `.pt` state dicts) and, when given,
     overrides the stored metadata's architecture.
+
+    The metadata is validated and compared with the tensor shapes on a shapes-only ("meta"
+    device) model before the real one is allocated, so a file claiming ``width=100000`` is a
+    CheckpointMismatch, not hundreds of GB of memory. Weights with NaN or Inf are refused.
     """
     path = Path(path)
     state = read_state_dict(path)
@@ -154,10 +257,18 @@ def load_checkpoint(path: str | Path, meta: ModelMeta | None = None) -> tuple[Sp
     meta = meta or stored
     if meta is None:
         raise ValueError(
-            f"{path.name} carries no architecture metadata: choose the architecture, classes and input shape"
+            f"{path.name} carries no architecture metadata (architecture, classes, input shape), so it cannot be "
+            "rebuilt: train the model in the studio, or in Python pass a ModelMeta to load_checkpoint(path, meta) "
+            "and re-save it with save_checkpoint(model, path, meta)"
         )
+    check_finite(state, path.name)
+    try:
+        check_state_dict(meta.build("meta"), state)
+    except CheckpointMismatch as err:
+        raise CheckpointMismatch(f"{path.name}: {err}") from None
+    except ValueError as err:  # the metadata names an architecture or options that cannot be built
+        raise ValueError(f"{path.name} describes a model that cannot be built: {err}") from None
     model = meta.build()
-    check_state_dict(model, state)
     model.load_state_dict(state)
     model.eval()
     return model, meta

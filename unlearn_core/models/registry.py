@@ -6,9 +6,12 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..options import coerce_options, declared_types
 from .base import SplitClassifier
 
 Builder = Callable[..., SplitClassifier]
+MAX_WIDTH = 1024  # the widest built-in network a user may ask for (width 64 is a standard ResNet-18)
+_FIXED = ("num_classes", "in_channels", "image_size")  # what every builder takes, not an option
 
 
 @dataclass(frozen=True)
@@ -21,11 +24,10 @@ class ModelInfo:
 
     def options(self) -> dict[str, object]:
         """Keyword options beyond the three every builder takes, with defaults."""
-        fixed = {"num_classes", "in_channels", "image_size"}
         return {
             p.name: p.default
             for p in inspect.signature(self.builder).parameters.values()
-            if p.name not in fixed
+            if p.name not in _FIXED
         }
 
 
@@ -69,7 +71,8 @@ def build_model(
             f"or any torchvision classifier as '{TORCHVISION_PREFIX}<name>' (e.g. tv:mobilenet_v3_small)"
         )
     info = _REGISTRY[name]
-    unknown = set(options) - set(info.options())
-    if unknown:
-        raise ValueError(f"model {name!r} has no option(s) {', '.join(sorted(unknown))}")
-    return info.builder(num_classes=num_classes, in_channels=in_channels, image_size=image_size, **options)
+    checked = coerce_options(options, declared_types(info.builder, skip=_FIXED), f"model {name!r}")
+    width = checked.get("width")
+    if isinstance(width, int) and not 1 <= width <= MAX_WIDTH:  # 10^5 would ask for hundreds of GB
+        raise ValueError(f"model {name!r}: width must be from 1 to {MAX_WIDTH}; got {width}")
+    return info.builder(num_classes=num_classes, in_channels=in_channels, image_size=image_size, **checked)

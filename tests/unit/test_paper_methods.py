@@ -1,17 +1,15 @@
-"""DEL, SalUn, UNSIR and Layer Attack Unlearning: known answers and behaviour on digits."""
+"""The seed papers' methods (DEL, SalUn, UNSIR, Layer Attack Unlearning): known answers and behaviour on digits."""
 
 from __future__ import annotations
-
-import dataclasses
 
 import numpy as np
 import pytest
 import torch
 
-from unlearn_core.data import Split
 from unlearn_core.forget import resolve
 from unlearn_core.methods import RunContext, UnlearnData, run_method
-from unlearn_core.methods.deletion import DELConfig
+from unlearn_core.methods.common import seeded_build
+from unlearn_core.methods.deletion import RESET_SEED_OFFSET, DELConfig
 from unlearn_core.methods.finetune import FinetuneConfig
 from unlearn_core.methods.layer_attack import LayerAttackConfig
 from unlearn_core.methods.salun import SalUnConfig
@@ -39,6 +37,30 @@ def _assert_monotone(events) -> None:
 
 
 # ---------------------------------------------------------------- DEL / SalUn
+
+def test_del_resets_the_selected_entries_to_a_fresh_init(digits_model, class3, cpu):
+    """One epoch at the smallest learning rate barely moves anything, so after DEL every selected body
+    entry sits at the fresh seeded initialisation (not at its trained value) and every unselected
+    body entry is bitwise the original. Fails if the reset step is skipped (DEL = masked finetuning)."""
+    model, meta = digits_model
+    out = run_method("del", model, class3, _ctx(digits_model, cpu, seed=5), DELConfig(epochs=1, lr=1e-6))
+    fresh = dict(seeded_build(meta, 5 + RESET_SEED_OFFSET).named_parameters())
+    after, mask = dict(out.result.model.named_parameters()), out.result.mask
+    head = set(model.head_parameter_names())
+    n_reset = 0
+    for name, p in model.named_parameters():
+        if name in head:
+            continue
+        sel = mask[name] > 0
+        assert torch.equal(after[name][~sel], p[~sel]), f"{name}: an unselected entry moved"
+        if sel.any():
+            to_fresh = (after[name][sel] - fresh[name][sel]).abs()
+            to_original = (after[name][sel] - p[sel]).abs()
+            assert to_fresh.max() < 1e-3, f"{name}: selected entries are not at the fresh init"
+            assert (to_fresh < to_original).float().mean() > 0.99, name
+            n_reset += int(sel.sum())
+    assert n_reset > 0.5 * round(0.3 * sum(p.numel() for p in model.parameters()))  # the budget is mostly body
+
 
 def test_del_leaves_unselected_parameters_bitwise_unchanged(digits_model, class3, cpu):
     model, _ = digits_model
@@ -102,34 +124,9 @@ def test_del_gap_to_retrain_no_worse_than_finetune_on_random_forgetting(digits_m
 
 # ---------------------------------------------------------------- UNSIR
 
-class GuardedImages:
-    """Stands in for `train.x`: indexing any forget row raises; other uses fail as AttributeError."""
-
-    def __init__(self, x: torch.Tensor, forbidden: np.ndarray) -> None:
-        self._x, self._forbidden = x, np.zeros(len(x), dtype=bool)
-        self._forbidden[forbidden] = True
-        self.shape, self.ndim, self.dtype = x.shape, x.ndim, x.dtype
-        self.reads = 0
-
-    def __len__(self) -> int:
-        return len(self._x)
-
-    def __getitem__(self, idx):
-        first = idx[0] if isinstance(idx, tuple) else idx
-        first = first.numpy() if isinstance(first, torch.Tensor) else first
-        rows = np.arange(len(self._x))[first]
-        if self._forbidden[rows].any():
-            raise AssertionError("a forget image was read")
-        self.reads += 1
-        return self._x[idx]
-
-
 @pytest.fixture(scope="module")
-def unsir_run(digits_model, digits, cpu):
-    forget = resolve("class:3", digits)
-    guarded = GuardedImages(digits.train.x, forget.forget_idx)
-    dataset = dataclasses.replace(digits, train=Split(guarded, digits.train.y, digits.train.meta))
-    data = UnlearnData(dataset, forget)
+def unsir_run(digits_model, class3, cpu, guard_forget_images):
+    data, guarded = guard_forget_images(class3)
     with pytest.raises(AssertionError):  # the guard works
         _ = data.x_forget
     events: list = []

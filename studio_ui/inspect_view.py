@@ -1,0 +1,267 @@
+"""Compare's inspection sections for one stored run: layer-wise CKA, prediction matrices, a
+steerable membership threshold, per-sample drill-down with the still-remembered list, the
+linear probe and the relearn test. Every heavy result is cached per (dataset, model, workspace,
+run id) with st.cache_resource; the figures come from `inspect_charts`, the numbers from
+`unlearn_core.inspect`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+
+from unlearn_core.inspect import (
+    InspectionSample,
+    LoadedRun,
+    attack_at,
+    called_member,
+    estimate_relearn_seconds,
+    inspection_sample,
+    layer_similarity,
+    load_run,
+    model_scores,
+    nearest_to_threshold,
+    prediction_view,
+    probe_view,
+    relearn_view,
+    sample_view,
+    still_remembered,
+)
+from unlearn_core.inspect.relearn import DEFAULT_LR, DEFAULT_SHOTS, DEFAULT_STEPS, split_shots
+
+from . import inspect_charts as charts
+from .charts import image_to_uint8, upscale
+from .resources import get_dataset, get_model, get_workspace
+from .state import DataRef, ModelRef, data_ref, model_ref, workspace_root
+from .widgets import pct, user_errors
+
+CPU = torch.device("cpu")
+Keys = tuple[DataRef, ModelRef, str]
+
+
+# -- cached computations (keyed by plain values, never tensors) ---------------------------------
+@st.cache_resource(show_spinner="Loading the run's three models...")
+def loaded_run(keys: Keys, run_id: str) -> LoadedRun:
+    """The run with its original (the active model), unlearned and retrained models."""
+    data, model, root = keys
+    original, _ = get_model(data, model, root)
+    return load_run(get_workspace(root), run_id, original, get_dataset(data))
+
+
+@st.cache_resource
+def sample_of(keys: Keys, run_id: str) -> InspectionSample:
+    run = loaded_run(keys, run_id)
+    return inspection_sample(run.data, run.forget, seed=run.seed)
+
+
+@st.cache_resource(show_spinner="Comparing the layers (CKA)...")
+def layers_of(keys: Keys, run_id: str) -> list[dict[str, Any]]:
+    run = loaded_run(keys, run_id)
+    return layer_similarity(run.models, run.data, sample_of(keys, run_id), device=CPU).rows()
+
+
+@st.cache_resource(show_spinner="Predicting the forget samples...")
+def matrices_of(keys: Keys, run_id: str) -> dict[str, dict[str, Any] | None]:
+    run = loaded_run(keys, run_id)
+    views = prediction_view(run.models, run.data, run.forget, device=CPU)
+    return {side: None if v is None else v.to_dict() for side, v in views.items()}
+
+
+@st.cache_resource(show_spinner="Scoring every sample...")
+def scores_of(keys: Keys, run_id: str):
+    run = loaded_run(keys, run_id)
+    return model_scores(run.models, run.data, sample_of(keys, run_id), device=CPU)
+
+
+@st.cache_resource(show_spinner="Training the linear probes...")
+def probe_of(keys: Keys, run_id: str) -> dict[str, Any]:
+    run = loaded_run(keys, run_id)
+    return probe_view(run.models, run.data, run.forget, sample_of(keys, run_id), device=CPU)
+
+
+@st.cache_resource(show_spinner="Relearning...")
+def relearn_of(keys: Keys, run_id: str, steps: int, shots: int, lr: float) -> dict[str, Any]:
+    run = loaded_run(keys, run_id)
+    return relearn_view(run.models, run.data, sample_of(keys, run_id), steps=steps, shots=shots, lr=lr,
+                        device=CPU).to_dict()
+
+
+@st.cache_resource(show_spinner="Integrated Gradients of the sample...")
+def drilldown_of(keys: Keys, run_id: str, position: int):
+    run = loaded_run(keys, run_id)
+    sample = sample_of(keys, run_id)
+    x, y = run.data.train.x[int(sample.forget_idx[position])], run.data.train.y[int(sample.forget_idx[position])]
+    return sample_view(run.models, scores_of(keys, run_id), sample.forget_idx, x, y, position, device=CPU)
+
+
+@st.cache_resource
+def relearn_estimate(keys: Keys, run_id: str, steps: int, shots: int) -> float:
+    run = loaded_run(keys, run_id)
+    sample = sample_of(keys, run_id)
+    train_idx, eval_idx = split_shots(sample.forget_idx, shots, sample.seed)
+    return estimate_relearn_seconds(run.models["original"], run.data.train.subset(train_idx).x,
+                                    run.data.train.subset(eval_idx).x, steps=steps, n_models=len(run.models),
+                                    device=CPU)
+
+
+# -- sections ------------------------------------------------------------------------------------
+def render_inspection(run_id: str) -> dict[str, Any]:
+    """Draw every inspection section of run `run_id` (the active model must be the run's original)
+    and return what the HTML report adds: layers, prediction matrices, probe and relearn (when run)."""
+    keys: Keys = (data_ref(), model_ref(), workspace_root())
+    with user_errors("Could not inspect this run"):
+        run = loaded_run(keys, run_id)
+        layers = layers_of(keys, run_id)
+        matrices = matrices_of(keys, run_id)
+        probe = probe_of(keys, run_id)
+    classes = list(run.data.class_names)
+    has_retrain = "retrain" in run.models
+    if not has_retrain:
+        st.warning("The retrained model of this run is no longer in the workspace: figures against it are missing.")
+
+    st.subheader("Layer by layer: is it gone from the representation?")
+    st.plotly_chart(charts.cka_figure(layers), key="insp_cka")
+    st.caption(charts.CKA_CAPTION)
+
+    st.subheader("Where the forgotten samples go")
+    sides = [("forget", "forget samples"), ("test", "test images of the forgotten slice")]
+    tabs = st.tabs([label for side, label in sides if matrices.get(side) is not None])
+    for tab, (side, label) in zip(tabs, [s for s in sides if matrices.get(s[0]) is not None], strict=True):
+        with tab:
+            st.plotly_chart(charts.prediction_matrices_figure(matrices[side], classes, label), key=f"insp_pm_{side}")
+    st.caption(charts.MATRIX_CAPTION)
+
+    _membership_section(keys, run_id, run)
+    _sample_section(keys, run_id, run, has_retrain)
+
+    st.subheader("Erasure beyond the outputs")
+    c1, c2 = st.columns(2)
+    with c1:
+        st.plotly_chart(charts.probe_figure(probe), key="insp_probe")
+        st.caption(charts.probe_caption(probe))
+    with c2:
+        relearn = _relearn_section(keys, run_id)
+    return {"layers": layers, "prediction_matrix": matrices, "classes": classes, "probe": probe, "relearn": relearn}
+
+
+def _membership_section(keys: Keys, run_id: str, run: LoadedRun) -> None:
+    st.subheader("Membership attack at a threshold you choose")
+    scores = scores_of(keys, run_id)
+    sample = sample_of(keys, run_id)
+    score = st.radio("Attack score", ["confidence", "loss"], horizontal=True, key="insp_score",
+                     help="confidence: member when the true-label confidence is at least the threshold; "
+                          "loss: member when the loss is at most the threshold.")
+    if score == "confidence":
+        threshold = st.slider("Threshold", 0.0, 1.0, 0.5, 0.01, key="insp_thr_conf")
+    else:
+        top = float(max(np.max(s.forget_loss) for s in scores.values()))
+        top = max(0.1, round(min(top, 20.0), 1))
+        threshold = st.slider("Threshold", 0.0, top, min(1.0, top), 0.05, key="insp_thr_loss")
+    rows = [{"model": who, **{k: pct(v) for k, v in attack_at(s, threshold, score).items()}}
+            for who, s in scores.items()]
+    st.dataframe(pd.DataFrame(rows)[["model", "accuracy", "tpr", "fpr"]].rename(
+        columns={"accuracy": "attack accuracy", "tpr": "TPR (forget called member)", "fpr": "FPR (test called member)"}),
+        hide_index=True)
+    nonmember = "test images of the forgotten slice" if sample.nonmember_is_slice else "test images"
+    st.caption(charts.MEMBERSHIP_CAPTION + f" Non-members here: {len(sample.nonmember_idx)} {nonmember}; "
+               f"members: {len(sample.forget_idx)} forget samples.")
+    st.plotly_chart(charts.membership_figure({w: s.forget(score) for w, s in scores.items()},
+                                             {w: s.nonmember(score) for w, s in scores.items() if w != "original"},
+                                             score, threshold), key="insp_mia")
+    near = []
+    for who, s in scores.items():
+        for side, values, idx in (("forget", s.forget(score), sample.forget_idx),
+                                  ("test", s.nonmember(score), sample.nonmember_idx)):
+            for pos in nearest_to_threshold(values, threshold, 3):
+                near.append({"model": who, "side": side, "sample": f"#{int(idx[pos])}", "score": round(float(values[pos]), 4),
+                             "called member": bool(called_member(values[pos : pos + 1], threshold, score)[0])})
+    with st.expander("Samples at the threshold (the ones a small move of the slider flips)"):
+        st.dataframe(pd.DataFrame(near), hide_index=True)
+
+
+def _pick_from_scatter() -> None:
+    event = st.session_state.get("insp_scatter")
+    points = (event or {}).get("selection", {}).get("points", [])
+    if points and "customdata" in points[0]:
+        st.session_state["insp_pos"] = int(points[0]["customdata"])
+
+
+def _pick_from_table() -> None:
+    event = st.session_state.get("insp_remembered")
+    rows = (event or {}).get("selection", {}).get("rows", [])
+    order = st.session_state.get("insp_remembered_positions", [])
+    if rows and rows[0] < len(order):
+        st.session_state["insp_pos"] = int(order[rows[0]])
+
+
+def _sample_section(keys: Keys, run_id: str, run: LoadedRun, has_retrain: bool) -> None:
+    st.subheader("Sample by sample")
+    scores = scores_of(keys, run_id)
+    sample = sample_of(keys, run_id)
+    if has_retrain:
+        st.plotly_chart(charts.remembered_scatter(scores["retrain"].forget_confidence,
+                                                  scores["unlearned"].forget_confidence, sample.forget_idx),
+                        key="insp_scatter", on_select=_pick_from_scatter, selection_mode="points")
+        st.caption(charts.SCATTER_CAPTION)
+        ranked = still_remembered(scores, sample.forget_idx, k=15)
+        st.markdown("**Still remembered**: forget samples the unlearned model is most confident on, beyond the "
+                    "retrained model (click a row to inspect it).")
+        st.session_state["insp_remembered_positions"] = [r["position"] for r in ranked]
+        if ranked:
+            table = pd.DataFrame([{"sample": f"#{r['train_index']}", "unlearned": pct(r["unlearned_confidence"]),
+                                   "retrained": pct(r["retrain_confidence"]), "excess": f"{r['excess']:+.3f}"}
+                                  for r in ranked])
+            st.dataframe(table, hide_index=True, key="insp_remembered", on_select=_pick_from_table,
+                         selection_mode="single-row")
+        else:
+            st.success("No forget sample gets more confidence from the unlearned model than from the retrained one.")
+    positions = list(range(len(sample.forget_idx)))
+    position = st.selectbox("Forget sample", positions, key="insp_pos",
+                            format_func=lambda p: f"#{int(sample.forget_idx[p])} "
+                                                  f"({run.data.class_names[int(run.data.train.y[int(sample.forget_idx[p])])]})")
+    view = drilldown_of(keys, run_id, position)
+    c0, c1 = st.columns([1, 3])
+    image = run.data.train.x[view.train_index].numpy()
+    c0.image(upscale(image_to_uint8(image), max(1, 96 // image.shape[-1])),
+             caption=f"train #{view.train_index}, label {run.data.class_names[view.label]}")
+    rows = pd.DataFrame([{"model": who, "prediction": run.data.class_names[r["prediction"]],
+                          "confidence in the label": pct(r["confidence"]), "loss": round(r["loss"], 4),
+                          "membership score": round(r["membership_score"], 3)} for who, r in view.rows.items()])
+    c1.dataframe(rows, hide_index=True)
+    c1.caption("Membership score: share of unseen test images with a higher loss under that model (0.5 = looks "
+               "unseen, near 1 = fitted better than almost any unseen image, a likely member).")
+    cols = st.columns(len(view.attributions))
+    for col, (who, pa) in zip(cols, view.attributions.items(), strict=True):
+        heat = pa.heatmaps[0]
+        lim = float(np.abs(heat).max()) or 1.0
+        fig = go.Figure(go.Heatmap(z=heat, colorscale="RdBu_r", zmin=-lim, zmax=lim, showscale=False))
+        fig.update_layout(title=f"{who}: IG of the label", height=230, margin=dict(l=0, r=0, t=30, b=0),
+                          yaxis=dict(autorange="reversed", visible=False), xaxis=dict(visible=False))
+        col.plotly_chart(fig, key=f"insp_ig_{who}")
+    st.caption("Integrated Gradients (captum, black baseline) of the true label's logit for each model: red pixels "
+               "support the label, blue ones oppose it.")
+
+
+def _relearn_section(keys: Keys, run_id: str) -> dict[str, Any] | None:
+    a, b = st.columns(2)
+    steps = a.number_input("Finetuning steps", 1, 50, DEFAULT_STEPS, key="insp_relearn_steps")
+    shots = b.number_input("Forget samples to finetune on", 1, 64, DEFAULT_SHOTS, key="insp_relearn_shots")
+    request = (run_id, int(steps), int(shots), DEFAULT_LR)
+    done: set = st.session_state.setdefault("insp_relearn_done", set())
+    with user_errors("Cannot run the relearn test"):
+        seconds = relearn_estimate(keys, run_id, int(steps), int(shots))
+    if request not in done:
+        st.caption(f"Finetunes a copy of each of the three models for {steps} steps on {shots} forget samples "
+                   f"(seeded; your models are not changed). Estimated {max(1, round(seconds))} s on the CPU.")
+        if not st.button("Run the relearn test", key="insp_relearn_run", icon=":material/replay:"):
+            return None
+        done.add(request)
+    with user_errors("The relearn test failed"):
+        relearn = relearn_of(keys, run_id, int(steps), int(shots), DEFAULT_LR)
+    st.plotly_chart(charts.relearn_figure(relearn), key="insp_relearn")
+    st.caption(charts.RELEARN_CAPTION)
+    return relearn

@@ -1,0 +1,59 @@
+"""The run list shown on Unlearn, the tour and Compare: live progress, cancel, one-line errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from unlearn_core.run_records import RunRow
+
+from . import jobs, state
+
+POLL_S = 1.0
+
+
+def run_status(row: RunRow, key: str) -> None:
+    """One run: title, status and elapsed time; a progress bar and a cancel button while it runs,
+    the one-line reason and the log file when it failed."""
+    st.markdown(f"**{row.title}** · {row.label} · {row.elapsed():.0f} s")
+    if row.active:
+        text = row.message if not row.cancel_requested else f"cancel requested · {row.message}"
+        st.progress(row.progress, text=text)
+        if st.button("Cancel", key=f"{key}_cancel_{row.id}", icon=":material/cancel:",
+                     disabled=row.cancel_requested):
+            jobs.cancel(row.id)
+    elif row.status == "failed":
+        st.error(f"The run failed: {row.error}", icon=":material/error:")
+        st.caption(f"Details in the log file `{row.log_path}`.")
+    elif row.status == "cancelled":
+        st.warning(row.message, icon=":material/cancel:")
+    elif row.id in st.session_state.get("my_runs", []):
+        state.remember_run(row.id)
+
+
+def open_on_compare(row: RunRow, key: str) -> None:
+    """A button that opens this (finished) run on Compare."""
+    if st.button("Open on Compare", key=f"{key}_open_{row.id}", icon=":material/compare:"):
+        state.remember_run(row.id)
+        st.switch_page("app_pages/compare.py")
+
+
+def run_list(key: str, *, dataset: str | None = None, limit: int = 5, title: str = "Runs",
+             active_only: bool = False, on_done: Callable[[RunRow], None] | None = None) -> None:
+    """The workspace's newest runs (optionally only the running ones), refreshed every second;
+    `on_done` shows a finished run (default: a button that opens it on Compare)."""
+
+    @st.fragment(run_every=POLL_S)
+    def show() -> None:
+        rows = [r for r in jobs.runs(dataset, limit) if r.active or not active_only]
+        if not rows:
+            return
+        st.subheader(title)
+        for row in rows:
+            with st.container(border=True):
+                run_status(row, key)
+                if row.status == "done":
+                    (on_done or (lambda r: open_on_compare(r, key)))(row)
+
+    show()

@@ -1,0 +1,46 @@
+"""A run outlives a page reload: started on Unlearn, still listed with moving progress after the
+reload, then finished and opened on Compare (issue 9)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.browser.shot import wait_until_idle
+
+pytestmark = pytest.mark.browser
+
+
+def _progress(page) -> float:
+    bar = page.locator("[data-testid='stProgress'] [role='progressbar']").first
+    return float(bar.get_attribute("aria-valuenow") or 0)
+
+
+def test_run_survives_a_reload_and_opens_on_compare(page, app_url) -> None:
+    page.goto(f"{app_url}/forget_set")
+    page.get_by_text("No forget set chosen yet").wait_for()
+    wait_until_idle(page)
+    page.locator("[data-testid='stMultiSelect']").first.click()
+    page.get_by_role("option", name="3").click()
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Use these classes").click()
+    page.get_by_text("Active forget set").wait_for()
+    page.get_by_role("link", name="Unlearn").click()
+    page.get_by_role("heading", name="Unlearn").wait_for()
+    wait_until_idle(page)
+    page.get_by_role("button", name="Run").click()
+    page.locator("[data-testid='stProgress']").first.wait_for(timeout=120_000)
+
+    page.reload()  # the session and its state are gone; the run is not
+    page.get_by_role("heading", name="Unlearn").wait_for()
+    page.locator("[data-testid='stProgress']").first.wait_for(timeout=60_000)
+    first = _progress(page)
+    deadline = time.time() + 240
+    while _progress(page) == first and time.time() < deadline:
+        page.wait_for_timeout(1000)
+    assert _progress(page) != first, "the progress did not move after the reload"
+
+    page.get_by_role("button", name="Open on Compare").first.click(timeout=600_000)
+    page.get_by_role("heading", name="Compare").wait_for()
+    page.get_by_text("forgetting `class:3`").first.wait_for()

@@ -1,0 +1,220 @@
+"""One stored run, inspected: the models it compares and every inspection on them, as the CLI's
+``inspect`` JSON and as the pieces the Compare page draws (each cacheable on its own).
+
+The three models are the run's original (the model it started from), the unlearned model and
+the retrained oracle, all loaded from the workspace (see `load_run`); the retrained model may
+have been removed from the workspace, and every figure against it is then None.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..data import SplitDataset, load_dataset
+from ..forget import ForgetSet, resolve
+from ..models import SplitClassifier, load_checkpoint, state_digest
+from ..report import run_models
+from ..store import MODEL_FILE, Entry, Workspace
+from ..train import predict_logits
+from .cka import cka_per_layer, layer_grams
+from .membership import SampleScores, sample_scores
+from .persample import still_remembered
+from .predictions import PredictionMatrices, prediction_matrices
+from .probe import probe_accuracy, probe_images
+from .relearn import DEFAULT_LR, DEFAULT_SHOTS, DEFAULT_STEPS, RelearnResult, relearn_test, split_shots
+from .sample import DEFAULT_PER_SIDE, InspectionSample, inspection_sample
+
+WHO = ("original", "unlearned", "retrain")
+
+
+@dataclass
+class LoadedRun:
+    """A stored run with its dataset, resolved forget set and models (`retrain` may be absent)."""
+
+    entry: Entry
+    data: SplitDataset
+    forget: ForgetSet
+    models: dict[str, SplitClassifier]
+
+    @property
+    def seed(self) -> int:
+        return int(self.entry.info["seed"])
+
+
+def run_dataset(entry: Entry) -> SplitDataset:
+    """The dataset a run was made on, rebuilt from the options stored with its unlearned model."""
+    _, meta = load_checkpoint(entry.file(MODEL_FILE))
+    return load_dataset(meta.dataset, **dict(meta.dataset_options))
+
+
+def load_run(workspace: Workspace, run_id: str, original: SplitClassifier, data: SplitDataset | None = None) -> LoadedRun:
+    """Load run `run_id` with `original`, the model it started from; ValueError when `original`
+    is another model than the run's (its weights digest differs from the one stored)."""
+    entry = workspace.get(run_id)
+    if entry.kind != "run":
+        raise ValueError(f"{run_id!r} is a {entry.kind}, not a run")
+    stored = entry.info.get("model_digest")
+    if stored is not None and state_digest(original) != stored:
+        raise ValueError(f"run {run_id} started from another model than the one given; "
+                         "pass the checkpoint it started from")
+    data = data if data is not None else run_dataset(entry)
+    unlearned, retrained = run_models(workspace, entry)
+    models: dict[str, SplitClassifier] = {"original": original, "unlearned": unlearned}
+    if retrained is not None:
+        models["retrain"] = retrained
+    return LoadedRun(entry, data, resolve(entry.info["forget"], data, int(entry.info["seed"])), models)
+
+
+def run_original(entry: Entry, data: SplitDataset, *, device: torch.device, workspace: Workspace,
+                 checkpoint: str | None = None) -> SplitClassifier:
+    """The model a run started from: `checkpoint` when given, else the dataset's default (or the
+    workspace's recipe-trained model of the run's architecture, as `recipes.obtain_model` finds it)."""
+    from ..recipes import check_compatible, obtain_model
+
+    if checkpoint is not None:
+        model, meta = load_checkpoint(checkpoint)
+        check_compatible(meta, data)
+        return model
+    return obtain_model(data, entry.info.get("model"), seed=0, device=device, workspace=workspace)[0]
+
+
+# -- the inspections ---------------------------------------------------------------------------
+@dataclass
+class LayerSimilarity:
+    """Linear CKA per layer (see `cka`) of the unlearned model against the original and the
+    retrained model, and of the original against the retrained (the distance unlearning should
+    cover), on the forget sample and on the test sample. None where the retrained model is absent."""
+
+    names: list[str]
+    cka: dict[str, dict[str, list[float] | None]]  # "forget" | "test" -> pair -> per-layer values
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per layer: the CLI's ``layers`` (forget sample) plus the test-sample values."""
+        out = []
+        for i, name in enumerate(self.names):
+            row: dict[str, Any] = {"name": name}
+            for side, suffix in (("forget", ""), ("test", "_test")):
+                for pair, values in self.cka[side].items():
+                    row[f"cka_{pair}{suffix}"] = None if values is None else values[i]
+            out.append(row)
+        return out
+
+
+def layer_similarity(models: dict[str, nn.Module], data: SplitDataset, sample: InspectionSample, *,
+                     device: torch.device) -> LayerSimilarity:
+    """CKA per layer on the inspection sample; each model runs once per side."""
+    cka: dict[str, dict[str, list[float] | None]] = {}
+    names: list[str] = []
+    for side, x in (("forget", data.train.subset(sample.forget_idx).x), ("test", data.test.subset(sample.test_idx).x)):
+        grams = {who: layer_grams(m, x, device=device) for who, m in models.items()}
+        names = grams["unlearned"].names
+        has_retrain = "retrain" in grams
+        cka[side] = {
+            "vs_original": cka_per_layer(grams["unlearned"], grams["original"]),
+            "vs_retrain": cka_per_layer(grams["unlearned"], grams["retrain"]) if has_retrain else None,
+            "original_vs_retrain": cka_per_layer(grams["original"], grams["retrain"]) if has_retrain else None,
+        }
+    return LayerSimilarity(names, cka)
+
+
+def prediction_view(models: dict[str, nn.Module], data: SplitDataset, forget: ForgetSet, *,
+                    device: torch.device) -> dict[str, PredictionMatrices | None]:
+    """Prediction matrices on every forget sample (``forget``) and on the forgotten slice of the
+    test set (``test``; None without a test counterpart)."""
+    sides = {"forget": data.train.subset(forget.forget_idx).x}
+    if forget.test_forget_idx is not None and len(forget.test_forget_idx):
+        sides["test"] = data.test.subset(forget.test_forget_idx).x
+    out: dict[str, PredictionMatrices | None] = {"test": None}
+    for side, x in sides.items():
+        preds = {who: predict_logits(m, x, device=device).argmax(1).numpy() for who, m in models.items()}
+        out[side] = prediction_matrices(preds, data.num_classes)
+    return out
+
+
+def model_scores(models: dict[str, nn.Module], data: SplitDataset, sample: InspectionSample, *,
+                 device: torch.device) -> dict[str, SampleScores]:
+    """Per-sample confidence, loss and prediction of every model on the forget sample and on the
+    membership attack's non-member test images."""
+    forget, nonmember = data.train.subset(sample.forget_idx), data.test.subset(sample.nonmember_idx)
+    return {who: sample_scores(predict_logits(m, forget.x, device=device), forget.y,
+                               predict_logits(m, nonmember.x, device=device), nonmember.y)
+            for who, m in models.items()}
+
+
+def probe_view(models: dict[str, nn.Module], data: SplitDataset, forget: ForgetSet, sample: InspectionSample, *,
+               device: torch.device) -> dict[str, Any]:
+    """Linear-probe accuracy per model (see `probe`) and what the probe separates (``what``)."""
+    pos, neg, what = probe_images(data, forget, sample)
+    return {"what": what, **{who: probe_accuracy(m, pos, neg, device=device, seed=sample.seed)
+                             for who, m in models.items()}}
+
+
+def relearn_view(models: dict[str, nn.Module], data: SplitDataset, sample: InspectionSample, *,
+                 steps: int = DEFAULT_STEPS, shots: int = DEFAULT_SHOTS, lr: float = DEFAULT_LR,
+                 device: torch.device) -> RelearnResult:
+    """The relearn test (see `relearn`) on `shots` forget samples of the inspection sample,
+    evaluated on the rest of it."""
+    train_idx, eval_idx = split_shots(sample.forget_idx, shots, sample.seed)
+    tr, ev = data.train.subset(train_idx), data.train.subset(eval_idx)
+    return relearn_test(models, tr.x, tr.y, ev.x, ev.y, steps=steps, lr=lr, seed=sample.seed, device=device)
+
+
+def inspect_run(run: LoadedRun, *, device: torch.device, per_side: int = DEFAULT_PER_SIDE,
+                relearn_steps: int = DEFAULT_STEPS, shots: int = DEFAULT_SHOTS, lr: float = DEFAULT_LR,
+                remembered: int = 10) -> dict[str, Any]:
+    """Every inspection of a run as one JSON-friendly dict (the CLI's ``inspect --json``):
+    ``run_id``, ``layers``, ``prediction_matrix``, ``probe``, ``relearn`` (accuracies as
+    fractions), plus ``prediction_matrix_test``, ``still_remembered`` and the sample sizes."""
+    sample = inspection_sample(run.data, run.forget, seed=run.seed, per_side=per_side)
+    models = run.models
+    layers = layer_similarity(models, run.data, sample, device=device)
+    matrices = prediction_view(models, run.data, run.forget, device=device)
+    scores = model_scores(models, run.data, sample, device=device)
+    probe = probe_view(models, run.data, run.forget, sample, device=device)
+    relearn = relearn_view(models, run.data, sample, steps=relearn_steps, shots=shots, lr=lr, device=device)
+    classes = list(run.data.class_names)
+    forget_matrix = matrices["forget"]
+    test_matrix = matrices["test"]
+    return {
+        "run_id": run.entry.id,
+        "method": run.entry.info.get("method"),
+        "forget": run.entry.info.get("forget"),
+        "layers": layers.rows(),
+        "prediction_matrix": {"classes": classes, **_with_all(forget_matrix.to_dict())},
+        "prediction_matrix_test": None if test_matrix is None else {"classes": classes, **_with_all(test_matrix.to_dict())},
+        "probe": _with_all(probe),
+        "relearn": _with_all(relearn.to_dict()),
+        "still_remembered": still_remembered(scores, sample.forget_idx, remembered) if "retrain" in scores else None,
+        "sample": {"n_forget": len(sample.forget_idx), "n_test": len(sample.test_idx),
+                   "n_nonmember": len(sample.nonmember_idx), "seed": sample.seed},
+    }
+
+
+def _with_all(values: dict[str, Any]) -> dict[str, Any]:
+    """Every model key present (None for a missing retrained model), so the JSON shape is fixed."""
+    return {**{who: None for who in WHO}, **values}
+
+
+__all__ = ["LayerSimilarity", "LoadedRun", "inspect_run", "layer_similarity", "load_run", "model_scores",
+           "prediction_view", "probe_view", "relearn_view", "run_dataset", "run_original", "summary_text"]
+
+
+def summary_text(report: dict[str, Any]) -> str:
+    """A few readable lines of an `inspect_run` report (the CLI's output without ``--json``)."""
+    def fmt(value: float | None) -> str:
+        return "–" if value is None else f"{value:.3f}"
+
+    lines = [f"run {report['run_id']} ({report['method']} forgetting {report['forget']})",
+             "linear CKA on forget samples (unlearned vs original / vs retrained):"]
+    lines += [f"  {row['name']:<12} {fmt(row['cka_vs_original'])} / {fmt(row['cka_vs_retrain'])}"
+              for row in report["layers"]]
+    probe, relearn = report["probe"], report["relearn"]
+    lines.append("probe accuracy (" + probe["what"] + "): "
+                 + ", ".join(f"{who} {fmt(probe[who])}" for who in WHO))
+    lines.append(f"relearn: forget accuracy after {relearn['steps'][-1]} steps on {relearn['shots']} samples: "
+                 + ", ".join(f"{who} {fmt(None if relearn[who] is None else relearn[who][-1])}" for who in WHO))
+    return "\n".join(lines)
