@@ -19,6 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BUDGET_MB = 2500
+TOUR_TIMEOUT_MS = 1_500_000  # a loaded 2-core machine took over 10 minutes
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -37,6 +38,7 @@ def _tree(pid: int) -> list[int]:
 
 
 def main() -> int:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     with socket.socket() as s:
@@ -61,14 +63,19 @@ def main() -> int:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1100})
-            page.set_default_timeout(600_000)
+            page.set_default_timeout(TOUR_TIMEOUT_MS)
             page.goto(f"{url}/tour")
             page.get_by_role("button", name="Run the tour").click()
-            page.get_by_role("heading", name="5. Did it forget like retraining?").wait_for()
-            page.get_by_role("button", name="Run the tour again").wait_for()
+            try:
+                page.get_by_role("heading", name="5. Did it forget like retraining?").wait_for()
+                page.get_by_role("button", name="Run the tour again").wait_for()
+                finished = True
+            except PlaywrightTimeout:  # measured all the same, and said so
+                finished = False
             browser.close()
         pids = _tree(server.pid)
         result = {
+            "tour_finished": finished,
             "tour_s": round(time.perf_counter() - start, 1),
             "server_rss_mb": round(sum(_status_mb(p, "VmRSS") for p in pids), 1),
             "server_peak_rss_mb": round(_status_mb(server.pid, "VmHWM"), 1),
@@ -80,7 +87,7 @@ def main() -> int:
         server.wait(timeout=30)
         shutil.rmtree(workspace, ignore_errors=True)
     print(json.dumps(result))
-    return 0 if max(result["server_rss_mb"], result["server_peak_rss_mb"]) <= BUDGET_MB else 1
+    return 0 if finished and max(result["server_rss_mb"], result["server_peak_rss_mb"]) <= BUDGET_MB else 1
 
 
 if __name__ == "__main__":

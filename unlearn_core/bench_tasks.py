@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import torch
 
@@ -52,10 +52,6 @@ class BenchTask:
     @property
     def is_oracle(self) -> bool:
         return self.method is None
-
-    @property
-    def kind(self) -> Literal["oracle", "method"]:
-        return "oracle" if self.is_oracle else "method"
 
     def describe(self) -> str:
         return f"{'retrain oracle' if self.is_oracle else self.label} seed {self.seed}"
