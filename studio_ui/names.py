@@ -44,10 +44,17 @@ def saved_names(workspace: Workspace, dataset: str) -> dict[str, str]:
 
 
 def describe_spec(spec: str, class_names: Sequence[str]) -> str:
-    """A short description made from a spec when nobody named the set."""
+    """A short description made from a spec when nobody named the set (the spec itself if it is malformed)."""
+    try:
+        return _describe(spec, class_names)
+    except (ValueError, IndexError, OSError):
+        return spec
+
+
+def _describe(spec: str, class_names: Sequence[str]) -> str:
     kind, _, rest = spec.partition(":")
     if kind == "class":
-        picked = [class_names[int(c)] if int(c) < len(class_names) else c for c in rest.split(",")]
+        picked = [class_names[int(c)] for c in rest.split(",")]
         return ("class " if len(picked) == 1 else "classes ") + ", ".join(map(str, picked))
     if kind == "random":
         share, _, classes = rest.partition("@")
