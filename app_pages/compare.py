@@ -67,9 +67,9 @@ st.markdown(f"**{titles.get(s['method'], s['method'])}** forgetting **{forget_na
 # -- metrics table ---------------------------------------------------------------------------
 frame = metric_frame(s)
 st.subheader("Metrics")
-st.dataframe(frame, hide_index=True)
+st.table(frame.set_index("metric"))  # a static table wraps its text: no column is cut off at any width
 versus = comparison_values(s)
-cols = st.columns(len(COMPARISON_HELP))
+cols = st.columns(3) + st.columns(3)  # two rows: the labels stay whole
 for col, (key, (what, direction)) in zip(cols, COMPARISON_HELP.items(), strict=True):
     col.metric(metric_label(key), format_value(key, versus.get(key)), help=f"{what}; {direction}.")
 st.caption("Average gap, Tug-of-War and the other terms are explained in the sidebar's Glossary.")
@@ -125,9 +125,10 @@ picked = st.multiselect("Runs side by side", history["run"].tolist(), default=hi
                         format_func=lambda i: f"{titles.get(by_id[i].info['method'], by_id[i].info['method'])} · "
                                               f"{forget_name(i)} · {i}")
 table = history[history["run"].isin(picked)] if picked else history
-shown, column_config = history_view(table, lambda spec: display_name(spec, names, data.class_names))
-st.dataframe(shown, hide_index=True, column_config=column_config)
-st.caption("Percentages for accuracies and MIA efficacy; the downloads keep the stored fractions and specs.")
+shown = history_view(table, lambda spec: display_name(spec, names, data.class_names))
+st.table(shown.set_index("run"))
+st.caption("Each metric cell: unlearned / retrained (reference), in percent. The downloads keep the stored "
+           "fractions and specs.")
 c1, c2 = st.columns(2)
 c1.download_button("Download CSV", table.to_csv(index=False), "unlearning_runs.csv", "text/csv",
                    icon=":material/download:")

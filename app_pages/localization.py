@@ -118,8 +118,9 @@ with tab_pgd:
     st.plotly_chart(attack_arrows(before, after, labels, pushed,
                                   "Forget features before and after Partial-PGD (PCA of the penultimate layer)"),
                     key="pgd_arrows")
-    st.caption("Grey: the forget samples' features. Each arrow ends where the attack moved them, coloured by "
-               "the class the head now predicts. Layer Attack Unlearning distils these targets into the head.")
+    st.caption("Open circles: the forget samples' features. Each arrow ends where the attack moved them (diamonds): "
+               "grey where the head still predicts the sample's own class, coloured where it now predicts another. "
+               "Layer Attack Unlearning distils these targets into the head.")
     outcome = pd.DataFrame({"class": pushed, "outcome": np.where(flipped, "pushed into another class",
                                                                  "still its own class")})
     counts = outcome.value_counts().rename("samples").reset_index()

@@ -10,6 +10,7 @@ import streamlit as st
 
 from studio_ui import state
 from studio_ui.charts import per_class_bars
+from studio_ui.forms import checked_number
 from studio_ui.progress import streamlit_progress
 from studio_ui.resources import current_device, current_workspace, get_dataset, get_logits, get_model
 from studio_ui.widgets import image_grid, pct, user_errors
@@ -113,10 +114,15 @@ else:
         arch = c1.selectbox("Architecture", [m.name for m in list_models()],
                             help="Any torchvision classifier also works from the CLI as tv:<name>.")
         recipe = recipe_for(data.name, arch)
-        epochs = c2.number_input("Epochs", 1, 200, recipe.epochs)
-        seed = c3.number_input("Seed", 0, 10_000, 0)
+        problems: list[str] = []
+        with c2:
+            epochs = checked_number("Epochs", recipe.epochs, low=1, high=200, integer=True, problems=problems)
+        with c3:
+            seed = checked_number("Seed", 0, low=0, high=10_000, integer=True, problems=problems)
         go = st.form_submit_button("Train", icon=":material/model_training:", type="primary")
-    if go:
+    if go and problems:
+        st.error("Not started: " + " ".join(problems), icon=":material/error:")
+    if go and not problems:
         bar = st.progress(0.0, text="Training...")
         with user_errors("Training failed"):
             model, meta, log = train_model(

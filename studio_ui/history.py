@@ -1,12 +1,11 @@
 """The run history table as the Compare page shows it: friendly names, percentages, and few enough
-columns to fit a 1440 px screen without scrolling sideways."""
+columns to fit a 1440 px screen (shown as a static table, which wraps instead of cutting columns)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import pandas as pd
-import streamlit as st
 
 from unlearn_core.methods import list_methods
 from unlearn_core.runs import HEADLINE
@@ -14,8 +13,8 @@ from unlearn_core.runs import HEADLINE
 from .labels import format_value, metric_label
 
 
-def history_view(rows: pd.DataFrame, forget_name: Callable[[str], str]) -> tuple[pd.DataFrame, dict]:
-    """`rows` (from `unlearn_core.report.history_rows`) as a display table and its column config.
+def history_view(rows: pd.DataFrame, forget_name: Callable[[str], str]) -> pd.DataFrame:
+    """`rows` (from `unlearn_core.report.history_rows`) as the table the Compare page shows.
 
     Each headline metric is one column "unlearned / retrained" in percent, so a run's distance to
     the reference reads in one cell; the CSV / JSON downloads keep the stored values.
@@ -35,11 +34,4 @@ def history_view(rows: pd.DataFrame, forget_name: Callable[[str], str]) -> tuple
     out["avg gap (points)"] = rows["avg_gap"].round(2)
     out["time vs retrain"] = [format_value("time_ratio", v) for v in rows["time_ratio"]]
     out["params changed"] = [format_value("params_changed_frac", v) for v in rows["params_changed_frac"]]
-    config = {
-        "run": st.column_config.TextColumn(width="small"),
-        "seed": st.column_config.NumberColumn(width="small"),
-        **{metric_label(k): st.column_config.TextColumn(help="unlearned / retrained (reference)") for k in HEADLINE},
-        "avg gap (points)": st.column_config.NumberColumn(help="mean |difference| to retrain over the four "
-                                                               "headline figures; lower is better"),
-    }
-    return out, config
+    return out

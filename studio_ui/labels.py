@@ -10,15 +10,12 @@ import math
 
 import streamlit as st
 
-# Friendly names for the headline metrics (stored keys on the left), the words the tour uses.
+from unlearn_core.report import METRIC_HELP
+
+# Friendly names (stored keys on the left): the per-model metrics keep the library's labels
+# (METRIC_HELP, also in the CLI's docs), the comparison measures get theirs here.
 METRIC_LABELS: dict[str, str] = {
-    "forget_acc": "forget set accuracy (D_f)",
-    "retain_acc": "retain set accuracy (D_r)",
-    "test_acc": "test accuracy, kept classes",
-    "forget_test_acc": "test accuracy, forgotten slice",
-    "mia_efficacy": "MIA efficacy",
-    "loss_mia_auc": "loss-attack AUC",
-    "backdoor_asr": "backdoor success",
+    **{key: label for key, (label, _, _) in METRIC_HELP.items()},
     "avg_gap": "average gap to retrain (points)",
     "tug_of_war": "Tug-of-War (1 = like retrain)",
     "js_forget": "JS divergence, forget set",

@@ -65,16 +65,17 @@ def layer_share_bars(masks: dict[str, Mask], title: str) -> go.Figure:
 
 
 def attack_arrows(before: np.ndarray, after: np.ndarray, labels: list[str], pushed: list[str], title: str) -> go.Figure:
-    """Forget features before (circles) and after (diamonds) Partial-PGD with an arrow each,
-    coloured by the class the attack pushed them to."""
+    """Forget features before (circles) and after (diamonds) Partial-PGD with an arrow each; diamonds
+    are grey where the head still predicts the sample's own class, coloured by the class it was pushed to."""
     fig = go.Figure()
-    for name in sorted(set(pushed)):
-        idx = [i for i, p in enumerate(pushed) if p == name]
-        fig.add_scatter(x=after[idx, 0], y=after[idx, 1], mode="markers", name=f"pushed to {name}",
-                        marker=dict(size=8, symbol="diamond"),
+    outcome = ["still its own class" if a == b else f"pushed to {b}" for a, b in zip(labels, pushed, strict=True)]
+    for name in sorted(set(outcome), key=lambda n: (n != "still its own class", n)):
+        idx = [i for i, o in enumerate(outcome) if o == name]
+        fig.add_scatter(x=after[idx, 0], y=after[idx, 1], mode="markers", name=name,
+                        marker=dict(size=8, symbol="diamond", color="#9e9e9e" if name == "still its own class" else None),
                         text=[f"label {labels[i]} → {pushed[i]}" for i in idx], hoverinfo="text")
     fig.add_scatter(x=before[:, 0], y=before[:, 1], mode="markers", name="before the attack",
-                    marker=dict(size=6, color="#888"), text=labels, hoverinfo="text")
+                    marker=dict(size=5, color="#444", symbol="circle-open"), text=labels, hoverinfo="text")
     for a, b in zip(before[:200], after[:200], strict=False):
         fig.add_annotation(x=b[0], y=b[1], ax=a[0], ay=a[1], xref="x", yref="y", axref="x", ayref="y",
                            showarrow=True, arrowhead=2, arrowsize=1, arrowwidth=1, arrowcolor="rgba(80,80,80,0.45)")

@@ -57,11 +57,10 @@ def test_forget_unlearn_compare_flow(app: AppTest, wait_for_jobs) -> None:
     assert not app.exception, app.exception
     page = texts(app)
     assert "Fine-tune" in page and "class 3" in page  # the method's title and the forget set's name
-    frames = app.dataframe
-    assert len(frames) >= 2  # metrics table and history
-    metrics = frames[0].value
-    forgotten = metrics[metrics["metric"] == metric_label("forget_test_acc")]
-    assert float(forgotten["retrain (%)"].iloc[0]) == 0.0
+    tables = app.table
+    assert len(tables) >= 2  # metrics table and history
+    metrics = tables[0].value
+    assert float(metrics.loc[metric_label("forget_test_acc"), "retrain (%)"]) == 0.0
     assert len(app.get("plotly_chart")) >= 3  # per-class bars, embedding, MIA histogram
     downloads = [b.proto.label for b in app.get("download_button")]
     assert "Download this run as an HTML report" in downloads, downloads
