@@ -23,7 +23,7 @@ from studio_ui.html_report import run_report_html
 from studio_ui.labels import format_value, metric_label
 from studio_ui.names import display_name, known_names
 from studio_ui.resources import current_dataset, current_model, current_workspace
-from studio_ui.widgets import user_errors
+from studio_ui.widgets import scroll_to_top, user_errors
 from unlearn_core.methods import list_methods
 from unlearn_core.models import state_digest
 from unlearn_core.report import COMPARISON_HELP, comparison_view, history_rows, run_models
@@ -32,6 +32,8 @@ st.title(":material/compare: Compare")
 st.caption("The goal of unlearning is to look like the model retrained without the forget set: "
            "compare every figure with the retrained model's, not with 0 or 100%.")
 
+if st.session_state.pop("compare_scroll_top", False):  # opened by "Compare in detail" from far down Unlearn
+    scroll_to_top()
 data = current_dataset()
 workspace = current_workspace()
 runs = workspace.list("run", dataset=data.name)

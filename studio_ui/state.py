@@ -92,6 +92,7 @@ def open_in_compare(run_id: str) -> None:
     """Open Compare on exactly this run, at the top of the page."""
     remember_run(run_id)
     st.session_state["compare_run"] = run_id  # the run picker's key: Compare shows this run
+    st.session_state["compare_scroll_top"] = True
     st.switch_page("app_pages/compare.py")
 
 

@@ -87,35 +87,3 @@ def test_guided_tour_runs_in_one_click(page, app_url) -> None:
     assert page.get_by_text("Closeness to retraining").count() == 1
     page.get_by_role("button", name="Run the tour again").wait_for()
 
-
-def _main_scroll_top(page) -> float:
-    return page.evaluate("() => document.querySelector(\"[data-testid='stMain']\").scrollTop")
-
-
-def test_compare_in_detail_opens_that_run_at_the_top(page, app_url) -> None:
-    """Two runs; "Compare in detail" on the older one (lower on the page) opens exactly it, at the top."""
-    _choose_class_forget_set(page, app_url)
-    page.get_by_role("link", name="Unlearn").click()
-    page.get_by_role("heading", name=re.compile("Unlearn$")).wait_for()
-    wait_until_idle(page)
-    page.locator("[data-testid='stSelectbox']").filter(has_text="Method").click()
-    page.get_by_role("option", name=re.compile("^RFA")).click()
-    wait_until_idle(page)
-    for epochs in ("3", "4"):  # two settings, one retrained model
-        box = page.get_by_label("epochs")
-        box.fill(epochs)
-        box.press("Tab")
-        page.get_by_role("button", name="Run").click()
-        wait_until_idle(page)
-    page.get_by_role("button", name="Compare in detail").nth(1).wait_for(timeout=1_200_000)
-    wait_until_idle(page)
-    captions = page.get_by_text(re.compile(r"· run \S+$")).all_inner_texts()
-    older = re.search(r"· run (\S+)$", captions[-1]).group(1)  # runs are listed newest first
-    button = page.get_by_role("button", name="Compare in detail").nth(1)
-    button.scroll_into_view_if_needed()
-    assert _main_scroll_top(page) > 0
-    button.click()
-    page.get_by_role("heading", name=re.compile("Compare$")).wait_for()
-    wait_until_idle(page)
-    assert older in page.locator("[data-testid='stSelectbox']").filter(has_text="Run").first.inner_text()
-    assert _main_scroll_top(page) == 0
