@@ -18,11 +18,15 @@ from studio_ui.compare_charts import (
     mia_figure,
     run_per_class_figure,
 )
+from studio_ui.history import history_view
 from studio_ui.html_report import run_report_html
 from studio_ui.inspect_view import render_inspection
+from studio_ui.labels import format_value, metric_label
+from studio_ui.names import display_name, known_names
 from studio_ui.resources import current_dataset, current_model, current_workspace
 from studio_ui.run_list import run_list
-from studio_ui.widgets import user_errors
+from studio_ui.widgets import scroll_to_top, user_errors
+from unlearn_core.methods import list_methods
 from unlearn_core.models import state_digest
 from unlearn_core.report import COMPARISON_HELP, comparison_view, history_rows, run_models
 
@@ -30,6 +34,8 @@ st.title(":material/compare: Compare")
 st.caption("The goal of unlearning is to look like the model retrained without the forget set: "
            "compare every figure with the retrained model's, not with 0 or 100%.")
 
+if st.session_state.pop("compare_scroll_top", False):  # opened by "Compare in detail" from far down Unlearn
+    scroll_to_top()
 data = current_dataset()
 workspace = current_workspace()
 run_list("compare", dataset=data.name, title="Running", active_only=True)
@@ -39,24 +45,39 @@ if not runs:
     st.page_link("app_pages/unlearn.py", label="Run a method", icon=":material/auto_fix_high:")
     st.stop()
 
-by_id = {e.id: e for e in runs}
-recent = [r for r in st.session_state.get("compare_runs", []) if r in by_id]
-run_id = st.selectbox("Run", list(by_id), index=list(by_id).index(recent[0]) if recent else 0,
-                      format_func=lambda i: f"{by_id[i].name} ({i})")
+by_id = {e.id: e for e in runs}  # newest first
+names = known_names(workspace, data.name)
+titles = {m.name: m.title for m in list_methods()}
+
+
+def forget_name(run: str) -> str:
+    return display_name(by_id[run].info["forget"], names, data.class_names)
+
+
+if st.session_state.get("compare_run") not in by_id:  # written before the picker: "Compare in detail" sets it
+    mine = [r for r in by_id if r in st.session_state.get("compare_runs", [])]
+    st.session_state["compare_run"] = mine[0] if mine else next(iter(by_id))
+run_id = st.selectbox(
+    "Run", list(by_id), key="compare_run",
+    format_func=lambda i: f"{titles.get(by_id[i].info['method'], by_id[i].info['method'])} forgetting "
+                          f"{forget_name(i)} · seed {by_id[i].info['seed']} · {i}",
+    help="Newest first. The forget set's spec is shown under the picker.",
+)
 entry = by_id[run_id]
 s = entry.info
-st.markdown(f"**{s['method']}** forgetting `{s['forget']}` ({s['n_forget']} samples) on {s['dataset']} "
-            f"with {s['model']}, seed {s['seed']}, device {s.get('device', '?')}.")
+st.markdown(f"**{titles.get(s['method'], s['method'])}** forgetting **{forget_name(run_id)}** ({s['n_forget']} "
+            f"samples) on {s['dataset']} with {s['model']}, seed {s['seed']}, device {s.get('device', '?')}.",
+            help=f"Forget spec `{s['forget']}`")
 
 # -- metrics table ---------------------------------------------------------------------------
 frame = metric_frame(s)
 st.subheader("Metrics")
-st.dataframe(frame, hide_index=True)
+st.table(frame.set_index("metric"))  # a static table wraps its text: no column is cut off at any width
 versus = comparison_values(s)
-cols = st.columns(len(COMPARISON_HELP))
+cols = st.columns(3) + st.columns(3)  # two rows: the labels stay whole
 for col, (key, (what, direction)) in zip(cols, COMPARISON_HELP.items(), strict=True):
-    value = versus.get(key)
-    col.metric(key.removesuffix("_frac").replace("_", " "), "–" if value is None else f"{value:.3g}", help=f"{what}; {direction}.")
+    col.metric(metric_label(key), format_value(key, versus.get(key)), help=f"{what}; {direction}.")
+st.caption("Average gap, Tug-of-War and the other terms are explained in the sidebar's Glossary.")
 st.caption(("Unlearned elsewhere (external checkpoint)" if s["time_s"] is None else f"Method {s['time_s']:.1f} s")
            + f", retraining {s['retrain_time_s']:.1f} s"
            + (f" (measured {s['retrain_measured_at']} on {s['retrain_device']})" if s.get("retrain_measured_at") else "")
@@ -101,7 +122,7 @@ inspection = render_inspection(run_id)
 st.download_button(
     "Download this run as an HTML report", lambda: run_report_html(
         run_id, s, frame, [(per_class, PER_CLASS_CAPTION), (embedding, EMBEDDING_CAPTION), (mia, MIA_CAPTION)],
-        inspection),
+        inspection, forget_name=forget_name(run_id)),
     f"unlearning_report_{run_id}.html", "text/html", icon=":material/description:", on_click="ignore",
     help="One self-contained file (opens offline) with the metric table, these figures and the method's settings.",
 )
@@ -109,9 +130,14 @@ st.download_button(
 # -- history and export -------------------------------------------------------------------------
 st.subheader("Run history")
 history = pd.DataFrame(history_rows(runs))
-picked = st.multiselect("Runs side by side", history["run"].tolist(), default=history["run"].tolist()[:5])
+picked = st.multiselect("Runs side by side", history["run"].tolist(), default=history["run"].tolist()[:5],
+                        format_func=lambda i: f"{titles.get(by_id[i].info['method'], by_id[i].info['method'])} · "
+                                              f"{forget_name(i)} · {i}")
 table = history[history["run"].isin(picked)] if picked else history
-st.dataframe(table, hide_index=True)
+shown = history_view(table, lambda spec: display_name(spec, names, data.class_names))
+st.table(shown.set_index("run"))
+st.caption("Each metric cell: unlearned / retrained (reference), in percent. The downloads keep the stored "
+           "fractions and specs.")
 c1, c2 = st.columns(2)
 c1.download_button("Download CSV", table.to_csv(index=False), "unlearning_runs.csv", "text/csv",
                    icon=":material/download:")

@@ -12,7 +12,7 @@ import streamlit as st
 import torch
 
 from studio_ui import state
-from studio_ui.charts import image_to_uint8, upscale
+from studio_ui.charts import attribution_row, image_to_uint8, upscale
 from studio_ui.concept_folders import render_folder_bank
 from studio_ui.resources import (
     current_dataset,
@@ -91,7 +91,7 @@ with tab_ig:
                                hovertemplate="class %{y}<br>%{x}<br>attribution %{z:.3f}<extra></extra>"))
     fig.update_layout(title="Integrated Gradients of each class's bottleneck logit w.r.t. concept margins",
                       xaxis_title="concept", yaxis_title="class", height=140 + 40 * len(attribution.class_names),
-                      xaxis_tickangle=-45)
+                      xaxis_tickangle=-45, yaxis_autorange="reversed")  # first class on top, like the table below
     st.plotly_chart(fig, key="ig_heatmap")
     st.caption(f"Red: the concept pushes the model towards that class; blue: away from it (averaged over the class's "
                f"train images, baseline = {baseline}). Completeness error at most {attribution.max_delta:.1e}.")
@@ -187,16 +187,9 @@ with tab_pixels:
     if chosen:
         maps = pixel_maps(*keys, run_id, tuple(chosen), steps)
         for k, i in enumerate(chosen):
-            cols = st.columns(1 + len(maps))
-            cols[0].image(upscale(image_to_uint8(data.test.x[i].numpy()), 4),
-                          caption=f"#{i} {data.class_names[int(data.test.y[i])]}")
-            for col, (name, pa) in zip(cols[1:], maps.items(), strict=True):
-                heat = pa.heatmaps[k]
-                lim = float(np.abs(heat).max()) or 1.0
-                fig = go.Figure(go.Heatmap(z=heat, colorscale="RdBu_r", zmin=-lim, zmax=lim, showscale=False))
-                fig.update_layout(title=f"{name} (Δ {100 * pa.relative_delta[k]:.1f}%)", height=220, width=220,
-                                  margin=dict(l=0, r=0, t=30, b=0), yaxis=dict(autorange="reversed", visible=False),
-                                  xaxis=dict(visible=False))
-                col.plotly_chart(fig, key=f"pix_{i}_{name}")
+            heat = {f"{name} (Δ {100 * pa.relative_delta[k]:.1f}%)": pa.heatmaps[k] for name, pa in maps.items()}
+            st.plotly_chart(attribution_row(image_to_uint8(data.test.x[i].numpy()), heat,
+                                            f"Test image #{i}, class {data.class_names[int(data.test.y[i])]}"),
+                            key=f"pix_{i}")
         st.caption("Integrated Gradients of the true class's logit with respect to each pixel (red: supports the class, "
                    "blue: against it), black image baseline; Δ is the completeness error relative to the logit change.")

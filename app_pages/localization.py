@@ -16,6 +16,7 @@ from studio_ui.localization_charts import (
     dimension_bars,
     layer_share_bars,
     noise_to_image,
+    shared_score_range,
 )
 from studio_ui.resources import (
     current_dataset,
@@ -69,7 +70,8 @@ keys = (state.data_ref(), state.model_ref(), state.workspace_root(), selection.s
 
 with tab_masks:
     names = list(LOCALIZERS)
-    c1, c2, c3, c4 = st.columns(4)
+    c1, c2 = st.columns(2)  # wide enough for the localizers' full names
+    c3, c4 = st.columns(2)
     first = c1.selectbox("Localizer A", names, index=names.index("del"), format_func=lambda n: LOCALIZERS[n].title)
     second = c2.selectbox("Localizer B", names, index=names.index("salun"), format_func=lambda n: LOCALIZERS[n].title)
     budget = c3.slider("Budget α (share of all parameters)", 0.01, 0.9, 0.30, 0.01,
@@ -87,12 +89,13 @@ with tab_masks:
                 help="Shared selected entries / entries selected by either. 1 = identical masks.")
     c[2].metric("Random masks would overlap about", f"{budget / (2 - budget):.2f}",
                 help="The expected Jaccard index of two independent random masks at this budget.")
-    st.plotly_chart(channel_heatmap(mask_a, f"{LOCALIZERS[first].title}: channel scores and selection"),
-                    key="heat_a")
+    zrange = shared_score_range([mask_a, mask_b])  # one colour scale: A and B compare colour for colour
+    st.plotly_chart(channel_heatmap(mask_a, f"A · {LOCALIZERS[first].title}: channel scores and selection",
+                                    zrange=zrange), key="heat_a")
     st.caption("Each row is a weight tensor, each column an output channel. Colour: how much the channel "
                "matters for the forget set (log scale); black dots: channels the mask selects.")
-    st.plotly_chart(channel_heatmap(mask_b, f"{LOCALIZERS[second].title}: channel scores and selection"),
-                    key="heat_b")
+    st.plotly_chart(channel_heatmap(mask_b, f"B · {LOCALIZERS[second].title}: channel scores and selection",
+                                    zrange=zrange), key="heat_b")
     st.plotly_chart(layer_share_bars({LOCALIZERS[first].title: mask_a, LOCALIZERS[second].title: mask_b},
                                      "Share of each parameter tensor selected"), key="share")
     st.caption("Where each localizer spends its budget: tall bars are layers it resets and retrains.")
@@ -103,10 +106,11 @@ with tab_pgd:
                         help="Each feature may move by at most ε times its mean magnitude over the forget set.")
     steps = c2.slider("PGD steps", 1, 100, 40)
     attack, before, after = cached_attack(*keys, eps_rel, steps)
-    flipped = attack.flipped.float().mean().item()
+    flipped = attack.flipped.numpy()
     c = st.columns(3)
     c[0].metric("Forget samples attacked", len(attack.y))
-    c[1].metric("Pushed across the boundary", pct(flipped))
+    c[1].metric("Pushed into another class", f"{pct(float(flipped.mean()))} ({int(flipped.sum())} of {len(flipped)})",
+                help="Samples whose features, after the attack, the head assigns to a class other than their label.")
     c[2].metric("Largest move / ε", f"{float(((attack.z_adv - attack.z).abs() / attack.eps.clamp_min(1e-12)).max()):.2f}",
                 help="At most 1: every attacked feature stays inside its ε-ball.")
     labels = [data.class_names[int(v)] for v in attack.y]
@@ -114,13 +118,23 @@ with tab_pgd:
     st.plotly_chart(attack_arrows(before, after, labels, pushed,
                                   "Forget features before and after Partial-PGD (PCA of the penultimate layer)"),
                     key="pgd_arrows")
-    st.caption("Grey: the forget samples' features. Each arrow ends where the attack moved them, coloured by "
-               "the class the head now predicts. Layer Attack Unlearning distils these targets into the head.")
-    counts = pd.Series(pushed).value_counts()
-    fig = px.bar(x=counts.index, y=counts.values, labels={"x": "class reached by the attack", "y": "forget samples"},
-                 title="Which classes the forget samples were pushed into")
-    fig.update_layout(height=320, xaxis_type="category")
+    st.caption("Open circles: the forget samples' features. Each arrow ends where the attack moved them (diamonds): "
+               "grey where the head still predicts the sample's own class, coloured where it now predicts another. "
+               "Layer Attack Unlearning distils these targets into the head.")
+    outcome = pd.DataFrame({"class": pushed, "outcome": np.where(flipped, "pushed into another class",
+                                                                 "still its own class")})
+    counts = outcome.value_counts().rename("samples").reset_index()
+    fig = px.bar(counts, x="class", y="samples", color="outcome", barmode="stack",
+                 color_discrete_map={"pushed into another class": "#d62728", "still its own class": "#9e9e9e"},
+                 category_orders={"class": list(data.class_names)},
+                 labels={"class": "class the head predicts after the attack", "samples": "forget samples"},
+                 title=f"Class the head predicts after the attack: {int(flipped.sum())} of {len(flipped)} "
+                       "pushed into another class")
+    fig.update_layout(height=340, xaxis_type="category", legend_title="")
+    fig.update_yaxes(tickformat="d")
     st.plotly_chart(fig, key="pgd_classes")
+    st.caption("Red: forget samples the attack moved across the decision boundary (the summary's share); grey: "
+               "samples still predicted as their own class at this ε. A larger ε or more steps push more across.")
     st.plotly_chart(dimension_bars(attack.perturbation.numpy(), attack.eps.numpy()), key="pgd_dims")
     st.caption("Bars: how far each feature dimension moved on average; marks: that dimension's ε.")
 

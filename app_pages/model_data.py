@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import streamlit as st
 
 from studio_ui import state
 from studio_ui.charts import per_class_bars
+from studio_ui.forms import checked_number
 from studio_ui.progress import streamlit_progress
 from studio_ui.resources import current_device, current_workspace, get_dataset, get_logits, get_model
 from studio_ui.uploads import accept_checkpoint
@@ -24,9 +27,22 @@ st.page_link("app_pages/tour.py", label="New here? The guided tour runs the whol
 # -- dataset ---------------------------------------------------------------------------------
 infos = {d.name: d for d in list_datasets()}
 ref = state.data_ref()
+
+
+def switch_dataset() -> None:
+    """Selectbox callback: a built-in dataset becomes active before the sidebar is drawn; a local
+    one waits for its folder (below)."""
+    chosen = st.session_state["dataset_choice"]
+    if not infos[chosen].needs_root:
+        state.set_data_ref(state.DataRef(chosen))
+    st.session_state.pop("model_source", None)  # the new dataset's model choice starts from its active model
+
+
+if "dataset_choice" not in st.session_state:  # seeded from the active dataset when the page is (re)opened
+    st.session_state["dataset_choice"] = ref.name
 left, right = st.columns([1, 2])
 name = left.selectbox(
-    "Dataset", list(infos), index=list(infos).index(ref.name),
+    "Dataset", list(infos), key="dataset_choice", on_change=switch_dataset,
     format_func=lambda n: f"{n} (built in)" if not infos[n].needs_root else n,
     help="digits and shapes are built in; the others load from a folder you name (nothing is downloaded).",
 )
@@ -55,33 +71,55 @@ stored = workspace.list("model", dataset=data.name)
 sources = (["Shipped default"] if data.name in DEFAULT_MODELS else []) + ["Train a new one", "Checkpoint file"]
 if stored:
     sources.insert(1, "From the workspace")
-source = st.radio("Model source", sources, horizontal=True)
+active = state.model_ref()
+SOURCE_OF = {"default": "Shipped default", "workspace": "From the workspace", "file": "Checkpoint file"}
+if st.session_state.get("model_source") not in sources:  # (re)opened: show where the active model comes from
+    st.session_state["model_source"] = SOURCE_OF[active.kind] if SOURCE_OF[active.kind] in sources else sources[0]
+
+
+def pick_source() -> None:
+    """Radio callback: the shipped default becomes active before the sidebar is drawn."""
+    if st.session_state["model_source"] == "Shipped default":
+        state.set_model_ref(state.ModelRef("default"))
+
+
+source = st.radio("Model source", sources, horizontal=True, key="model_source", on_change=pick_source)
 
 if source == "Shipped default":
     state.set_model_ref(state.ModelRef("default"))
 elif source == "From the workspace":
-    chosen = st.selectbox("Stored model", stored, format_func=lambda e: f"{e.name} ({e.id})")
+    ids = [e.id for e in stored]
+    chosen = st.selectbox("Stored model", stored, format_func=lambda e: f"{e.name} ({e.id})",
+                          index=ids.index(active.value) if active.kind == "workspace" and active.value in ids else 0)
     state.set_model_ref(state.ModelRef("workspace", chosen.id))
 elif source == "Checkpoint file":
     upload = st.file_uploader(
         "Checkpoint (.safetensors with Unlearning Studio metadata)", type=["safetensors"],
         help="Files are read with safetensors: no code inside a file is ever run.",
     )
-    if upload is None:
+    if upload is None and active.kind == "file":
+        st.caption(f"Active: the checkpoint uploaded earlier ({Path(active.value).name}). Upload another to replace it.")
+    elif upload is None:
         st.stop()
-    with user_errors("Checkpoint not used"):  # checked before it becomes the active model
-        target = accept_checkpoint(workspace.root, upload.name, upload.getvalue(), data)
-    state.set_model_ref(state.ModelRef("file", str(target)))
+    else:
+        with user_errors("Checkpoint not used"):  # checked before it becomes the active model
+            target = accept_checkpoint(workspace.root, upload.name, upload.getvalue(), data)
+        state.set_model_ref(state.ModelRef("file", str(target)))
 else:
     with st.form("train"):
         c1, c2, c3 = st.columns(3)
         arch = c1.selectbox("Architecture", [m.name for m in list_models()],
                             help="Any torchvision classifier also works from the CLI as tv:<name>.")
         recipe = recipe_for(data.name, arch)
-        epochs = c2.number_input("Epochs", 1, 200, recipe.epochs)
-        seed = c3.number_input("Seed", 0, 10_000, 0)
+        problems: list[str] = []
+        with c2:
+            epochs = checked_number("Epochs", recipe.epochs, low=1, high=200, integer=True, problems=problems)
+        with c3:
+            seed = checked_number("Seed", 0, low=0, high=10_000, integer=True, problems=problems)
         go = st.form_submit_button("Train", icon=":material/model_training:", type="primary")
-    if go:
+    if go and problems:
+        st.error("Not started: " + " ".join(problems), icon=":material/error:")
+    if go and not problems:
         bar = st.progress(0.0, text="Training...")
         with user_errors("Training failed"):
             model, meta, log = train_model(

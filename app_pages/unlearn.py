@@ -6,11 +6,18 @@ import streamlit as st
 
 from studio_ui import jobs, state
 from studio_ui.compare_charts import headline_frame
-from studio_ui.forms import config_form
+from studio_ui.forms import checked_number, config_form
 from studio_ui.resources import current_dataset, current_model, current_workspace
 from studio_ui.run_list import open_on_compare, run_list
 from studio_ui.widgets import require_forget_set, user_errors
-from unlearn_core.methods import list_methods
+from unlearn_core.methods import MethodInfo, list_methods
+
+DEFAULT_METHOD = "del"  # a real unlearning method; the oracle is the reference, never the default
+REFERENCE_METHOD = "retrain"
+
+
+def method_label(m: MethodInfo) -> str:
+    return f"{m.title}: the reference, not an unlearning method" if m.name == REFERENCE_METHOD else m.title
 
 st.title(":material/auto_fix_high: Unlearn")
 st.caption("Run an unlearning method on the active model and forget set. Every run is compared with "
@@ -21,13 +28,16 @@ if state.forget_selection() is None:  # e.g. after a reload: the runs go on and 
     run_list("unlearn", dataset=data.name)
 selection, forget = require_forget_set(data)
 model, meta = current_model()
-st.markdown(f"Forgetting **{selection.description}** (`{selection.spec}`): {forget.n_forget} samples, "
-            f"{forget.n_retain} kept. Model: {meta.arch} on {data.name}.")
+st.markdown(f"Forgetting **{selection.description}**: {forget.n_forget} samples (the forget set D_f), "
+            f"{forget.n_retain} kept (the retain set D_r). Model: {meta.arch} on {data.name}.",
+            help=f"Forget spec `{selection.spec}` (what runs store; the CLI's `--forget`).")
 
 methods = list_methods()
 usable = [m for m in methods if m.supports(forget.category)]
+usable_names = [m.name for m in usable]
 name = st.selectbox(
-    "Method", [m.name for m in usable], format_func=lambda n: next(m.title for m in usable if m.name == n),
+    "Method", usable_names, index=usable_names.index(DEFAULT_METHOD) if DEFAULT_METHOD in usable_names else 0,
+    format_func=lambda n: method_label(next(m for m in usable if m.name == n)),
     help=f"Methods that support {forget.category} forgetting. "
          + (f"Not applicable here: {', '.join(m.title for m in methods if m not in usable)}."
             if len(usable) < len(methods) else ""),
@@ -43,12 +53,20 @@ with st.container(border=True):
         tags.append("localized: its parameter mask is drawn on the Localization page")
     st.caption(" · ".join(tags))
 
+if name == REFERENCE_METHOD:
+    st.info("This is the reference every method is compared with, not an unlearning method: it trains a new "
+            "model from scratch without the forget set. Every run computes it once anyway.", icon=":material/info:")
+
+problems: list[str] = []
 with st.form(f"form_{name}"):
-    values = config_form(info.config_cls, f"cfg_{name}")
-    seed = st.number_input("Seed", 0, 10_000, 0, help="Seeds the method, random forget sets and the retrained oracle.")
+    values = config_form(info.config_cls, f"cfg_{name}", problems)
+    seed = checked_number("Seed", 0, low=0, high=10_000, integer=True, problems=problems,
+                          help="Seeds the method, random forget sets and the retrained oracle.")
     submitted = st.form_submit_button("Run", icon=":material/play_arrow:", type="primary")
 
-if submitted:
+if submitted and problems:
+    st.error("Not started: " + " ".join(problems), icon=":material/error:")
+elif submitted:
     with user_errors("Invalid parameters"):
         config = info.config_cls(**values)
         jobs.start_unlearn_run(f"{info.title} forgetting {selection.description}",

@@ -5,20 +5,23 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from unlearn_core.report import METRIC_HELP, ComparisonView
 from unlearn_core.runs import HEADLINE
 
 from .charts import MODEL_COLORS, per_class_bars
+from .labels import MODEL_LABELS, metric_label
 
 WHO = ("original", "unlearned", "retrain")
 BINS = dict(start=0.0, end=1.0, size=1 / 30)  # the same bins for every model, so bars line up
 
 EMBEDDING_CAPTION = (
     "Each point is a sample's predicted class probabilities (log scale), mapped with one projection fitted on "
-    "the original model. Grey: test samples. Lines show how far unlearning moved forget samples; the unlearned "
+    "the original model. Light grey: test samples. Lines show how far unlearning moved forget samples; the unlearned "
     "(red) points should land where the retrained (green) ones are."
 )
 MIA_CAPTION = (
@@ -33,7 +36,7 @@ def headline_frame(summary: dict[str, Any], labels: dict[str, str] | None = None
     from .widgets import pct
 
     return pd.DataFrame({who: [pct(summary[who][k]) for k in HEADLINE] for who in WHO},
-                        index=[(labels or {}).get(k, k) for k in HEADLINE])
+                        index=[(labels or {}).get(k, metric_label(k)) for k in HEADLINE])
 
 
 def comparison_values(summary: dict[str, Any]) -> dict[str, float | None]:
@@ -46,11 +49,11 @@ def metric_frame(summary: dict[str, Any]) -> pd.DataFrame:
     """One row per metric the run measured: original, unlearned and retrain values (%) with what
     the metric measures and how to read it."""
     rows = []
-    for key, (label, what, direction) in METRIC_HELP.items():
+    for key, (_, what, direction) in METRIC_HELP.items():
         values = [summary["details"][who].get(key) for who in WHO]
         if all(v is None for v in values):
             continue
-        rows.append([label, *[None if v is None else round(100 * v, 2) for v in values], what, direction])
+        rows.append([metric_label(key), *[None if v is None else round(100 * v, 2) for v in values], what, direction])
     return pd.DataFrame(rows, columns=["metric", "original (%)", "unlearned (%)", "retrain (%)",
                                        "what it measures", "how to read"])
 
@@ -86,13 +89,22 @@ def embedding_figure(view: ComparisonView, projection: str) -> go.Figure:
 
 
 def mia_figure(view: ComparisonView) -> go.Figure:
-    """Histograms of true-label confidence on the forget set per model, and on test samples."""
-    fig = go.Figure()
-    for who, conf in view.confidence.items():
-        fig.add_histogram(x=conf["forget"], name=f"forget set, {who}", opacity=0.6, xbins=BINS,
-                          histnorm="probability", marker_color=MODEL_COLORS[who])
-    fig.add_histogram(x=view.confidence["original"]["test"], name="test set, original", opacity=0.4, xbins=BINS,
-                      histnorm="probability", marker_color="#7f7f7f")
-    fig.update_layout(barmode="overlay", height=380, title="True-label confidence on the forget set",
-                      xaxis_title="confidence in the true label", yaxis_title="share of samples")
+    """True-label confidence on the forget set, one panel per model (small multiples, shared axes),
+    each with that model's test samples as a black outline: no overlapping colours to untangle."""
+    models = list(view.confidence)
+    fig = make_subplots(rows=1, cols=len(models), shared_yaxes=True, horizontal_spacing=0.03,
+                        subplot_titles=[MODEL_LABELS.get(who, who) for who in models])
+    for col, who in enumerate(models, start=1):
+        conf = view.confidence[who]
+        fig.add_histogram(x=conf["forget"], name="forget set", xbins=BINS, histnorm="probability",
+                          marker_color=MODEL_COLORS[who], showlegend=False, row=1, col=col,
+                          hovertemplate=f"{who}, forget set<br>confidence %{{x}}<br>share %{{y:.1%}}<extra></extra>")
+        counts, edges = np.histogram(conf["test"], bins=np.linspace(BINS["start"], BINS["end"], 31))
+        fig.add_scatter(x=edges, y=np.append(counts, counts[-1]) / max(1, counts.sum()), mode="lines",
+                        line=dict(shape="hv", color="black", width=1.5), name="test samples (never trained on)",
+                        showlegend=col == 1, row=1, col=col)
+        fig.update_xaxes(title_text="confidence in the true label", range=[0, 1], row=1, col=col)
+    fig.update_yaxes(title_text="share of samples", tickformat=".0%", row=1, col=1)
+    fig.update_layout(height=380, title="True-label confidence on the forget set (bars) and on test samples (outline)",
+                      bargap=0.05, legend=dict(orientation="h", y=-0.25), margin=dict(t=80))
     return fig

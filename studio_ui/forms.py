@@ -10,8 +10,40 @@ import streamlit as st
 from unlearn_core.methods import MethodConfig
 
 
-def config_form(cls: type[MethodConfig], key: str) -> dict[str, object]:
-    """One widget per config field with its help text, range and the paper's value; returns values."""
+def range_problem(label: str, value: float, low: float | None, high: float | None) -> str | None:
+    """What is wrong with `value` for a field limited to [low, high], or None when it fits."""
+    if low is not None and value < low:
+        return f"{label} must be at least {low:g} (you entered {value:g})."
+    if high is not None and value > high:
+        return f"{label} must be at most {high:g} (you entered {value:g})."
+    return None
+
+
+def checked_number(label: str, value: float, *, low: float | None = None, high: float | None = None,
+                   integer: bool = False, problems: list[str] | None = None, **kwargs) -> float:
+    """A number input that accepts any number and says next to itself what is wrong with it.
+
+    Streamlit's own min/max only show a small red icon and silently keep the form from
+    submitting; here the value goes through, the message appears under the field, and the caller
+    refuses to run while `problems` is not empty.
+    """
+    if integer:
+        entered = st.number_input(label, value=int(value), step=1, **kwargs)
+    else:
+        entered = st.number_input(label, value=float(value), format="%g", **kwargs)
+    problem = range_problem(label, entered, low, high)
+    if problem:
+        st.error(problem, icon=":material/error:")
+        if problems is not None:
+            problems.append(problem)
+    return int(entered) if integer else float(entered)
+
+
+def config_form(cls: type[MethodConfig], key: str, problems: list[str] | None = None) -> dict[str, object]:
+    """One widget per config field with its help text, range and the paper's value; returns values.
+
+    Out-of-range numbers are reported next to their field and appended to `problems`.
+    """
     hints = typing.get_type_hints(cls)
     values: dict[str, object] = {}
     fields = dataclasses.fields(cls)
@@ -29,18 +61,9 @@ def config_form(cls: type[MethodConfig], key: str) -> dict[str, object]:
                 values[f.name] = st.selectbox(f.name, choices, index=choices.index(f.default), help=help_text, key=widget_key)
             elif kind is bool:
                 values[f.name] = st.checkbox(f.name, value=f.default, help=help_text, key=widget_key)
-            elif kind is int:
-                values[f.name] = int(st.number_input(
-                    f.name, value=int(f.default), step=1, help=help_text, key=widget_key,
-                    min_value=None if meta.get("min") is None else int(meta["min"]),
-                    max_value=None if meta.get("max") is None else int(meta["max"]),
-                ))
-            elif kind is float:
-                values[f.name] = float(st.number_input(
-                    f.name, value=float(f.default), help=help_text, key=widget_key, format="%g",
-                    min_value=None if meta.get("min") is None else float(meta["min"]),
-                    max_value=None if meta.get("max") is None else float(meta["max"]),
-                ))
+            elif kind in (int, float):
+                values[f.name] = checked_number(f.name, f.default, low=meta.get("min"), high=meta.get("max"),
+                                                integer=kind is int, problems=problems, help=help_text, key=widget_key)
             else:
                 values[f.name] = st.text_input(f.name, value=str(f.default), help=help_text, key=widget_key)
     return values

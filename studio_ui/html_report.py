@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from unlearn_core.report import COMPARISON_HELP
 
 from .compare_charts import comparison_values
+from .labels import format_value, metric_label
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
@@ -28,8 +29,8 @@ pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; 
 
 def _comparison_table(summary: dict[str, Any]) -> str:
     versus = comparison_values(summary)
-    rows = [(key.removesuffix("_frac").replace("_", " "), "–" if versus.get(key) is None else f"{versus[key]:.3g}",
-             what, direction) for key, (what, direction) in COMPARISON_HELP.items()]
+    rows = [(metric_label(key), format_value(key, versus.get(key)), what, direction)
+            for key, (what, direction) in COMPARISON_HELP.items()]
     return pd.DataFrame(rows, columns=["measure", "value", "what it measures", "how to read"]).to_html(
         index=False, border=0)
 
@@ -59,18 +60,23 @@ def _fraction(value: float | None) -> str:
 
 
 def run_report_html(run_id: str, summary: dict[str, Any], metrics: pd.DataFrame,
-                    figures: list[tuple[go.Figure, str]], inspection: dict[str, Any] | None = None) -> str:
+                    figures: list[tuple[go.Figure, str]], inspection: dict[str, Any] | None = None,
+                    forget_name: str | None = None) -> str:
     """The report page for a stored run: its summary, metric table and (figure, caption) pairs, and
     when given the inspection (`inspect_view.render_inspection`'s result): CKA per layer, prediction
-    matrices, probe and relearn results."""
+    matrices, probe and relearn results.
+
+    `forget_name` is the name the user gave the forget set (the title uses it; the spec stays in the text).
+    """
     s = summary
-    title = f"Unlearning report: {s['method']} forgetting {s['forget']} on {s['dataset']}"
+    title = f"Unlearning report: {s['method']} forgetting {forget_name or s['forget']} on {s['dataset']}"
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
         "<p>" + html.escape(
-            f"Method {s['method']} on model {s['model']}, forget set {s['forget']} ({s['n_forget']} samples), "
+            f"Method {s['method']} on model {s['model']}, forget set {forget_name or s['forget']} (spec {s['forget']}, "
+            f"{s['n_forget']} samples), "
             f"seed {s['seed']}, device {s.get('device', '?')}, run {run_id}. "
             + ("The model was unlearned elsewhere (external checkpoint)" if s["time_s"] is None
                else f"The method took {s['time_s']:.1f} s")

@@ -33,10 +33,9 @@ def run_status(row: RunRow, key: str) -> None:
 
 
 def open_on_compare(row: RunRow, key: str) -> None:
-    """A button that opens this (finished) run on Compare."""
-    if st.button("Open on Compare", key=f"{key}_open_{row.id}", icon=":material/compare:"):
-        state.remember_run(row.id)
-        st.switch_page("app_pages/compare.py")
+    """A button that opens exactly this (finished) run on Compare, at the top of the page."""
+    if st.button("Compare in detail", key=f"{key}_open_{row.id}", icon=":material/compare:"):
+        state.open_in_compare(row.id)
 
 
 def run_list(key: str, *, dataset: str | None = None, limit: int = 5, title: str = "Runs",

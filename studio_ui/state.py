@@ -77,7 +77,23 @@ def forget_selection() -> ForgetSelection | None:
 
 
 def set_forget_selection(sel: ForgetSelection | None) -> None:
+    """Make `sel` the active forget set and remember its name for this session's tables."""
     st.session_state["forget_selection"] = sel
+    if sel is not None:
+        st.session_state.setdefault("forget_names", {})[sel.spec] = sel.description
+
+
+def session_forget_names() -> dict[str, str]:
+    """spec -> the name each forget set was given in this session."""
+    return dict(st.session_state.get("forget_names", {}))
+
+
+def open_in_compare(run_id: str) -> None:
+    """Open Compare on exactly this run, at the top of the page."""
+    remember_run(run_id)
+    st.session_state["compare_run"] = run_id  # the run picker's key: Compare shows this run
+    st.session_state["compare_scroll_top"] = True
+    st.switch_page("app_pages/compare.py")
 
 
 def remember_run(run_id: str) -> None:

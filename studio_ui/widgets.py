@@ -70,3 +70,14 @@ def require_forget_set(data: SplitDataset):
     with user_errors("The active forget set does not fit this dataset"):
         forget = resolve(selection.spec, data)
     return selection, forget
+
+
+def scroll_to_top() -> None:
+    """Scroll the page's main area to the top (after a page switch from far down another page).
+
+    Streamlit has no API for this; a zero-height component runs one line of script in the page.
+    """
+    import streamlit.components.v1 as components
+
+    components.html("<script>const m = window.parent.document.querySelector(\"[data-testid='stMain']\");"
+                    "if (m) { m.scrollTo(0, 0); }</script>", height=0)

@@ -21,6 +21,8 @@ from torch import nn
 
 from .progress import ProgressEvent, ProgressFn, StopFn, check_stop, never_stop, no_progress
 
+BATCH_PROGRESS_S = 1.0  # within an epoch, report progress at most this often (a live bar on long epochs)
+
 
 class TrainingDiverged(ValueError):
     """The loss became NaN or infinite; the message suggests what to change."""
@@ -165,6 +167,7 @@ def fit(
         opt = torch.optim.Adam(params, lr=config.lr)
     total = config.epochs * len(batches)
     log = TrainLog()
+    last_report = time.perf_counter()
     try:
         model.train(not eval_mode)
         for epoch in range(config.epochs):
@@ -187,7 +190,13 @@ def fit(
                 log.steps += 1
                 running += loss.item() * len(batch[0])
                 count += len(batch[0])
+                if time.perf_counter() - last_report >= BATCH_PROGRESS_S and log.steps < (epoch + 1) * len(batches):
+                    last_report = time.perf_counter()  # a live bar on long epochs; epoch ends report below
+                    batch_no = log.steps - epoch * len(batches)
+                    progress(ProgressEvent(log.steps, total, f"{progress_label}: epoch {epoch + 1}/{config.epochs}, "
+                                           f"batch {batch_no}/{len(batches)}", {"loss": running / count}))
             log.epoch_losses.append(running / max(count, 1))
+            last_report = time.perf_counter()
             progress(
                 ProgressEvent(
                     log.steps, total, f"{progress_label}: epoch {epoch + 1}/{config.epochs}",

@@ -12,7 +12,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a streamlit server and C
 
 
 def test_model_page_renders(page, app_url) -> None:
-    page.goto(app_url)
+    page.goto(f"{app_url}/model_data")
     page.get_by_role("heading", name="Model & data").wait_for()
     page.locator(".js-plotly-plot").first.wait_for()
     page.get_by_text("Test accuracy per class").first.wait_for()
@@ -65,7 +65,7 @@ def test_localization_heatmap_renders(page, app_url) -> None:
 
 
 def test_concepts_ig_heatmap_renders(page, app_url) -> None:
-    page.goto(app_url)
+    page.goto(f"{app_url}/model_data")
     page.get_by_role("heading", name="Model & data").wait_for()
     page.locator("[data-testid='stSelectbox']").filter(has_text="Dataset").click()
     page.get_by_role("option", name="shapes (built in)").click()
@@ -86,3 +86,4 @@ def test_guided_tour_runs_in_one_click(page, app_url) -> None:
     page.get_by_text("Test accuracy per class").first.wait_for()
     assert page.get_by_text("Closeness to retraining").count() == 1
     page.get_by_role("button", name="Run the tour again").wait_for()
+

@@ -48,7 +48,7 @@ def test_report_is_self_contained_and_escapes_user_text() -> None:
     assert page.startswith("<!doctype html>") and page.rstrip().endswith("</html>")
     assert page.count("plotly.js v") == 1  # the library is inlined once, no CDN needed offline
     assert not re.search(r"<script[^>]*\bsrc=", page)  # nothing fetched when the file is opened
-    for text in ("Forget accuracy", "tug of war", "per class caption", "embedding caption", "mia caption",
+    for text in ("Forget accuracy", "Tug-of-War", "per class caption", "embedding caption", "mia caption",
                  "run abc123", "Test accuracy per class"):
         assert text in page
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page

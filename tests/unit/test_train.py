@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from unlearn_core import train as train_module
 from unlearn_core.data import SplitDataset
 from unlearn_core.models import build_model
 from unlearn_core.progress import Cancelled, ProgressEvent
@@ -65,7 +66,8 @@ def test_config_validation() -> None:
             TrainConfig(**bad)
 
 
-def test_progress_is_monotone_and_ends_at_total(few, cpu) -> None:
+def test_progress_is_monotone_and_ends_at_total(few, cpu, monkeypatch) -> None:
+    monkeypatch.setattr(train_module, "BATCH_PROGRESS_S", float("inf"))  # epoch ends only (a loaded machine is slow)
     events: list[ProgressEvent] = []
     config = replace(SHORT, epochs=3)
     log = train_classifier(_model(), *few, config, device=cpu, progress=events.append)

@@ -1,0 +1,17 @@
+"""Benchmarks: the stored tables of every method against retraining (benchmarks/results.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results.md"
+
+st.title(":material/table_chart: Benchmarks")
+st.caption("Written by `python benchmarks/run_benchmarks.py` (CPU, 3 seeds). Read each method's average gap to "
+           "the retrained model (lower is better) next to its time as a share of retraining (lower is faster).")
+if RESULTS.exists():
+    st.markdown(RESULTS.read_text())
+else:
+    st.info("No benchmark tables in this copy: run `python benchmarks/run_benchmarks.py --suite digits`.")
