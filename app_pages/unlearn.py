@@ -7,6 +7,7 @@ import streamlit as st
 from studio_ui import jobs, state
 from studio_ui.compare_charts import headline_frame
 from studio_ui.forms import config_form
+from studio_ui.method_docs import show_method_notes
 from studio_ui.resources import current_dataset, current_device, current_model, current_workspace
 from studio_ui.widgets import require_forget_set, user_errors
 from unlearn_core.methods import list_methods
@@ -33,6 +34,7 @@ info = next(m for m in usable if m.name == name)
 with st.container(border=True):
     st.markdown(f"**{info.title}**: {info.summary}")
     st.caption(f"Paper: {info.paper}")
+    show_method_notes(info)
     tags = [f"Touches: {info.touches}"]
     if not info.needs_forget_images:
         tags.append("never reads the forget images")
