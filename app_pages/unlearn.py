@@ -7,6 +7,7 @@ import streamlit as st
 from studio_ui import jobs, state
 from studio_ui.compare_charts import headline_frame
 from studio_ui.forms import checked_number, config_form
+from studio_ui.method_docs import show_method_notes
 from studio_ui.resources import current_dataset, current_model, current_workspace
 from studio_ui.run_list import open_on_compare, run_list
 from studio_ui.widgets import require_forget_set, user_errors
@@ -46,6 +47,7 @@ info = next(m for m in usable if m.name == name)
 with st.container(border=True):
     st.markdown(f"**{info.title}**: {info.summary}")
     st.caption(f"Paper: {info.paper}")
+    show_method_notes(info)
     tags = [f"Touches: {info.touches}"]
     if not info.needs_forget_images:
         tags.append("never reads the forget images")

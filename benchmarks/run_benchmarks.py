@@ -1,7 +1,14 @@
-"""Benchmark every registered method against the retrained oracle and write markdown tables.
+"""Benchmark every registered method against the retrained oracle; store each table, write results.md.
 
-    python benchmarks/run_benchmarks.py                      # all suites, 3 seeds
-    python benchmarks/run_benchmarks.py --suite digits --seeds 1 --out /tmp/bench.md
+    python benchmarks/run_benchmarks.py                          # every suite, 3 seeds
+    python benchmarks/run_benchmarks.py --suite shapes --forget class:3   # rerun one table
+    python benchmarks/run_benchmarks.py --render                 # rewrite results.md only
+
+Each table is stored as one JSON file, ``benchmarks/results/<suite>-<forget>.json`` (the table of
+`unlearn_core.bench.bench` plus when, where and how long it ran). ``results.md`` is then
+regenerated *whole* from every stored table and the notes in ``benchmarks/results_template.md``
+(``{{table:<name>}}`` places a table, ``{{summary}}`` the avg-gap / time matrix of every
+table), so rerunning one table replaces that table and nothing else.
 
 Each table row is mean ± std over seeds; "time / retrain" is the method's wall time divided by
 the retraining time measured in the same run, so it compares across machines. The retrained
@@ -11,11 +18,14 @@ oracles are cached in a fresh temporary workspace (or --workspace), so each is t
 from __future__ import annotations
 
 import argparse
+import json
 import platform
+import re
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -25,6 +35,10 @@ sys.path.insert(0, str(ROOT))
 from unlearn_core.bench import bench, to_markdown  # noqa: E402
 from unlearn_core.data import load_dataset  # noqa: E402
 from unlearn_core.device import pick_device  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+TEMPLATE = ROOT / "benchmarks" / "results_template.md"
+OUT = ROOT / "benchmarks" / "results.md"
 
 # suite -> list of (dataset, forget spec, methods or None for every applicable one)
 SUITES: dict[str, list[tuple[str, str, list[str] | None]]] = {
@@ -37,17 +51,95 @@ SUITES: dict[str, list[tuple[str, str, list[str] | None]]] = {
         ("digits", "random:0.1@2,5", [f"del:localizer={name}" for name in
                                       ("del", "salun", "magnitude", "criticality", "random", "shallowest", "deepest")]),
     ],
-    # Shapes: the methods the issues name plus references (fine-tune, SalUn, SCRUB, Boundary Shrink),
-    # so the suite fits in about 70 minutes on a 2-core CPU (a shapes retrain takes 80-100 s there).
+    # Shapes: the seed methods plus references (fine-tune, SalUn, SCRUB, Boundary Shrink, SSD),
+    # so the suite fits in about 80 minutes on a 2-core CPU (a shapes retrain takes 80-100 s there).
     "shapes": [
+        ("shapes", "class:3", ["del", "unsir", "layer_attack", "concept_poisoning", "concept_poisoning:label_mode=random",
+                               "rfa", "finetune", "salun", "scrub", "boundary_shrink", "ssd"]),
         ("shapes", "concept:color=yellow", ["concept_poisoning", "concept_poisoning:label_mode=random", "rfa",
                                             "finetune", "salun"]),
         ("shapes", "random:0.1", ["del", "layer_attack", "finetune", "rfa"]),
         ("shapes", "random:0.1@2,5", ["del", "layer_attack", "finetune", "rfa"]),
-        ("shapes", "class:3", ["del", "unsir", "layer_attack", "concept_poisoning", "concept_poisoning:label_mode=random",
-                               "rfa", "finetune", "salun", "scrub", "boundary_shrink"]),
     ],
 }
+
+
+def table_name(suite: str, spec: str) -> str:
+    """The stored table's name: ``<suite>-<forget spec>`` with ``:`` and ``,`` made file-safe."""
+    return f"{suite}-{re.sub(r'[:,=]', '_', spec)}"
+
+
+def save_table(name: str, table: dict[str, Any], *, suite: str, elapsed_s: float, results: Path = RESULTS) -> Path:
+    """Store one table with its provenance (machine, threads, torch, date, wall time) as JSON."""
+    results.mkdir(parents=True, exist_ok=True)
+    record = {
+        **table,
+        "suite": suite,
+        "elapsed_s": round(elapsed_s, 1),
+        "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
+        "torch": torch.__version__,
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    path = results / f"{name}.json"
+    path.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    return path
+
+
+def load_tables(results: Path = RESULTS) -> dict[str, dict[str, Any]]:
+    """Every stored table by name, in file-name order."""
+    return {p.stem: json.loads(p.read_text()) for p in sorted(results.glob("*.json"))}
+
+
+def render_table(table: dict[str, Any]) -> str:
+    """One stored table as markdown, with the line saying when, where and how long it ran."""
+    note = table.get("note")
+    provenance = (f"_{table['elapsed_s']:.0f} s for this table ({table['machine']}, torch {table['torch']}, "
+                  f"{table['date']})._")
+    return to_markdown(table) + "\n\n" + provenance + (f"\n\n_{note}_" if note else "")
+
+
+def _column(table: dict[str, Any]) -> str:
+    return f"{table['dataset']} `{table['forget']}`"
+
+
+def render_summary(tables: dict[str, dict[str, Any]]) -> str:
+    """Average gap to retraining (points) / time as a share of retraining, method x table."""
+    columns = [t for name, t in tables.items() if t.get("suite") != "localizers"]
+    methods: list[str] = []
+    for t in columns:
+        methods += [m for m in t["methods"] if m not in methods]
+    head = "| method | " + " | ".join(_column(t) for t in columns) + " |\n|---|" + "---|" * len(columns)
+    rows = []
+    for m in methods:
+        cells = []
+        for t in columns:
+            row = t["methods"].get(m)
+            cells.append("–" if row is None else f"{row['avg_gap']['mean']:.2f} / {row['time_ratio']['mean']:.2f}")
+        rows.append(f"| {m} | " + " | ".join(cells) + " |")
+    return head + "\n" + "\n".join(rows)
+
+
+def render(template: str, tables: dict[str, dict[str, Any]]) -> str:
+    """The whole results.md: the template with its placeholders filled; stored tables the template
+    does not place are appended under "Other tables" (nothing stored is ever left out)."""
+    placed: set[str] = set()
+
+    def table(match: re.Match[str]) -> str:
+        name = match.group(1)
+        placed.add(name)
+        return render_table(tables[name]) if name in tables else f"_Table `{name}` has not been run yet._"
+
+    text = re.sub(r"\{\{table:([^}]+)\}\}", table, template)
+    text = text.replace("{{summary}}", render_summary(tables))
+    rest = [render_table(t) for name, t in tables.items() if name not in placed]
+    if rest:
+        text = text.rstrip("\n") + "\n\n## Other tables\n\n" + "\n\n".join(rest) + "\n"
+    return text
+
+
+def write_results(out: Path = OUT, template: Path = TEMPLATE, results: Path = RESULTS) -> None:
+    """Regenerate `out` from the template and every stored table."""
+    out.write_text(render(template.read_text(), load_tables(results)))
 
 
 def main() -> None:
@@ -58,28 +150,26 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--workspace", default=None,
                         help="default: a fresh temporary folder, so retraining is timed in this run")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results.md"))
+    parser.add_argument("--out", default=str(OUT), help="the markdown file regenerated from the stored tables")
+    parser.add_argument("--results", default=str(RESULTS), help="folder of the stored tables (one JSON each)")
+    parser.add_argument("--render", action="store_true", help="only regenerate --out from the stored tables")
     args = parser.parse_args()
-    device = pick_device(args.device)
-    workspace = args.workspace or tempfile.mkdtemp(prefix="unlearn-bench-")
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    sections = [
-        "# Benchmark: every method against retraining\n",
-        f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, device {device}; "
-        f"torch {torch.__version__}; {time.strftime('%Y-%m-%d')}. Mean ± std over {args.seeds} seed(s); accuracies in %. "
-        "`time / retrain` divides the method's wall time by retraining's, measured in the same run.\n",
-    ]
-    for suite in args.suite or list(SUITES):
-        for dataset, spec, methods in SUITES[suite]:
-            if args.forget and spec not in args.forget:
-                continue
-            start = time.perf_counter()
-            table = bench(load_dataset(dataset), spec, methods, seeds=args.seeds, device=device,
-                          workspace_root=workspace)
-            sections.append(to_markdown(table))
-            sections.append(f"\n_{time.perf_counter() - start:.0f} s for this table._\n")
-            Path(args.out).write_text("\n".join(sections) + "\n")
-            print(f"{dataset} {spec}: done", file=sys.stderr, flush=True)
+    results, out = Path(args.results), Path(args.out)
+    if not args.render:
+        device = pick_device(args.device)
+        workspace = args.workspace or tempfile.mkdtemp(prefix="unlearn-bench-")
+        for suite in args.suite or list(SUITES):
+            for dataset, spec, methods in SUITES[suite]:
+                if args.forget and spec not in args.forget:
+                    continue
+                start = time.perf_counter()
+                table = bench(load_dataset(dataset), spec, methods, seeds=args.seeds, device=device,
+                              workspace_root=workspace)
+                save_table(table_name(suite, spec), table, suite=suite, elapsed_s=time.perf_counter() - start,
+                           results=results)
+                write_results(out, TEMPLATE, results)  # after every table, so an interrupted run keeps its tables
+                print(f"{dataset} {spec}: done", file=sys.stderr, flush=True)
+    write_results(out, TEMPLATE, results)
 
 
 if __name__ == "__main__":

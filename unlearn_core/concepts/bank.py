@@ -24,6 +24,7 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from ..data import SplitDataset
+from ..sampling import sample_at_most
 from ..train import extract_features
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -178,10 +179,8 @@ def bank_from_dataset(
     unknown = [a for a in attributes if a not in dataset.concepts]
     if unknown:
         raise ValueError(f"unknown concept attribute(s) {unknown}; attributes: {', '.join(dataset.concepts)}")
-    rng = np.random.default_rng(seed)
     idx = np.arange(len(dataset.train)) if indices is None else np.asarray(indices, dtype=np.int64)
-    if len(idx) > max_images:
-        idx = np.sort(rng.choice(idx, max_images, replace=False))
+    idx = sample_at_most(idx, max_images, seed)
     if train_features is not None:
         feats = train_features[torch.as_tensor(idx)].numpy()
     else:

@@ -9,7 +9,8 @@ margins, which is what Integrated Gradients differentiates.
 
 A control bottleneck over as many *random* directions is fitted the same way: if it classifies as
 well as the concept bottleneck (it often does), bottleneck accuracy is no evidence that the model
-uses the concepts (METHODS.md, measured on shapes).
+uses the concepts (measured on shapes: 0.996 for 12 random directions against 0.90 for the
+appearance concepts).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sklearn.linear_model import LogisticRegression
 from torch import nn
 
 from ..data import SplitDataset
+from ..sampling import sample_at_most
 from ..train import accuracy, extract_features, predict_logits
 from .bank import ConceptBank, random_bank
 
@@ -139,10 +141,7 @@ def bottleneck_report(
     l1_ratio: float = 0.9,
 ) -> BottleneckReport:
     """Fit the bottleneck and its random control on (a seeded sample of) the train set; test both."""
-    rng = np.random.default_rng(seed)
-    idx = np.arange(len(dataset.train))
-    if len(idx) > max_train:
-        idx = np.sort(rng.choice(idx, max_train, replace=False))
+    idx = sample_at_most(np.arange(len(dataset.train)), max_train, seed)
     t = torch.as_tensor(idx)
     train_feats = extract_features(model, dataset.train.x[t], device=device)
     test_feats = extract_features(model, dataset.test.x, device=device)

@@ -26,6 +26,7 @@ from torch import nn
 
 from ..data import Split, SplitDataset
 from ..forget import ForgetSet
+from ..sampling import sample_at_most
 from ..train import extract_features, predict_logits
 from .attribution import ConceptAttribution, concept_attributions
 from .bank import ConceptBank, bank_from_dataset
@@ -89,10 +90,7 @@ def infer_concepts(
     """Bank, bottleneck and IG matrix from a seeded sample of the train split (never the test split)."""
     if train_features is None:
         train_features = extract_features(model, dataset.train.x, device=device)
-    rng = np.random.default_rng(seed)
-    idx = np.arange(len(dataset.train))
-    if len(idx) > max_images:
-        idx = np.sort(rng.choice(idx, max_images, replace=False))
+    idx = sample_at_most(np.arange(len(dataset.train)), max_images, seed)
     bank = bank_from_dataset(
         model, dataset, device=device, seed=seed, max_per_concept=max_per_concept, max_images=max_images,
         indices=idx, train_features=train_features, n_controls=1,

@@ -10,12 +10,13 @@ Criteria (names as in DEL's official `generate_mask.py`):
 The gradient is that of the *summed* per-sample cross-entropy over all given examples (DEL and
 SalUn sum per-batch mean losses; the ranking is the same up to a constant factor). The model
 is in eval mode (BatchNorm uses its running statistics) and is left unchanged. Scores are
-absolute values: DEL's code keeps signed scores for 1-D tensors, we do not (METHODS.md).
+absolute values, as in DEL's official code (which takes the absolute value of every tensor's
+scores in place, 1-D tensors included).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -69,11 +70,36 @@ def _summed_gradients(
     on_batch: Callable[[int, int], None] | None,
 ) -> dict[str, torch.Tensor]:
     """∇θ Σ_i CE(f(x_i), y_i) for every parameter (float32, CPU), model in eval mode."""
+    names = [n for n, _ in model.named_parameters()]
+    total = [torch.zeros_like(p, dtype=torch.float32) for p in model.parameters()]
+    for grads in batch_gradients(model, x, y, device=device, batch_size=batch_size, reduction="sum",
+                                 should_stop=should_stop, on_batch=on_batch):
+        for acc, g in zip(total, grads, strict=True):
+            acc.add_(g)
+    return {n: t.cpu() for n, t in zip(names, total, strict=True)}
+
+
+def batch_gradients(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    device: torch.device,
+    batch_size: int,
+    reduction: str = "sum",
+    should_stop: StopFn = never_stop,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> Iterator[list[torch.Tensor]]:
+    """The CE gradient of every parameter (float32, on `device`, in `model.parameters()` order) for
+    each consecutive mini-batch of (x, y), unshuffled; `reduction` of the batch's loss is ``sum`` or
+    ``mean``. The model is in eval mode meanwhile (BatchNorm uses its running statistics); its mode
+    and `requires_grad` flags are restored afterwards. A parameter outside the forward path gets 0.
+
+    The one gradient loop of the scores here and of SSD's diagonal Fisher (squared batch gradients).
+    """
     was_training = model.training
     model.to(device).eval()
-    names = [n for n, _ in model.named_parameters()]
-    params = [p for _, p in model.named_parameters()]
-    total = [torch.zeros_like(p, dtype=torch.float32) for p in params]
+    params = list(model.parameters())
     n_batches = (len(x) + batch_size - 1) // batch_size
     saved_flags = [p.requires_grad for p in params]
     for p in params:
@@ -83,16 +109,13 @@ def _summed_gradients(
             check_stop(should_stop)
             xb = x[start : start + batch_size].to(device)
             yb = y[start : start + batch_size].to(device)
-            loss = F.cross_entropy(model(xb), yb, reduction="sum")
-            # allow_unused: a parameter outside the forward path simply scores 0
+            loss = F.cross_entropy(model(xb), yb, reduction=reduction)
             grads = torch.autograd.grad(loss, params, allow_unused=True)
-            for acc, g in zip(total, grads, strict=True):
-                if g is not None:
-                    acc.add_(g.float())
+            yield [torch.zeros_like(p, dtype=torch.float32) if g is None else g.float() for p, g in
+                   zip(params, grads, strict=True)]
             if on_batch is not None:
                 on_batch(i + 1, n_batches)
     finally:
         for p, flag in zip(params, saved_flags, strict=True):
             p.requires_grad_(flag)
         model.train(was_training)
-    return {n: t.cpu() for n, t in zip(names, total, strict=True)}

@@ -11,7 +11,7 @@ import dataclasses
 import math
 import typing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -43,6 +43,10 @@ def param(
 @dataclass(frozen=True)
 class MethodConfig:
     """Base of every method's frozen config: validates each field against its `param` metadata."""
+
+    # Where the defaults are measured to miss retraining, what they reach and which setting works;
+    # the Unlearn page shows it above the form (docs/methods.md has the figures).
+    caveats: ClassVar[str] = ""
 
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))

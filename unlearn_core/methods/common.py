@@ -7,11 +7,15 @@
 - `random_label_loss`: CE where tagged (forget) rows get fresh random wrong labels every batch.
 - `StageProgress`: maps the progress of several consecutive `fit` calls onto one monotone bar.
 - `head_on_features`: the head alone as a model on precomputed features (frozen-backbone training).
+- `epochs_param`, `lr_param`, `batch_size_param`: the training-parameter block of a config
+  (shared ranges and wording), and `train_config`: the one TrainConfig built from it.
+- `random_label_finetune`: Random labels' training, which SalUn reuses with its saliency mask.
 """
 
 from __future__ import annotations
 
 import copy
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -19,7 +23,46 @@ from torch import nn
 
 from ..models import ModelMeta, SplitClassifier
 from ..progress import ProgressEvent, ProgressFn
-from ..train import LossFn
+from ..train import Batches, LossFn, TrainConfig, fit
+from .base import RunContext, UnlearnData, param
+
+
+class TrainingParams(Protocol):
+    """A method config with the shared training block (see `epochs_param` and friends)."""
+
+    epochs: int
+    lr: float
+    batch_size: int
+
+
+def epochs_param(default: int, over: str, *, paper: str | None = None, note: str = "", auto: bool = False) -> Any:
+    """The `epochs` field: passes over `over` (e.g. "D_r"), 1 to 500 (0 too when `auto`: resolved at run time)."""
+    return param(default, f"Epochs over {over}" + (f". {note}" if note else ""), min=0 if auto else 1, max=500,
+                 paper=paper)
+
+
+def lr_param(default: float, optimizer: str, *, paper: str | None = None, note: str = "", auto: bool = False) -> Any:
+    """The `lr` field: the learning rate of `optimizer` (e.g. "SGD, cosine schedule"), 1e-7 to 1 (or 0 = auto)."""
+    return param(default, f"Learning rate ({optimizer})" + (f". {note}" if note else ""), min=0.0 if auto else 1e-7,
+                 max=1.0, paper=paper)
+
+
+def batch_size_param(default: int, *, paper: str | None = None, what: str = "Mini-batch size", least: int = 1,
+                     auto: bool = False) -> Any:
+    """The `batch_size` field, `least` (1) to 4096 (or 0 = auto)."""
+    return param(default, what, min=0 if auto else least, max=4096, paper=paper)
+
+
+def train_config(config: TrainingParams, ctx: RunContext, **settings: Any) -> TrainConfig:
+    """The TrainConfig of a method's training: its epochs / lr / batch size, the run seed, and
+    `settings` (optimizer, schedule, weight decay, ...) over the shared loop's defaults
+    (SGD, momentum 0.9, weight decay 5e-4, cosine schedule)."""
+    return TrainConfig(**{"epochs": config.epochs, "lr": config.lr, "batch_size": config.batch_size,
+                          "seed": ctx.seed, **settings})
+
+
+# Optimiser settings several methods share.
+ADAM_CONSTANT: dict[str, Any] = {"optimizer": "adam", "weight_decay": 0.0, "schedule": "constant"}
 
 
 def seeded_build(meta: ModelMeta, seed: int) -> SplitClassifier:
@@ -111,6 +154,24 @@ def head_on_features(model: nn.Module) -> nn.Module:
     backbone frozen and in eval mode, training this on `extract_features(model, x)` gives the same
     updates as training `model` on `x` (without re-running the backbone every step).
     """
-    from ..models import SplitClassifier
-
     return SplitClassifier(nn.Identity(), model.head)  # type: ignore[arg-type]
+
+
+def random_label_finetune(
+    model: SplitClassifier,
+    data: UnlearnData,
+    config: TrainingParams,
+    ctx: RunContext,
+    *,
+    label: str,
+    grad_mask: dict[str, torch.Tensor] | None = None,
+) -> None:
+    """Random labels' training, in place: D_f with fresh random wrong labels mixed with D_r.
+
+    SGD with the shared loop's defaults (cosine schedule, weight decay 5e-4); SalUn passes its
+    saliency mask as `grad_mask`.
+    """
+    x, y, is_forget = tagged_union(data.x_forget, data.y_forget, data.x_retain, data.y_retain)
+    fit(model, Batches(x, y, is_forget, batch_size=config.batch_size), train_config(config, ctx), device=ctx.device,
+        loss_fn=random_label_loss(data.num_classes, ctx.seed), grad_mask=grad_mask, progress=ctx.progress,
+        should_stop=ctx.should_stop, progress_label=label)

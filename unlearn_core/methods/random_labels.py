@@ -10,27 +10,32 @@ model is trained with cross-entropy, SGD (momentum 0.9, weight decay 5e-4), cosi
 
 Deviations: SalUn's CIFAR-10 code runs a pass over D_f then a pass over D_r per epoch and draws
 labels that may equal the true one; here the sets are mixed (SalUn's CIFAR-100 variant) and the
-random label is always wrong (Amnesiac), which forgets faster on small data.
+random label is always wrong (Amnesiac), which forgets faster on small data; the rate follows the
+shared loop's cosine schedule, where SalUn's code keeps it constant over these epochs.
+
+Documentation (defaults with their measurements, deviations): docs/methods.md#random_labels.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import torch
+from typing import ClassVar
 
 from ..models import SplitClassifier
-from ..train import Batches, TrainConfig, fit
-from .base import MethodConfig, RunContext, UnlearnData, UnlearnResult, param
-from .common import random_label_loss, tagged_union
+from .base import MethodConfig, RunContext, UnlearnData, UnlearnResult
+from .common import batch_size_param, epochs_param, lr_param, random_label_finetune
 from .registry import register_method
 
 
 @dataclass(frozen=True)
 class RandomLabelsConfig(MethodConfig):
-    epochs: int = param(3, "Epochs over D_f ∪ D_r", min=1, max=200, paper="10 (SalUn, CIFAR-10)")
-    lr: float = param(0.02, "SGD learning rate (cosine schedule)", min=1e-6, max=1.0, paper="0.01-0.02 (SalUn, tuned)")
-    batch_size: int = param(64, "Mini-batch size", min=1, max=4096, paper="256")
+    caveats: ClassVar[str] = (
+        "Over-forgets non-IID forget sets (average gap 24 points on digits, MIA-efficacy 100% against 8% for "
+        "retraining): a class-forgetting baseline. For sample forgetting use DEL or fine-tune."
+    )
+    epochs: int = epochs_param(3, "D_f ∪ D_r", paper="10 (SalUn, CIFAR-10)")
+    lr: float = lr_param(0.02, "SGD, cosine schedule", paper="0.01-0.02 (SalUn, tuned; constant rate)")
+    batch_size: int = batch_size_param(64, paper="256")
 
 
 @register_method(
@@ -45,22 +50,3 @@ def random_labels(model: SplitClassifier, data: UnlearnData, config: RandomLabel
     random_label_finetune(model, data, config, ctx, label="random labels")
     return UnlearnResult(model)
 
-
-def random_label_finetune(
-    model: SplitClassifier,
-    data: UnlearnData,
-    config: MethodConfig,
-    ctx: RunContext,
-    *,
-    label: str,
-    grad_mask: dict[str, torch.Tensor] | None = None,
-) -> None:
-    """The shared RL training: D_f with fresh random wrong labels mixed with D_r, in place.
-
-    `config` needs `epochs`, `lr` and `batch_size`; SalUn passes its saliency mask as `grad_mask`.
-    """
-    x, y, is_forget = tagged_union(data.x_forget, data.y_forget, data.x_retain, data.y_retain)
-    recipe = TrainConfig(epochs=config.epochs, lr=config.lr, batch_size=config.batch_size, seed=ctx.seed)
-    fit(model, Batches(x, y, is_forget, batch_size=config.batch_size), recipe, device=ctx.device,
-        loss_fn=random_label_loss(data.num_classes, ctx.seed), grad_mask=grad_mask, progress=ctx.progress,
-        should_stop=ctx.should_stop, progress_label=label)

@@ -11,7 +11,7 @@ Algorithm ("zero-glance": only the forgotten class ids and a small retain subset
    with a retain subset (up to 1000 images per kept class), Adam.
 3. Repair: CE on the retain subset only, Adam (cosine-annealed by default).
 
-Defaults measured on digits (METHODS.md): impair Adam lr 0.005 (the paper's 0.02 collapses a
+Defaults measured on digits (docs/methods.md#unsir): impair Adam lr 0.005 (the paper's 0.02 collapses a
 small model to 30-60% retain accuracy; with this implementation's 20 x 256 noise copies against
 ~1,300 retain images even 0.005 leaves 10-25% after impair, and repair restores it), repair Adam 0.01 at batch 64 for 3 epochs (one epoch at
 batch 256 is only ~6 steps on digits). `use_noise=False` is the control run: impair on the
@@ -26,6 +26,11 @@ Artifacts:
   load it into `meta.build()` and report test / forget accuracy after impair, which the
   method itself must not compute (it never reads the forget images).
 
+Noise scale: the noise lives in the model's input space, which for the built-in datasets is
+un-normalised pixels in [0, 1]; it starts as N(0, 1) and is never clamped, so it is large against
+the image range (the notebook's CIFAR inputs are normalised per channel, where N(0, 1) matches the
+data's scale); the L2 penalty keeps it bounded.
+
 Deviations: the noise is labelled with its class (the notebook labels all noise 0, a bug) and
 learned in eval mode (the notebook's train mode drifts BatchNorm statistics); the retain subset
 is a seeded random sample per class (the notebook takes the first 1000); digits defaults as above;
@@ -39,12 +44,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ..models import SplitClassifier
 from ..progress import ProgressEvent, check_stop
+from ..sampling import sample_per_class
 from ..train import Batches, TrainConfig, accuracy, fit, predict_logits
 from .base import MethodConfig, RunContext, UnlearnData, UnlearnResult, param
 from .common import StageProgress
@@ -81,12 +86,7 @@ def retain_per_class(data: UnlearnData, max_per_class: int, seed: int) -> tuple[
     """Up to `max_per_class` seeded random retain images of every kept class (retain rows only)."""
     idx = data.forget.retain_idx
     labels = data.dataset.train.y[torch.as_tensor(idx)].numpy()
-    rng = np.random.default_rng(seed)
-    chosen = []
-    for c in np.unique(labels):
-        rows = idx[labels == c]
-        chosen.append(rows if len(rows) <= max_per_class else rng.choice(rows, size=max_per_class, replace=False))
-    sel = torch.as_tensor(np.sort(np.concatenate(chosen)))
+    sel = torch.as_tensor(sample_per_class(idx, labels, lambda _n: max_per_class, seed))
     return data.dataset.train.x[sel], data.dataset.train.y[sel]
 
 

@@ -1,6 +1,6 @@
 """Distances between two models' predictions on the same samples (e.g. unlearned vs retrained).
 
-Convention (algorithms.md §7, "JS / KL to Retrain"): per-sample divergence summed over classes,
+Convention: per-sample divergence summed over classes,
 natural log, then averaged over samples. So JS is in [0, ln 2]. (Bad-Teacher/SSD code averages
 over classes instead, which shrinks values by about 1/num_classes; not used here.)
 """
