@@ -75,9 +75,7 @@ def require_forget_set(data: SplitDataset):
 def scroll_to_top() -> None:
     """Scroll the page's main area to the top (after a page switch from far down another page).
 
-    Streamlit has no API for this; a zero-height component runs one line of script in the page.
+    Streamlit has no API for this: one line of script, run in the page itself (not an iframe).
     """
-    import streamlit.components.v1 as components
-
-    components.html("<script>const m = window.parent.document.querySelector(\"[data-testid='stMain']\");"
-                    "if (m) { m.scrollTo(0, 0); }</script>", height=0)
+    st.html("<script>(() => { const m = document.querySelector(\"[data-testid='stMain']\"); "
+            "if (m) { m.scrollTo(0, 0); } })();</script>", unsafe_allow_javascript=True)
