@@ -92,10 +92,10 @@ def test_unlearn_preselects_del_and_says_what_is_wrong(app: AppTest) -> None:
     assert method.value == "del"
     assert "Retrain (oracle): the reference, not an unlearning method" in method.options
     assert any("**the threes**" in m.value for m in app.markdown)  # the name, not the spec
-    app.number_input(key="cfg_del_epochs").set_value(0)  # a form: the values go with the submit click
+    app.number_input(key="cfg_del_epochs").set_value(-1)  # a form: the values go with the submit click (0 = auto)
     app.number_input(key="cfg_del_lr").set_value(-1.0)
     next(b for b in app.button if b.label == "Run").click().run()
     errors = [e.value for e in app.error]
-    assert "epochs must be at least 1 (you entered 0)." in errors  # next to the field
+    assert "epochs must be at least 0 (you entered -1)." in errors  # next to the field
     assert any(e.startswith("lr must be at least") and "you entered -1" in e for e in errors)
     assert "my_runs" not in app.session_state  # nothing started
