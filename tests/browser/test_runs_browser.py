@@ -43,4 +43,4 @@ def test_run_survives_a_reload_and_opens_on_compare(page, app_url) -> None:
 
     page.get_by_role("button", name="Compare in detail").first.click(timeout=600_000)
     page.locator("h1").filter(has_text="Compare").wait_for()
-    page.get_by_text("class:3 | seed 0").first.wait_for()  # the finished run is the one Compare shows
+    page.get_by_text("forgetting class:3 (146 samples)").first.wait_for()  # the finished run, on Compare
