@@ -34,7 +34,7 @@ def use_indices(indices: list[int], description: str) -> None:
     if not indices:
         st.warning("Select at least one sample first.")
         return
-    entry = workspace.save_forget_set(description, data.name, "indices", np.asarray(sorted(indices)))
+    entry = workspace.save_forget_set(description, data.name, None, np.asarray(sorted(indices)))
     use(f"indices:{entry.file('indices.txt')}", description)
 
 

@@ -105,3 +105,19 @@ def get_run_models(root: str, run_id: str) -> tuple[SplitClassifier, SplitClassi
 
     workspace = get_workspace(root)
     return run_models(workspace, workspace.get(run_id))
+
+
+@st.cache_resource(show_spinner="Projecting the three models' outputs...")
+def get_comparison_view(data: DataRef, ref: ModelRef, root: str, run_id: str, projection: str):
+    """A stored run's original / unlearned / retrained outputs on one shared projection, computed once
+    per (dataset, original model, workspace, run, projection): everything it depends on is in its key."""
+    from unlearn_core.report import comparison_view
+
+    dataset = get_dataset(data)
+    original, _ = get_model(data, ref, root)
+    unlearned, retrained = get_run_models(root, run_id)
+    models = {"original": original, "unlearned": unlearned}
+    if retrained is not None:
+        models["retrain"] = retrained
+    info = get_workspace(root).get(run_id).info
+    return comparison_view(dataset, info["forget"], info["seed"], models, projection=projection)

@@ -60,6 +60,11 @@ class Entry:
         return self.path / name
 
 
+def new_entry_id() -> str:
+    """A fresh, unique entry id: creation time (sortable) and a random suffix."""
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:8]
+
+
 class Workspace:
     """A workspace folder (default ``./workspace``) with its registry ``registry.sqlite``."""
 
@@ -84,11 +89,14 @@ class Workspace:
         info: dict,
         files: dict[str, FileWriter] | None = None,
         key: str | None = None,
+        entry_id: str | None = None,
     ) -> Entry:
-        """Store a new entry atomically and return it; `files` maps file names to writers."""
+        """Store a new entry atomically and return it; `files` maps file names to writers.
+
+        `entry_id` (from `new_entry_id`) is for an entry whose info names its own files."""
         if kind not in KINDS:
             raise ValueError(f"unknown entry kind {kind!r}; kinds: {', '.join(KINDS)}")
-        entry_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:8]
+        entry_id = entry_id or new_entry_id()
         created = time.time()
         info_text = json.dumps(info, default=_json_default)
         with closing(self._connect()) as db, db:
@@ -167,12 +175,17 @@ class Workspace:
         entry = self.get(entry_id)
         return load_checkpoint(entry.file(MODEL_FILE))
 
-    def save_forget_set(self, name: str, dataset: str, spec: str, indices: np.ndarray) -> Entry:
-        """Keep a named forget set (its spec text and exact train indices) for later runs."""
+    def save_forget_set(self, name: str, dataset: str, spec: str | None, indices: np.ndarray) -> Entry:
+        """Keep a named forget set (its spec text and exact train indices) for later runs.
+
+        `spec` None (hand-picked samples): the set's spec is ``indices:<its own indices.txt>``.
+        """
         idx = np.asarray(indices, dtype=np.int64)
+        entry_id = new_entry_id()
+        spec = spec or f"indices:{self.root / 'forget_set' / entry_id / 'indices.txt'}"
         return self.put(
             "forget_set", name, dataset=dataset, info={"spec": spec, "n": int(len(idx))},
-            files={"indices.txt": lambda p: np.savetxt(p, idx, fmt="%d")},
+            files={"indices.txt": lambda p: np.savetxt(p, idx, fmt="%d")}, entry_id=entry_id,
         )
 
     def forget_set_indices(self, entry: Entry) -> np.ndarray:

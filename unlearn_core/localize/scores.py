@@ -9,7 +9,8 @@ Criteria (names as in DEL's official `generate_mask.py`):
 
 The gradient is that of the *summed* per-sample cross-entropy over all given examples (DEL and
 SalUn sum per-batch mean losses; the ranking is the same up to a constant factor). The model
-is in eval mode (BatchNorm uses its running statistics) and is left unchanged. Scores are
+is in eval mode (BatchNorm uses its running statistics) and is left unchanged (never moved:
+it is scored on a copy when it lives on another device). Scores are
 absolute values: DEL's code keeps signed scores for 1-D tensors, we do not (METHODS.md).
 """
 
@@ -21,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..device import on_device
 from ..progress import StopFn, check_stop, never_stop
 
 CRITERIA = ("weighted_grad", "grad", "weight")
@@ -69,8 +71,9 @@ def _summed_gradients(
     on_batch: Callable[[int, int], None] | None,
 ) -> dict[str, torch.Tensor]:
     """∇θ Σ_i CE(f(x_i), y_i) for every parameter (float32, CPU), model in eval mode."""
+    model = on_device(model, device)
     was_training = model.training
-    model.to(device).eval()
+    model.eval()
     names = [n for n, _ in model.named_parameters()]
     params = [p for _, p in model.named_parameters()]
     total = [torch.zeros_like(p, dtype=torch.float32) for p in params]

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..device import on_device
 from ..train import accuracy, per_class_accuracy, predict_logits
 from .divergence import js_divergence
 from .mia import MAX_PER_SIDE, loss_threshold_mia, per_sample_loss, svc_mia, true_label_confidence
@@ -80,6 +81,7 @@ class ModelEval:
 def evaluate_model(model: nn.Module, data: UnlearnData, *, device: torch.device, seed: int = 0) -> ModelEval:
     """Evaluate `model` on `data`'s forget set; `seed` drives the MIA attack's subsampling."""
     dataset, forget = data.dataset, data.forget
+    model = on_device(model, device)  # one copy for the three predictions when `model` lives elsewhere
     train_logits = predict_logits(model, dataset.train.x, device=device)  # [N_train, K]
     test_logits = predict_logits(model, dataset.test.x, device=device)  # [N_test, K]
     y_train, y_test = dataset.train.y, dataset.test.y
