@@ -88,9 +88,8 @@ def get_train_embedding(data: DataRef, ref: ModelRef, root: str, method: str):
 def get_mask(data: DataRef, ref: ModelRef, root: str, spec: str, localizer: str, granularity: str | None,
              budget: float):
     """The parameter mask a localizer selects for forget set `spec` at `budget` (cached)."""
-    from unlearn_core.forget import resolve
+    from unlearn_core.forget import UnlearnData, resolve
     from unlearn_core.localize import localize
-    from unlearn_core.methods import UnlearnData
 
     model, _ = get_model(data, ref, root)
     dataset = get_dataset(data)

@@ -22,9 +22,9 @@ from torch import nn
 
 from unlearn_core.concepts import pixel_attributions
 from unlearn_core.data import SplitDataset, load_dataset
-from unlearn_core.forget import resolve
+from unlearn_core.forget import UnlearnData, resolve
 from unlearn_core.localize import LOCALIZERS, localize
-from unlearn_core.methods import MethodInfo, RunContext, UnlearnData, list_methods, run_method
+from unlearn_core.methods import MethodInfo, RunContext, list_methods, run_method
 from unlearn_core.metrics import evaluate_model
 from unlearn_core.models import ModelMeta, SplitClassifier
 from unlearn_core.recipes import recipe_for, train_model

@@ -12,8 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from unlearn_core.forget import resolve
-from unlearn_core.methods.base import UnlearnData
+from unlearn_core.forget import UnlearnData, resolve
 from unlearn_core.metrics import (
     HEADLINE_KEYS,
     avg_gap,

@@ -2,7 +2,9 @@
 
 A method is one function ``(model, data, config, context) -> UnlearnResult`` registered with
 `register_method` (see registry.py). The runner hands it a private copy of the model; the
-method never evaluates itself: evaluation lives in `unlearn_core.metrics`.
+method never evaluates itself: evaluation lives in `unlearn_core.metrics`. `UnlearnData` (what a
+method reads) lives next to `ForgetSet` in `unlearn_core.forget`; it is imported here so that a
+method module finds everything it needs in one place.
 """
 
 from __future__ import annotations
@@ -13,14 +15,14 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 
-from ..data import SplitDataset
-from ..forget import ForgetSet
+from ..forget import UnlearnData
 from ..models import ModelMeta, SplitClassifier
 from ..progress import ProgressEvent, ProgressFn, StopFn, never_stop, no_progress
 from ..train import TrainConfig
+
+__all__ = ["MethodConfig", "RunContext", "UnlearnData", "UnlearnResult", "config_from_strings", "param"]
 
 
 def param(
@@ -88,42 +90,6 @@ def config_from_strings(cls: type[MethodConfig], values: dict[str, str]) -> Meth
         except ValueError:
             raise ValueError(f"{cls.__name__}.{key} expects {getattr(kind, '__name__', kind)}; got {raw!r}") from None
     return cls(**kwargs)
-
-
-@dataclass
-class UnlearnData:
-    """What a method may read: the dataset and the resolved forget set (train indices)."""
-
-    dataset: SplitDataset
-    forget: ForgetSet
-
-    @property
-    def x_forget(self) -> torch.Tensor:
-        return self.dataset.train.x[torch.as_tensor(self.forget.forget_idx)]
-
-    @property
-    def y_forget(self) -> torch.Tensor:
-        return self.dataset.train.y[torch.as_tensor(self.forget.forget_idx)]
-
-    @property
-    def x_retain(self) -> torch.Tensor:
-        return self.dataset.train.x[torch.as_tensor(self.forget.retain_idx)]
-
-    @property
-    def y_retain(self) -> torch.Tensor:
-        return self.dataset.train.y[torch.as_tensor(self.forget.retain_idx)]
-
-    @property
-    def num_classes(self) -> int:
-        return self.dataset.num_classes
-
-    def retain_subset(self, max_n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """A seeded random sample of at most `max_n` retain images and labels."""
-        idx = self.forget.retain_idx
-        if len(idx) > max_n:
-            idx = np.sort(np.random.default_rng(seed).choice(idx, size=max_n, replace=False))
-        t = torch.as_tensor(idx)
-        return self.dataset.train.x[t], self.dataset.train.y[t]
 
 
 @dataclass

@@ -7,13 +7,16 @@ Unlearn page's form and the contract tests pick it up from here.
 from __future__ import annotations
 
 import copy
+import importlib
+import pkgutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..forget import UnlearnData
 from ..models import SplitClassifier
 from ..train import seed_everything
-from .base import MethodConfig, RunContext, UnlearnData, UnlearnResult
+from .base import MethodConfig, RunContext, UnlearnResult
 
 MethodFn = Callable[[SplitClassifier, UnlearnData, MethodConfig, RunContext], UnlearnResult]
 CATEGORIES = ("class", "samples", "concept")
@@ -69,13 +72,23 @@ def register_method(
     return wrap
 
 
+def _load_builtin_methods() -> None:
+    """Import every method module of this package once (each registers itself on import)."""
+    package = __name__.rpartition(".")[0]
+    for module in pkgutil.iter_modules(importlib.import_module(package).__path__):
+        if module.name not in ("base", "registry", "common"):
+            importlib.import_module(f"{package}.{module.name}")
+
+
 def list_methods() -> list[MethodInfo]:
     """Every registered method, Retrain first, then alphabetically."""
+    _load_builtin_methods()
     return sorted(_REGISTRY.values(), key=lambda m: (m.name != "retrain", m.name))
 
 
 def get_method(name: str) -> MethodInfo:
     """The registry entry for `name`, or a ValueError listing the known ones."""
+    _load_builtin_methods()
     if name not in _REGISTRY:
         raise ValueError(f"unknown method {name!r}; methods: {', '.join(m.name for m in list_methods())}")
     return _REGISTRY[name]

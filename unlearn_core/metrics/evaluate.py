@@ -18,20 +18,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..device import on_device
+from ..forget import UnlearnData
 from ..train import accuracy, per_class_accuracy, predict_logits
 from .divergence import js_divergence
 from .mia import MAX_PER_SIDE, loss_threshold_mia, per_sample_loss, svc_mia, true_label_confidence
 from .scores import avg_gap, backdoor_asr, tug_of_war
-
-if TYPE_CHECKING:  # a type only: importing methods here would load every method module
-    from ..methods.base import UnlearnData
 
 HEADLINE_KEYS = ("forget_acc", "retain_acc", "test_acc", "forget_test_acc", "mia_efficacy")
 
