@@ -16,12 +16,13 @@ import torch
 from .data import SplitDataset
 from .forget import resolve
 from .methods import MethodConfig, MethodInfo, config_from_strings, get_method, list_methods
+from .metrics import HEADLINE_KEYS
 from .progress import ProgressFn, no_progress
 from .recipes import obtain_model
 from .runs import unlearn_run
 from .store import Workspace
 
-METRICS = ("forget_acc", "retain_acc", "test_acc", "forget_test_acc", "mia_efficacy")
+METRICS = HEADLINE_KEYS  # the metrics table's headline (metrics/definitions.py)
 
 
 def _mean_std(values: list[float | None]) -> dict[str, float | None]:

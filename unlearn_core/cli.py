@@ -80,15 +80,14 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def cmd_methods(args: argparse.Namespace) -> int:
-    import dataclasses
-
-    from .methods import list_methods
+    from .methods import config_schema, list_methods
 
     rows = [
         {
             "name": m.name, "title": m.title, "paper": m.paper, "forget_kinds": list(m.forget_kinds),
             "touches": m.touches, "needs_forget_images": m.needs_forget_images, "localized": m.localized,
-            "params": {f.name: f.default for f in dataclasses.fields(m.config_cls)},
+            "params": {p.name: p.default for p in config_schema(m.config_cls)},
+            "schema": [p.to_dict() for p in config_schema(m.config_cls)],
         }
         for m in list_methods()
     ]

@@ -21,13 +21,13 @@ from safetensors.torch import save_file
 from .data import SplitDataset
 from .forget import resolve
 from .methods import MethodConfig, RunContext, RunOutcome, UnlearnData, UnlearnResult, get_method, run_method
-from .metrics import ModelEval, compare_to_retrain, evaluate_model, params_changed_frac
+from .metrics import HEADLINE_KEYS, ModelEval, compare_to_retrain, evaluate_model, params_changed_frac
 from .models import ModelMeta, SplitClassifier, save_checkpoint, state_digest
 from .progress import ProgressEvent, ProgressFn, StopFn, never_stop, no_progress
 from .serialize import to_jsonable
 from .store import MODEL_FILE, Entry, Workspace
 
-HEADLINE = ("forget_acc", "retain_acc", "test_acc", "forget_test_acc", "mia_efficacy")
+HEADLINE = HEADLINE_KEYS  # the metrics table's headline (metrics/definitions.py)
 
 
 @dataclass

@@ -7,6 +7,7 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..registry import Registry
 from .base import SplitDataset
 
 Builder = Callable[..., SplitDataset]
@@ -30,16 +31,14 @@ class DatasetInfo:
         }
 
 
-_REGISTRY: dict[str, DatasetInfo] = {}
+_DATASETS: Registry[DatasetInfo] = Registry("dataset", order=lambda d: (d.needs_root, d.name))
 
 
 def register_dataset(name: str, description: str, needs_root: bool = False) -> Callable[[Builder], Builder]:
     """Decorator: register a dataset builder under `name`."""
 
     def wrap(fn: Builder) -> Builder:
-        if name in _REGISTRY:
-            raise ValueError(f"dataset {name!r} registered twice")
-        _REGISTRY[name] = DatasetInfo(name, fn, description, needs_root)
+        _DATASETS.register(name, DatasetInfo(name, fn, description, needs_root))
         return fn
 
     return wrap
@@ -47,14 +46,12 @@ def register_dataset(name: str, description: str, needs_root: bool = False) -> C
 
 def list_datasets() -> list[DatasetInfo]:
     """Every registered dataset, built-in ones first."""
-    return sorted(_REGISTRY.values(), key=lambda d: (d.needs_root, d.name))
+    return _DATASETS.list()
 
 
 def get_dataset_info(name: str) -> DatasetInfo:
     """The registry entry for `name`, or a ValueError listing the known names."""
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name]
+    return _DATASETS.get(name)
 
 
 def load_dataset(name: str, **options: object) -> SplitDataset:
@@ -71,4 +68,4 @@ def load_dataset(name: str, **options: object) -> SplitDataset:
 
 @functools.lru_cache(maxsize=8)
 def _load_cached(name: str, options: tuple[tuple[str, object], ...]) -> SplitDataset:
-    return _REGISTRY[name].builder(**dict(options))
+    return _DATASETS.get(name).builder(**dict(options))

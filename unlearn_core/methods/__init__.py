@@ -7,17 +7,28 @@ on the first `list_methods` / `get_method` call, so importing one method module,
 does not import all of them.
 """
 
-from .base import MethodConfig, RunContext, UnlearnData, UnlearnResult, config_from_strings, param
+from .base import (
+    MethodConfig,
+    ParamSpec,
+    RunContext,
+    UnlearnData,
+    UnlearnResult,
+    config_from_strings,
+    config_schema,
+    param,
+)
 from .registry import MethodInfo, RunOutcome, get_method, list_methods, register_method, run_method
 
 __all__ = [
     "MethodConfig",
     "MethodInfo",
+    "ParamSpec",
     "RunContext",
     "RunOutcome",
     "UnlearnData",
     "UnlearnResult",
     "config_from_strings",
+    "config_schema",
     "get_method",
     "list_methods",
     "param",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from ..forget import UnlearnData
 from ..models import SplitClassifier
+from ..registry import Registry
 from ..train import seed_everything
 from .base import MethodConfig, RunContext, UnlearnResult
 
@@ -41,9 +42,6 @@ class MethodInfo:
         return category in self.forget_kinds
 
 
-_REGISTRY: dict[str, MethodInfo] = {}
-
-
 def register_method(
     name: str,
     *,
@@ -61,12 +59,10 @@ def register_method(
         raise ValueError(f"unknown forget kinds {bad}; use {CATEGORIES}")
 
     def wrap(fn: MethodFn) -> MethodFn:
-        if name in _REGISTRY:
-            raise ValueError(f"method {name!r} registered twice")
         summary = (fn.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
-        _REGISTRY[name] = MethodInfo(
+        METHODS.register(name, MethodInfo(
             name, title, paper, config, fn, tuple(forget_kinds), touches, needs_forget_images, localized, summary
-        )
+        ))
         return fn
 
     return wrap
@@ -80,18 +76,20 @@ def _load_builtin_methods() -> None:
             importlib.import_module(f"{package}.{module.name}")
 
 
+# Retrain first, then alphabetically; the built-in methods are imported on the first lookup.
+METHODS: Registry[MethodInfo] = Registry(
+    "method", load=_load_builtin_methods, order=lambda m: (m.name != "retrain", m.name)
+)
+
+
 def list_methods() -> list[MethodInfo]:
     """Every registered method, Retrain first, then alphabetically."""
-    _load_builtin_methods()
-    return sorted(_REGISTRY.values(), key=lambda m: (m.name != "retrain", m.name))
+    return METHODS.list()
 
 
 def get_method(name: str) -> MethodInfo:
     """The registry entry for `name`, or a ValueError listing the known ones."""
-    _load_builtin_methods()
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown method {name!r}; methods: {', '.join(m.name for m in list_methods())}")
-    return _REGISTRY[name]
+    return METHODS.get(name)
 
 
 @dataclass

@@ -6,6 +6,7 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..registry import Registry
 from .base import SplitClassifier
 
 Builder = Callable[..., SplitClassifier]
@@ -29,17 +30,17 @@ class ModelInfo:
         }
 
 
-_REGISTRY: dict[str, ModelInfo] = {}
 TORCHVISION_PREFIX = "tv:"
+_MODELS: Registry[ModelInfo] = Registry(
+    "model", order=lambda m: m.name, hint=f", or any torchvision classifier as '{TORCHVISION_PREFIX}<name>' (e.g. tv:mobilenet_v3_small)"
+)
 
 
 def register_model(name: str, description: str) -> Callable[[Builder], Builder]:
     """Decorator: register a builder `(*, num_classes, in_channels, image_size, **opts)`."""
 
     def wrap(fn: Builder) -> Builder:
-        if name in _REGISTRY:
-            raise ValueError(f"model {name!r} registered twice")
-        _REGISTRY[name] = ModelInfo(name, fn, description)
+        _MODELS.register(name, ModelInfo(name, fn, description))
         return fn
 
     return wrap
@@ -47,7 +48,7 @@ def register_model(name: str, description: str) -> Callable[[Builder], Builder]:
 
 def list_models() -> list[ModelInfo]:
     """The built-in architectures (torchvision ones are reachable as ``tv:<name>``)."""
-    return sorted(_REGISTRY.values(), key=lambda m: m.name)
+    return _MODELS.list()
 
 
 def build_model(
@@ -63,12 +64,7 @@ def build_model(
             name[len(TORCHVISION_PREFIX):], num_classes=num_classes, in_channels=in_channels,
             image_size=image_size, **options,
         )
-    if name not in _REGISTRY:
-        raise ValueError(
-            f"unknown model {name!r}; built in: {', '.join(sorted(_REGISTRY))}, "
-            f"or any torchvision classifier as '{TORCHVISION_PREFIX}<name>' (e.g. tv:mobilenet_v3_small)"
-        )
-    info = _REGISTRY[name]
+    info = _MODELS.get(name)
     unknown = set(options) - set(info.options())
     if unknown:
         raise ValueError(f"model {name!r} has no option(s) {', '.join(sorted(unknown))}")
