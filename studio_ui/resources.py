@@ -10,7 +10,7 @@ import torch
 from unlearn_core.data import SplitDataset, load_dataset
 from unlearn_core.device import pick_device
 from unlearn_core.models import ModelMeta, SplitClassifier, load_checkpoint
-from unlearn_core.recipes import check_compatible, load_default
+from unlearn_core.models.defaults import check_compatible, load_default
 from unlearn_core.store import Workspace
 
 from .state import DataRef, ModelRef, data_ref, device_choice, model_ref, workspace_root

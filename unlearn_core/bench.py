@@ -17,8 +17,8 @@ from .data import SplitDataset
 from .forget import resolve
 from .methods import MethodConfig, MethodInfo, config_from_strings, get_method, list_methods
 from .metrics import HEADLINE_KEYS
+from .models.defaults import obtain_model
 from .progress import ProgressFn, no_progress
-from .recipes import obtain_model
 from .runs import unlearn_run
 from .store import Workspace
 

@@ -97,7 +97,8 @@ def cmd_methods(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .recipes import recipe_for, train_model
+    from .models.defaults import train_model
+    from .recipes import recipe_for
 
     data = _load_data(args)
     given = (("epochs", args.epochs), ("lr", args.lr), ("batch_size", args.batch_size))
@@ -126,7 +127,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .recipes import check_compatible, load_default
+    from .models.defaults import check_compatible, load_default
 
     data = _load_data(args)
     device = pick_device(args.device)
@@ -160,7 +161,7 @@ def _config(method: str, sets: list[str] | None):
 
 
 def cmd_unlearn(args: argparse.Namespace) -> int:
-    from .recipes import obtain_model
+    from .models.defaults import obtain_model
     from .runs import unlearn_run
     from .store import Workspace
 
@@ -207,7 +208,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_make_assets(args: argparse.Namespace) -> int:
-    from .recipes import DEFAULT_MODELS, make_default
+    from .models.defaults import DEFAULT_MODELS, make_default
 
     device = pick_device(args.device)
     names = [args.dataset] if args.dataset else list(DEFAULT_MODELS)

@@ -27,7 +27,8 @@ from unlearn_core.localize import LOCALIZERS, localize
 from unlearn_core.methods import MethodInfo, RunContext, list_methods, run_method
 from unlearn_core.metrics import evaluate_model
 from unlearn_core.models import ModelMeta, SplitClassifier
-from unlearn_core.recipes import recipe_for, train_model
+from unlearn_core.models.defaults import train_model
+from unlearn_core.recipes import recipe_for
 from unlearn_core.runs import get_retrained, unlearn_run
 from unlearn_core.train import extract_features, predict_logits
 
