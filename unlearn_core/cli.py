@@ -84,7 +84,7 @@ def cmd_methods(args: argparse.Namespace) -> int:
 
     rows = [
         {
-            "name": m.name, "title": m.title, "paper": m.paper, "forget_kinds": list(m.forget_kinds),
+            "name": m.name, "title": m.title, "paper": m.paper, "forget_kinds": list(m.forget_categories),
             "touches": m.touches, "needs_forget_images": m.needs_forget_images, "localized": m.localized,
             "params": {p.name: p.default for p in config_schema(m.config_cls)},
             "schema": [p.to_dict() for p in config_schema(m.config_cls)],

@@ -25,21 +25,25 @@ CATEGORIES = ("class", "samples", "concept")
 
 @dataclass(frozen=True)
 class MethodInfo:
-    """A registered method and what the UI says about it."""
+    """A registered method and what the UI says about it.
+
+    `forget_categories` are `ForgetSet.category` values (class, samples, concept), not the spec
+    kinds of `forget.KINDS`; the CLI's JSON calls them ``forget_kinds`` (a contract).
+    """
 
     name: str
     title: str
     paper: str
     config_cls: type[MethodConfig]
     fn: MethodFn
-    forget_kinds: tuple[str, ...]
+    forget_categories: tuple[str, ...]
     touches: str
     needs_forget_images: bool = True
     localized: bool = False
     summary: str = ""
 
     def supports(self, category: str) -> bool:
-        return category in self.forget_kinds
+        return category in self.forget_categories
 
 
 def register_method(
@@ -53,10 +57,13 @@ def register_method(
     needs_forget_images: bool = True,
     localized: bool = False,
 ) -> Callable[[MethodFn], MethodFn]:
-    """Decorator: register `fn` as method `name` (the function's docstring is its summary)."""
+    """Decorator: register `fn` as method `name` (the function's docstring is its summary).
+
+    `forget_kinds` are the forget categories it supports (`MethodInfo.forget_categories`).
+    """
     bad = set(forget_kinds) - set(CATEGORIES)
     if bad:
-        raise ValueError(f"unknown forget kinds {bad}; use {CATEGORIES}")
+        raise ValueError(f"unknown forget categories {bad}; use {CATEGORIES}")
 
     def wrap(fn: MethodFn) -> MethodFn:
         summary = (fn.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
@@ -117,7 +124,7 @@ def run_method(
     info = get_method(name)
     if not info.supports(data.forget.category):
         raise ValueError(
-            f"{info.title} supports {', '.join(info.forget_kinds)} forgetting, not {data.forget.category} "
+            f"{info.title} supports {', '.join(info.forget_categories)} forgetting, not {data.forget.category} "
             f"({data.forget.spec})"
         )
     config = config if config is not None else info.config_cls()
