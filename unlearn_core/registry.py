@@ -9,10 +9,30 @@ A dict and three functions: no library needed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import inspect
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class BuilderEntry:
+    """A registered builder (of a dataset, of a model) under its name, with a one-line description."""
+
+    name: str
+    builder: Callable[..., Any]
+    description: str
+
+
+def builder_options(builder: Callable[..., Any], exclude: Iterable[str] = ()) -> dict[str, object]:
+    """A builder's keyword options (less `exclude`) and their defaults, None where there is none."""
+    return {
+        p.name: None if p.default is inspect.Parameter.empty else p.default
+        for p in inspect.signature(builder).parameters.values()
+        if p.name not in set(exclude)
+    }
 
 
 class Registry(Generic[T]):

@@ -3,32 +3,24 @@
 from __future__ import annotations
 
 import functools
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..registry import Registry
+from ..registry import BuilderEntry, Registry, builder_options
 from .base import SplitDataset
 
 Builder = Callable[..., SplitDataset]
 
 
 @dataclass(frozen=True)
-class DatasetInfo:
+class DatasetInfo(BuilderEntry):
     """A registered dataset: its builder, a one-line description and whether it needs a folder."""
 
-    name: str
-    builder: Builder
-    description: str
-    needs_root: bool
+    needs_root: bool = False
 
     def options(self) -> dict[str, object]:
         """The builder's keyword options and their defaults."""
-        sig = inspect.signature(self.builder)
-        return {
-            p.name: (None if p.default is inspect.Parameter.empty else p.default)
-            for p in sig.parameters.values()
-        }
+        return builder_options(self.builder)
 
 
 _DATASETS: Registry[DatasetInfo] = Registry("dataset", order=lambda d: (d.needs_root, d.name))

@@ -39,26 +39,26 @@ def register_metric(metric: Metric) -> Metric:
     return METRICS.register(metric.key, metric)
 
 
-for _metric in (
-    Metric("forget_acc", "Forget accuracy", "accuracy on the forget set (train samples to forget)",
-           "closer to retrain is better", headline=True),
-    Metric("retain_acc", "Retain accuracy", "accuracy on the rest of the train set",
-           "closer to retrain is better (usually: higher)", headline=True),
-    Metric("test_acc", "Test accuracy", "accuracy on test samples outside the forgotten classes / concept",
-           "closer to retrain is better", headline=True),
-    Metric("forget_test_acc", "Forgotten-slice test accuracy",
-           "accuracy on test samples of the forgotten classes / concept",
-           "closer to retrain is better (0 for class forgetting)", headline=True),
-    Metric("mia_efficacy", "MIA-efficacy", "share of forget samples a membership attack calls non-members (SalUn)",
-           "closer to retrain is better", headline=True),
-    Metric("test_acc_all", "Test accuracy (whole test set)", "accuracy on the whole test set, forgotten slice included",
-           "closer to retrain is better", listed=False),
-    Metric("loss_mia_auc", "Loss-attack AUC (train vs test)",
-           "how well a loss threshold tells retain from test samples", "closer to retrain is better; 0.5 = no leak"),
-    Metric("backdoor_asr", "Backdoor success", "share of triggered test images sent to the backdoor's target",
-           "lower is better when the backdoor is being removed"),
-):
-    register_metric(_metric)
+_ROWS = [  # key, label, what it measures, how to read it, headline, listed on Compare
+    ("forget_acc", "Forget accuracy", "accuracy on the forget set (train samples to forget)",
+     "closer to retrain is better", True, True),
+    ("retain_acc", "Retain accuracy", "accuracy on the rest of the train set",
+     "closer to retrain is better (usually: higher)", True, True),
+    ("test_acc", "Test accuracy", "accuracy on test samples outside the forgotten classes / concept",
+     "closer to retrain is better", True, True),
+    ("forget_test_acc", "Forgotten-slice test accuracy", "accuracy on test samples of the forgotten classes / concept",
+     "closer to retrain is better (0 for class forgetting)", True, True),
+    ("mia_efficacy", "MIA-efficacy", "share of forget samples a membership attack calls non-members (SalUn)",
+     "closer to retrain is better", True, True),
+    ("test_acc_all", "Test accuracy (whole test set)", "accuracy on the whole test set, forgotten slice included",
+     "closer to retrain is better", False, False),
+    ("loss_mia_auc", "Loss-attack AUC (train vs test)", "how well a loss threshold tells retain from test samples",
+     "closer to retrain is better; 0.5 = no leak", False, True),
+    ("backdoor_asr", "Backdoor success", "share of triggered test images sent to the backdoor's target",
+     "lower is better when the backdoor is being removed", False, True),
+]
+for key, label, what, direction, headline, listed in _ROWS:
+    register_metric(Metric(key, label, what, direction, headline=headline, listed=listed))
 
 # The five figures of every run summary, in order (README: forget, retain, test, forget-test, MIA).
 HEADLINE_KEYS: tuple[str, ...] = tuple(m.key for m in METRICS.list() if m.headline)

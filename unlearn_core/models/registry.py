@@ -2,32 +2,22 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..registry import Registry
+from ..registry import BuilderEntry, Registry, builder_options
 from .base import SplitClassifier
 
 Builder = Callable[..., SplitClassifier]
 
 
 @dataclass(frozen=True)
-class ModelInfo:
+class ModelInfo(BuilderEntry):
     """A registered architecture: builder and one-line description."""
-
-    name: str
-    builder: Builder
-    description: str
 
     def options(self) -> dict[str, object]:
         """Keyword options beyond the three every builder takes, with defaults."""
-        fixed = {"num_classes", "in_channels", "image_size"}
-        return {
-            p.name: p.default
-            for p in inspect.signature(self.builder).parameters.values()
-            if p.name not in fixed
-        }
+        return builder_options(self.builder, exclude=("num_classes", "in_channels", "image_size"))
 
 
 TORCHVISION_PREFIX = "tv:"
