@@ -8,6 +8,7 @@ import json
 import pandas as pd
 import streamlit as st
 
+from studio_ui import state
 from studio_ui.compare_charts import (
     EMBEDDING_CAPTION,
     MIA_CAPTION,
@@ -23,12 +24,12 @@ from studio_ui.html_report import run_report_html
 from studio_ui.inspect_view import render_inspection
 from studio_ui.labels import format_value, metric_label
 from studio_ui.names import display_name, known_names
-from studio_ui.resources import current_dataset, current_model, current_workspace
+from studio_ui.resources import current_dataset, current_model, current_workspace, get_comparison_view
 from studio_ui.run_list import run_list
 from studio_ui.widgets import scroll_to_top, user_errors
 from unlearn_core.methods import list_methods
 from unlearn_core.models import state_digest
-from unlearn_core.report import COMPARISON_HELP, comparison_view, history_rows, run_models
+from unlearn_core.report import COMPARISON_HELP, history_rows
 
 st.title(":material/compare: Compare")
 st.caption("The goal of unlearning is to look like the model retrained without the forget set: "
@@ -97,18 +98,9 @@ if state_digest(original) != s.get("model_digest"):
     st.stop()
 
 
-@st.cache_resource(show_spinner="Projecting the three models' outputs...")
-def view(run: str, projection: str):
-    unlearned, retrained = run_models(workspace, by_id[run])
-    models = {"original": original, "unlearned": unlearned}
-    if retrained is not None:
-        models["retrain"] = retrained
-    return comparison_view(data, by_id[run].info["forget"], by_id[run].info["seed"], models, projection=projection)
-
-
 projection = st.radio("Projection", ["pca", "umap"], horizontal=True, key="cmp_proj")
 with user_errors("Could not compute the comparison"):
-    v = view(run_id, projection)
+    v = get_comparison_view(state.data_ref(), state.model_ref(), state.workspace_root(), run_id, projection)
 st.subheader("Where the forget samples go")
 embedding = embedding_figure(v, projection)
 st.plotly_chart(embedding, key="embed_cmp")

@@ -16,7 +16,8 @@ from studio_ui.uploads import accept_checkpoint
 from studio_ui.widgets import image_grid, pct, user_errors
 from unlearn_core.data import get_dataset_info, list_datasets
 from unlearn_core.models import list_models
-from unlearn_core.recipes import DEFAULT_MODELS, default_checkpoint_path, make_default, recipe_for, train_model
+from unlearn_core.models.defaults import DEFAULT_MODELS, default_checkpoint_path, make_default, train_model
+from unlearn_core.recipes import recipe_for
 from unlearn_core.train import accuracy, per_class_accuracy
 
 st.title(":material/dataset: Model & data")

@@ -32,7 +32,8 @@ from unlearn_core.bench import bench, report_task, split_methods  # noqa: E402
 from unlearn_core.data import load_dataset  # noqa: E402
 from unlearn_core.device import pick_device  # noqa: E402
 from unlearn_core.executors import make_executor  # noqa: E402
-from unlearn_core.recipes import recipe_for, train_model  # noqa: E402
+from unlearn_core.models.defaults import train_model  # noqa: E402
+from unlearn_core.recipes import recipe_for  # noqa: E402
 
 SEED_METHODS = ["del", "unsir", "layer_attack", "rfa", "concept_poisoning"]
 BASELINES = ["finetune", "scrub", "salun"]  # the strongest baselines of the shapes / digits tables

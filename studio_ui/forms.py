@@ -1,13 +1,10 @@
-"""Forms generated from a method's config dataclass (its `param` metadata)."""
+"""Forms generated from a method's config schema (`config_schema`: its `param` metadata)."""
 
 from __future__ import annotations
 
-import dataclasses
-import typing
-
 import streamlit as st
 
-from unlearn_core.methods import MethodConfig
+from unlearn_core.methods import MethodConfig, config_schema
 
 
 def range_problem(label: str, value: float, low: float | None, high: float | None) -> str | None:
@@ -40,30 +37,29 @@ def checked_number(label: str, value: float, *, low: float | None = None, high: 
 
 
 def config_form(cls: type[MethodConfig], key: str, problems: list[str] | None = None) -> dict[str, object]:
-    """One widget per config field with its help text, range and the paper's value; returns values.
-
-    Out-of-range numbers are reported next to their field and appended to `problems`.
+    """One widget per config field (`config_schema`) with its help text, range and the paper's
+    value; returns the values. Out-of-range numbers are reported next to their field and appended
+    to `problems`.
     """
-    hints = typing.get_type_hints(cls)
     values: dict[str, object] = {}
-    fields = dataclasses.fields(cls)
-    if not fields:
+    schema = config_schema(cls)
+    if not schema:
         st.caption("This method has no parameters.")
     cols = st.columns(3)
-    for n, f in enumerate(fields):
-        meta = f.metadata
-        help_text = meta.get("help", "") + (f" Paper: {meta['paper']}." if meta.get("paper") else "")
-        kind = hints[f.name]
-        widget_key = f"{key}_{f.name}"
+    for n, spec in enumerate(schema):
+        help_text = spec.help + (f" Paper: {spec.paper}." if spec.paper else "")
+        widget_key = f"{key}_{spec.name}"
         with cols[n % 3]:
-            if meta.get("choices"):
-                choices = list(meta["choices"])
-                values[f.name] = st.selectbox(f.name, choices, index=choices.index(f.default), help=help_text, key=widget_key)
-            elif kind is bool:
-                values[f.name] = st.checkbox(f.name, value=f.default, help=help_text, key=widget_key)
-            elif kind in (int, float):
-                values[f.name] = checked_number(f.name, f.default, low=meta.get("min"), high=meta.get("max"),
-                                                integer=kind is int, problems=problems, help=help_text, key=widget_key)
+            if spec.choices:
+                choices = list(spec.choices)
+                values[spec.name] = st.selectbox(spec.name, choices, index=choices.index(spec.default), help=help_text,
+                                                 key=widget_key)
+            elif spec.type is bool:
+                values[spec.name] = st.checkbox(spec.name, value=spec.default, help=help_text, key=widget_key)
+            elif spec.type in (int, float):
+                values[spec.name] = checked_number(spec.name, spec.default, low=spec.min, high=spec.max,
+                                                   integer=spec.type is int, problems=problems, help=help_text,
+                                                   key=widget_key)
             else:
-                values[f.name] = st.text_input(f.name, value=str(f.default), help=help_text, key=widget_key)
+                values[spec.name] = st.text_input(spec.name, value=str(spec.default), help=help_text, key=widget_key)
     return values

@@ -10,7 +10,7 @@ import torch
 from unlearn_core.data import SplitDataset, load_dataset
 from unlearn_core.device import pick_device
 from unlearn_core.models import ModelMeta, SplitClassifier, load_checkpoint
-from unlearn_core.recipes import check_compatible, load_default
+from unlearn_core.models.defaults import check_compatible, load_default
 from unlearn_core.store import Workspace
 
 from .state import DataRef, ModelRef, data_ref, device_choice, model_ref, workspace_root
@@ -94,9 +94,8 @@ def get_train_embedding(data: DataRef, ref: ModelRef, root: str, method: str):
 def get_mask(data: DataRef, ref: ModelRef, root: str, spec: str, localizer: str, granularity: str | None,
              budget: float):
     """The parameter mask a localizer selects for forget set `spec` at `budget` (cached)."""
-    from unlearn_core.forget import resolve
+    from unlearn_core.forget import UnlearnData, resolve
     from unlearn_core.localize import localize
-    from unlearn_core.methods import UnlearnData
 
     model, _ = get_model(data, ref, root)
     dataset = get_dataset(data)
@@ -111,3 +110,19 @@ def get_run_models(root: str, run_id: str) -> tuple[SplitClassifier, SplitClassi
 
     workspace = get_workspace(root)
     return run_models(workspace, workspace.get(run_id))
+
+
+@st.cache_resource(show_spinner="Projecting the three models' outputs...")
+def get_comparison_view(data: DataRef, ref: ModelRef, root: str, run_id: str, projection: str):
+    """A stored run's original / unlearned / retrained outputs on one shared projection, computed once
+    per (dataset, original model, workspace, run, projection): everything it depends on is in its key."""
+    from unlearn_core.report import comparison_view
+
+    dataset = get_dataset(data)
+    original, _ = get_model(data, ref, root)
+    unlearned, retrained = get_run_models(root, run_id)
+    models = {"original": original, "unlearned": unlearned}
+    if retrained is not None:
+        models["retrain"] = retrained
+    info = get_workspace(root).get(run_id).info
+    return comparison_view(dataset, info["forget"], info["seed"], models, projection=projection)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from unlearn_core.data import SplitDataset
 from unlearn_core.models import load_checkpoint
-from unlearn_core.recipes import check_compatible
+from unlearn_core.models.defaults import check_compatible
 
 
 def safe_file_name(name: str) -> str:

@@ -7,7 +7,8 @@ import torch
 
 from unlearn_core.data import SplitDataset, load_dataset
 from unlearn_core.models import ModelMeta, SplitClassifier
-from unlearn_core.recipes import recipe_for, train_model
+from unlearn_core.models.defaults import train_model
+from unlearn_core.recipes import recipe_for
 
 torch.set_num_threads(2)
 CPU = torch.device("cpu")
@@ -44,7 +45,7 @@ def _no_rng_leak():
 def shipped_digits() -> tuple[SplitClassifier, ModelMeta]:
     """The shipped default digits model (assets/, made by `make-assets`): loaded, never trained here."""
     from unlearn_core.models import load_checkpoint
-    from unlearn_core.recipes import default_checkpoint_path
+    from unlearn_core.models.defaults import default_checkpoint_path
 
     return load_checkpoint(default_checkpoint_path("digits"))
 
@@ -144,7 +145,7 @@ def digits_external_run(tmp_path_factory: pytest.TempPathFactory):
     from unlearn_core.external import evaluate_external
     from unlearn_core.fingerprint import data_fingerprint
     from unlearn_core.forget import resolve
-    from unlearn_core.recipes import load_default
+    from unlearn_core.models.defaults import load_default
     from unlearn_core.runs import retrain_key
     from unlearn_core.store import Workspace
 

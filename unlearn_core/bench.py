@@ -24,12 +24,13 @@ from .data import SplitDataset
 from .executors import Executor, LocalExecutor
 from .forget import resolve
 from .methods import MethodConfig, MethodInfo, config_from_strings, get_method, list_methods
+from .metrics import HEADLINE_KEYS
 from .models import ModelMeta, SplitClassifier
+from .models.defaults import obtain_model
 from .progress import ProgressFn, no_progress
-from .recipes import obtain_model
 from .store import Workspace
 
-METRICS = ("forget_acc", "retain_acc", "test_acc", "forget_test_acc", "mia_efficacy")
+METRICS = HEADLINE_KEYS  # the metrics table's headline (metrics/definitions.py)
 MEMORY = ("peak_rss_mb", "cuda_max_allocated_mb")
 PER_RUN = ("avg_gap", "time_ratio", "time_s", *MEMORY)
 TaskReport = Callable[[TaskResult, int, int], None]

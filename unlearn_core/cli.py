@@ -122,15 +122,14 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def cmd_methods(args: argparse.Namespace) -> int:
-    import dataclasses
-
-    from .methods import list_methods
+    from .methods import config_schema, list_methods
 
     rows = [
         {
-            "name": m.name, "title": m.title, "paper": m.paper, "forget_kinds": list(m.forget_kinds),
+            "name": m.name, "title": m.title, "paper": m.paper, "forget_kinds": list(m.forget_categories),
             "touches": m.touches, "needs_forget_images": m.needs_forget_images, "localized": m.localized,
-            "params": {f.name: f.default for f in dataclasses.fields(m.config_cls)},
+            "params": {p.name: p.default for p in config_schema(m.config_cls)},
+            "schema": [p.to_dict() for p in config_schema(m.config_cls)],
         }
         for m in list_methods()
     ]
@@ -140,7 +139,8 @@ def cmd_methods(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .recipes import recipe_for, train_model
+    from .models.defaults import train_model
+    from .recipes import recipe_for
 
     out = Path(args.out) if args.out is not None else None
     if out is not None:
@@ -171,7 +171,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .recipes import check_compatible, load_default
+    from .models.defaults import check_compatible, load_default
 
     data = _load_data(args)
     device = pick_device(args.device)
@@ -201,7 +201,7 @@ def _config(method: str, sets: list[str] | None):
 def cmd_unlearn(args: argparse.Namespace) -> int:
     from .forget import resolve
     from .methods import get_method
-    from .recipes import obtain_model
+    from .models.defaults import obtain_model
     from .runs import unlearn_run
     from .worker import RunRequest, run_tracked, title_for
 
@@ -292,7 +292,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_make_assets(args: argparse.Namespace) -> int:
-    from .recipes import DEFAULT_MODELS, make_default
+    from .models.defaults import DEFAULT_MODELS, make_default
 
     device = pick_device(args.device)
     names = [args.dataset] if args.dataset else list(DEFAULT_MODELS)
@@ -325,7 +325,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 def cmd_evaluate_external(args: argparse.Namespace) -> int:
     """Evaluate a checkpoint unlearned elsewhere like a studio run; stored with method "external"."""
     from .external import evaluate_external, load_external
-    from .recipes import obtain_model
+    from .models.defaults import obtain_model
     from .store import Workspace
 
     data = _load_data(args)

@@ -1,8 +1,16 @@
-"""Device selection: cuda, then mps, then cpu, with a clear message for an unavailable request."""
+"""Device selection (cuda, then mps, then cpu, with a clear message for an unavailable request) and
+`on_device`, which runs a model on a device without moving the caller's model."""
 
 from __future__ import annotations
 
+import copy
+import itertools
+from typing import TypeVar
+
 import torch
+from torch import nn
+
+M = TypeVar("M", bound=nn.Module)
 
 
 def available_devices() -> list[str]:
@@ -32,3 +40,25 @@ def pick_device(requested: str | None = None) -> torch.device:
             f"device {requested!r} is not available here; available: {', '.join(available_devices())}"
         )
     return torch.device(requested)
+
+
+def _on(tensor_device: torch.device, target: torch.device) -> bool:
+    """Whether a tensor on `tensor_device` is on `target` (``cuda`` without an index means the current one)."""
+    if tensor_device.type != target.type:
+        return False
+    if target.index is None:
+        return tensor_device.type != "cuda" or tensor_device.index == torch.cuda.current_device()
+    return tensor_device.index == target.index
+
+
+def on_device(model: M, device: torch.device | str) -> M:
+    """`model` itself when all its parameters and buffers are already on `device`, else a deep copy there.
+
+    The caller's model is never moved: it is often a cached object that another thread (a page, a
+    background run) reads at the same time, so moving it and back would race.
+    """
+    target = torch.device(device)
+    tensors = itertools.chain(model.parameters(), model.buffers())
+    if all(_on(t.device, target) for t in tensors):
+        return model
+    return copy.deepcopy(model).to(target)

@@ -9,6 +9,9 @@ Text forms (stored with every run and accepted by the CLI's ``--forget``):
 - ``concept:color=red``: every train sample carrying a concept value (test counterpart: the
   test samples carrying it)
 - ``flag:mislabeled`` / ``flag:backdoor``: the samples flagged in the metadata
+
+`UnlearnData` pairs a dataset with its resolved `ForgetSet`: what methods, localizers and the
+evaluation read.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from .data import SplitDataset
 
@@ -57,6 +61,42 @@ class ForgetSet:
         if self.test_forget_idx is not None:
             keep[self.test_forget_idx] = False
         return np.flatnonzero(keep)
+
+
+@dataclass
+class UnlearnData:
+    """What a method, a localizer or an evaluation reads: the dataset and the resolved forget set."""
+
+    dataset: SplitDataset
+    forget: ForgetSet
+
+    @property
+    def x_forget(self) -> torch.Tensor:
+        return self.dataset.train.x[torch.as_tensor(self.forget.forget_idx)]
+
+    @property
+    def y_forget(self) -> torch.Tensor:
+        return self.dataset.train.y[torch.as_tensor(self.forget.forget_idx)]
+
+    @property
+    def x_retain(self) -> torch.Tensor:
+        return self.dataset.train.x[torch.as_tensor(self.forget.retain_idx)]
+
+    @property
+    def y_retain(self) -> torch.Tensor:
+        return self.dataset.train.y[torch.as_tensor(self.forget.retain_idx)]
+
+    @property
+    def num_classes(self) -> int:
+        return self.dataset.num_classes
+
+    def retain_subset(self, max_n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """A seeded random sample of at most `max_n` retain images and labels."""
+        idx = self.forget.retain_idx
+        if len(idx) > max_n:
+            idx = np.sort(np.random.default_rng(seed).choice(idx, size=max_n, replace=False))
+        t = torch.as_tensor(idx)
+        return self.dataset.train.x[t], self.dataset.train.y[t]
 
 
 def _ints(text: str, what: str) -> list[int]:

@@ -1,29 +1,14 @@
-"""Training recipes and the shipped default models.
+"""Training recipes: the TrainConfig an original model is trained with, per dataset and architecture.
 
-A recipe is the TrainConfig an original model is trained with; the Retrain oracle reuses it on
-the retain set. Default checkpoints for the built-in datasets live in ``assets/`` and are made
-by ``python -m unlearn_core make-assets`` from exactly these recipes; if one is missing the app
-trains it (with progress) instead of failing.
+The Retrain oracle reuses a model's recipe on the retain set; the shipped default models
+(`unlearn_core.models.defaults`) are trained with exactly these recipes.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import time
-from pathlib import Path
-from typing import TYPE_CHECKING
 
-import torch
-
-from .data import SplitDataset, load_dataset
-from .models import ModelMeta, SplitClassifier, build_model, load_checkpoint, save_checkpoint
-from .progress import ProgressFn, StopFn, never_stop, no_progress
-from .train import TrainConfig, TrainLog, accuracy, predict_logits, train_classifier
-
-if TYPE_CHECKING:
-    from .store import Workspace
-
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+from .train import TrainConfig
 
 # (dataset, architecture) -> recipe. Unlisted pairs use GENERIC_RECIPE.
 RECIPES: dict[tuple[str, str], TrainConfig] = {
@@ -33,132 +18,8 @@ RECIPES: dict[tuple[str, str], TrainConfig] = {
 }
 GENERIC_RECIPE = TrainConfig(epochs=15, lr=0.05, batch_size=128)
 
-# The built-in datasets and the architecture of their shipped model.
-DEFAULT_MODELS: dict[str, str] = {"digits": "small_cnn", "shapes": "small_cnn"}
-
 
 def recipe_for(dataset: str, arch: str, seed: int = 0, **overrides: object) -> TrainConfig:
     """The training recipe for `arch` on `dataset`, with `seed` and any overrides applied."""
     base = RECIPES.get((dataset, arch), GENERIC_RECIPE)
     return dataclasses.replace(base, seed=seed, **overrides)
-
-
-def train_model(
-    data: SplitDataset,
-    arch: str,
-    config: TrainConfig,
-    *,
-    device: torch.device,
-    arch_options: dict[str, object] | None = None,
-    progress: ProgressFn = no_progress,
-    should_stop: StopFn = never_stop,
-) -> tuple[SplitClassifier, ModelMeta, TrainLog]:
-    """Build `arch` for `data` (seeded), train it with `config`, and describe it in a ModelMeta."""
-    torch.manual_seed(config.seed)
-    c, h, _ = data.input_shape
-    model = build_model(arch, num_classes=data.num_classes, in_channels=c, image_size=h, **(arch_options or {}))
-    log = train_classifier(
-        model, data.train.x, data.train.y, config, device=device, progress=progress, should_stop=should_stop
-    )
-    test_acc = accuracy(predict_logits(model, data.test.x, device=device), data.test.y)
-    meta = ModelMeta(
-        arch=arch,
-        num_classes=data.num_classes,
-        input_shape=data.input_shape,
-        dataset=data.name,
-        dataset_options=dict(data.options),
-        class_names=list(data.class_names),
-        arch_options=dict(arch_options or {}),
-        recipe=config.to_dict(),
-        seed=config.seed,
-        metrics={"test_acc": test_acc, "train_time_s": log.time_s},
-    )
-    return model.cpu(), meta, log
-
-
-def default_checkpoint_path(dataset: str) -> Path:
-    """Where the shipped default model of a built-in dataset lives."""
-    if dataset not in DEFAULT_MODELS:
-        raise ValueError(f"no default model for {dataset!r}; defaults exist for {', '.join(DEFAULT_MODELS)}")
-    return ASSETS / f"{dataset}_{DEFAULT_MODELS[dataset]}.safetensors"
-
-
-def make_default(dataset: str, *, device: torch.device, progress: ProgressFn = no_progress,
-                 should_stop: StopFn = never_stop, path: Path | None = None) -> tuple[SplitClassifier, ModelMeta]:
-    """Train the default model of a built-in dataset with its recipe (seed 0) and save it."""
-    data = load_dataset(dataset)
-    start = time.perf_counter()
-    model, meta, _ = train_model(
-        data, DEFAULT_MODELS[dataset], recipe_for(dataset, DEFAULT_MODELS[dataset]),
-        device=device, progress=progress, should_stop=should_stop,
-    )
-    meta.note = f"default model, trained in {time.perf_counter() - start:.1f} s by `python -m unlearn_core make-assets`"
-    save_checkpoint(model, path or default_checkpoint_path(dataset), meta)
-    return model, meta
-
-
-def load_default(dataset: str, *, device: torch.device, progress: ProgressFn = no_progress,
-                 should_stop: StopFn = never_stop) -> tuple[SplitClassifier, ModelMeta]:
-    """The shipped default model; trained (and saved) on the spot if the asset is missing."""
-    from filelock import FileLock
-
-    path = default_checkpoint_path(dataset)
-    if path.exists():
-        return load_checkpoint(path)
-    with FileLock(f"{path}.lock"):  # two processes missing the asset: one trains it, the other loads it
-        if path.exists():
-            return load_checkpoint(path)
-        return make_default(dataset, device=device, progress=progress, should_stop=should_stop)
-
-
-def check_compatible(meta: ModelMeta, data: SplitDataset) -> None:
-    """Raise ValueError if a model cannot run on `data` (classes or input shape differ)."""
-    if meta.num_classes != data.num_classes:
-        raise ValueError(
-            f"the model predicts {meta.num_classes} classes but {data.name} has {data.num_classes}"
-        )
-    if tuple(meta.input_shape) != tuple(data.input_shape):
-        raise ValueError(
-            f"the model expects images of shape {tuple(meta.input_shape)} (C, H, W) but {data.name} "
-            f"has {tuple(data.input_shape)}"
-        )
-
-
-def obtain_model(
-    data: SplitDataset,
-    arch: str | None = None,
-    *,
-    seed: int = 0,
-    device: torch.device,
-    checkpoint: str | Path | None = None,
-    workspace: Workspace | None = None,
-    progress: ProgressFn = no_progress,
-    should_stop: StopFn = never_stop,
-) -> tuple[SplitClassifier, ModelMeta]:
-    """The original model to unlearn from: a checkpoint file, the shipped default, or one trained
-    with the recipe (and kept in the workspace, so it is trained once per dataset, arch and seed).
-    """
-    if checkpoint is not None:
-        model, meta = load_checkpoint(checkpoint)
-        check_compatible(meta, data)
-        return model, meta
-    default_arch = DEFAULT_MODELS.get(data.name)
-    arch = arch or default_arch or "small_cnn"
-    if arch == default_arch and seed == 0 and data.options == load_dataset(data.name).options:
-        return load_default(data.name, device=device, progress=progress, should_stop=should_stop)
-    from .fingerprint import data_fingerprint
-    from .model_cache import measured_here, obtain
-
-    def build() -> tuple[SplitClassifier, ModelMeta, dict]:
-        model, meta, log = train_model(
-            data, arch, recipe_for(data.name, arch, seed), device=device, progress=progress, should_stop=should_stop
-        )
-        return model, meta, {"time_s": log.time_s, **measured_here(device)}
-
-    if workspace is None:
-        return build()[:2]
-    key_base = f"original|{data.name}|{sorted(data.options.items())}|{arch}|{seed}"
-    cached = obtain(workspace, key=f"{key_base}|data {data_fingerprint(data)}", key_base=key_base,
-                    dataset=data.name, name=f"{arch} on {data.name} seed {seed}", label="original model",
-                    build=build, progress=progress, should_stop=should_stop)
-    return cached.model, cached.meta

@@ -13,21 +13,13 @@ import torch
 from .data import SplitDataset
 from .embed import shared_projection
 from .forget import resolve
-from .metrics import true_label_confidence
+from .metrics import metric_help, true_label_confidence
 from .models import SplitClassifier, load_checkpoint
 from .store import MODEL_FILE, Entry, Workspace
 from .train import predict_logits
 
-# metric key -> (label, one-line explanation, how to read it)
-METRIC_HELP: dict[str, tuple[str, str, str]] = {
-    "forget_acc": ("Forget accuracy", "accuracy on the forget set (train samples to forget)", "closer to retrain is better"),
-    "retain_acc": ("Retain accuracy", "accuracy on the rest of the train set", "closer to retrain is better (usually: higher)"),
-    "test_acc": ("Test accuracy", "accuracy on test samples outside the forgotten classes / concept", "closer to retrain is better"),
-    "forget_test_acc": ("Forgotten-slice test accuracy", "accuracy on test samples of the forgotten classes / concept", "closer to retrain is better (0 for class forgetting)"),
-    "mia_efficacy": ("MIA-efficacy", "share of forget samples a membership attack calls non-members (SalUn)", "closer to retrain is better"),
-    "loss_mia_auc": ("Loss-attack AUC (train vs test)", "how well a loss threshold tells retain from test samples", "closer to retrain is better; 0.5 = no leak"),
-    "backdoor_asr": ("Backdoor success", "share of triggered test images sent to the backdoor's target", "lower is better when the backdoor is being removed"),
-}
+# metric key -> (label, one-line explanation, how to read it), from the metrics table
+METRIC_HELP: dict[str, tuple[str, str, str]] = metric_help()
 COMPARISON_HELP: dict[str, tuple[str, str]] = {
     "avg_gap": ("mean |difference| to retrain over forget, retain, test accuracy and MIA-efficacy (points)", "lower is better"),
     "tug_of_war": ("(1-|ΔFA|)(1-|ΔRA|)(1-|ΔTA|) against retrain", "higher is better, 1 = identical to retrain"),

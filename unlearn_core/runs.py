@@ -22,15 +22,15 @@ from .forget import ForgetSet, resolve
 from .memory import track_peak_memory
 from .methods import MethodConfig, RunContext, RunOutcome, UnlearnData, UnlearnResult, get_method, run_method
 from .methods.registry import MethodInfo
-from .metrics import ModelEval, compare_to_retrain, evaluate_model, params_changed_frac
+from .metrics import HEADLINE_KEYS, ModelEval, compare_to_retrain, evaluate_model, params_changed_frac
 from .model_cache import measured_here, obtain
 from .models import ModelMeta, SplitClassifier, state_digest
+from .models.defaults import check_compatible
 from .progress import ProgressEvent, ProgressFn, StopFn, never_stop, no_progress
-from .recipes import check_compatible
 from .serialize import to_jsonable
 from .store import Entry, Workspace
 
-HEADLINE = ("forget_acc", "retain_acc", "test_acc", "forget_test_acc", "mia_efficacy")
+HEADLINE = HEADLINE_KEYS  # the metrics table's headline (metrics/definitions.py)
 
 
 @dataclass

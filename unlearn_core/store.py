@@ -274,12 +274,17 @@ class Workspace:
         entry = self.get(entry_id)
         return load_checkpoint(entry.file(MODEL_FILE))
 
-    def save_forget_set(self, name: str, dataset: str, spec: str, indices: np.ndarray) -> Entry:
-        """Keep a named forget set (its spec text and exact train indices) for later runs."""
+    def save_forget_set(self, name: str, dataset: str, spec: str | None, indices: np.ndarray) -> Entry:
+        """Keep a named forget set (its spec text and exact train indices) for later runs.
+
+        `spec` None (hand-picked samples): the set's spec is ``indices:<its own indices.txt>``.
+        """
         idx = np.asarray(indices, dtype=np.int64)
+        entry_id = new_id()
+        spec = spec or f"indices:{self.root / 'forget_set' / entry_id / 'indices.txt'}"
         return self.put(
             "forget_set", name, dataset=dataset, info={"spec": spec, "n": int(len(idx))},
-            files={"indices.txt": lambda p: np.savetxt(p, idx, fmt="%d")},
+            files={"indices.txt": lambda p: np.savetxt(p, idx, fmt="%d")}, entry_id=entry_id,
         )
 
     def forget_set_indices(self, entry: Entry) -> np.ndarray:

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .device import on_device
 from .progress import ProgressEvent, ProgressFn, StopFn, check_stop, never_stop, no_progress
 
 BATCH_PROGRESS_S = 1.0  # within an epoch, report progress at most this often (a live bar on long epochs)
@@ -142,7 +143,7 @@ def fit(
     progress_label: str = "training",
     eval_mode: bool = False,
 ) -> TrainLog:
-    """Train `model` in place on `device` and return the log.
+    """Train `model` in place on `device` and return the log; the model ends on the device it came on.
 
     `trainable(name)` selects the parameters that train (others are frozen); `grad_mask`
     multiplies the gradient (weight decay included) of the named parameters, so entries with
@@ -151,6 +152,7 @@ def fit(
     """
     start = time.perf_counter()
     generator = seed_everything(config.seed)
+    home = _home_device(model)
     model.to(device)
     named = [(n, p) for n, p in model.named_parameters() if trainable is None or trainable(n)]
     if not named:
@@ -207,8 +209,16 @@ def fit(
         for p, flag in zip(frozen, saved_flags, strict=True):
             p.requires_grad_(flag)
         model.eval()
+        if home is not None:
+            model.to(home)
     log.time_s = time.perf_counter() - start
     return log
+
+
+def _home_device(model: nn.Module) -> torch.device | None:
+    """The one device all of `model`'s tensors are on (None for a model spread over several)."""
+    devices = {t.device for t in (*model.parameters(), *model.buffers())}
+    return devices.pop() if len(devices) == 1 else None
 
 
 def _lr_at(config: TrainConfig, step: int, total: int) -> float:
@@ -274,9 +284,9 @@ def _batched(
     fn: Callable[[nn.Module, torch.Tensor], torch.Tensor],
 ) -> torch.Tensor:
     device = device or next(model.parameters()).device
+    model = on_device(model, device)
     was_training = model.training
     model.eval()
-    model.to(device)
     outs = [fn(model, x[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(x), batch_size)]
     model.train(was_training)
     if not outs:

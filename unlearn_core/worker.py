@@ -162,7 +162,7 @@ def _execute_request(workspace: Workspace, run_id: str, request: RunRequest, tra
     from .data import load_dataset
     from .device import pick_device
     from .methods import get_method
-    from .recipes import check_compatible, obtain_model
+    from .models.defaults import check_compatible, obtain_model
     from .runs import unlearn_run
 
     def phase(name: str) -> Callable[[ProgressEvent], None]:

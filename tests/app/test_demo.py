@@ -63,7 +63,7 @@ def test_saving_names_the_active_set_and_lists_it_at_once(app: AppTest) -> None:
 
 def test_model_source_survives_a_visit_to_another_page(app: AppTest) -> None:
     from studio_ui.state import DataRef, ModelRef
-    from unlearn_core.recipes import load_default
+    from unlearn_core.models.defaults import load_default
     from unlearn_core.store import Workspace
 
     model, meta = load_default("digits", device=torch.device("cpu"))

@@ -77,7 +77,7 @@ def _del_vs_salun_jaccard() -> str:
     from unlearn_core.forget import resolve
     from unlearn_core.localize import localize, mask_overlap
     from unlearn_core.methods import UnlearnData
-    from unlearn_core.recipes import load_default
+    from unlearn_core.models.defaults import load_default
 
     data = load_dataset("digits")
     cpu = torch.device("cpu")

@@ -11,7 +11,7 @@ from tests.browser.shot import wait_until_idle
 from unlearn_core.data import load_dataset
 from unlearn_core.forget import resolve
 from unlearn_core.inspect import inspection_sample
-from unlearn_core.recipes import load_default
+from unlearn_core.models.defaults import load_default
 from unlearn_core.train import predict_logits
 
 pytestmark = [

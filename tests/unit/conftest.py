@@ -10,7 +10,8 @@ import torch
 
 from unlearn_core.data import SplitDataset, load_dataset
 from unlearn_core.models import ModelMeta, SplitClassifier
-from unlearn_core.recipes import recipe_for, train_model
+from unlearn_core.models.defaults import train_model
+from unlearn_core.recipes import recipe_for
 
 CPU = torch.device("cpu")
 

@@ -20,7 +20,8 @@ from unlearn_core.bench_tasks import BenchTask, TaskResult
 from unlearn_core.cli import main
 from unlearn_core.executors import LocalExecutor
 from unlearn_core.methods import get_method
-from unlearn_core.recipes import recipe_for, train_model
+from unlearn_core.models.defaults import train_model
+from unlearn_core.recipes import recipe_for
 from unlearn_core.runs import unlearn_run
 from unlearn_core.store import Workspace
 

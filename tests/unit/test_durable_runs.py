@@ -25,7 +25,8 @@ from unlearn_core.data import get_dataset_info, load_dataset
 from unlearn_core.fingerprint import data_fingerprint
 from unlearn_core.forget import resolve
 from unlearn_core.models import save_checkpoint
-from unlearn_core.recipes import obtain_model, recipe_for, train_model
+from unlearn_core.models.defaults import obtain_model, train_model
+from unlearn_core.recipes import recipe_for
 from unlearn_core.runs import retrain_key, unlearn_run
 from unlearn_core.store import MODEL_FILE, Workspace
 from unlearn_core.worker import RunRequest, start_run

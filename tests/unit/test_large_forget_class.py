@@ -12,7 +12,7 @@ import torch
 from unlearn_core.data import load_dataset
 from unlearn_core.forget import resolve
 from unlearn_core.methods import RunContext, UnlearnData, run_method
-from unlearn_core.recipes import load_default
+from unlearn_core.models.defaults import load_default
 from unlearn_core.train import accuracy, predict_logits
 
 # method -> allowed drop of the kept classes' test accuracy below the original model's

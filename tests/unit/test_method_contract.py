@@ -77,7 +77,7 @@ def _spec(info: MethodInfo) -> str:
         return "class:3"
     if info.supports("samples"):
         return "random:0.1"
-    pytest.skip(f"{info.name} supports only {info.forget_kinds} forgetting; digits has no concepts")
+    pytest.skip(f"{info.name} supports only {info.forget_categories} forgetting; digits has no concepts")
 
 
 def _state(model: torch.nn.Module) -> dict[str, torch.Tensor]:

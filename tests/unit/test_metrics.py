@@ -14,8 +14,7 @@ import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 from torch import nn
 
-from unlearn_core.forget import resolve
-from unlearn_core.methods.base import UnlearnData
+from unlearn_core.forget import UnlearnData, resolve
 from unlearn_core.metrics import (
     HEADLINE_KEYS,
     avg_gap,

@@ -22,6 +22,7 @@ import torch
 from captum.attr import IntegratedGradients
 from torch import nn
 
+from ..device import on_device
 from ..sampling import sample_at_most
 from .bottleneck import ConceptBottleneck
 
@@ -170,9 +171,10 @@ def pixel_attributions(
     inputs = x.float().to(device)
     base = torch.full_like(inputs, float(baseline))
     out: dict[str, PixelAttribution] = {}
-    for name, model in models.items():
+    for name, caller_model in models.items():
+        model = on_device(caller_model, device)
         was_training = model.training
-        model.eval().to(device)
+        model.eval()
         try:
             attr, delta = IntegratedGradients(model).attribute(
                 inputs, baselines=base, target=t.to(device), n_steps=n_steps,

@@ -8,7 +8,7 @@ Pieces used by the ``concept_poisoning`` method and by evaluation code:
   class sharing the target's top concepts) and a donor concept (the donor class's strongest value
   of the same attribute, e.g. star's ``color=yellow`` -> circle's ``color=red``). Datasets without
   concept labels get a donor class from the model's own confusions and no pasting.
-- `poison_images` / `poison_labels`: the poisoned forget images (the donor concept pasted where the
+- `paste_concept` / `poison_labels`: the poisoned forget images (the donor concept pasted where the
   target concept is: on shapes, the object re-drawn in the donor colour) and their new labels.
 - `forgetting_rate` (the paper's Fr) and `shared_concept_accuracy` for evaluation.
 """

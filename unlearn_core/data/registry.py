@@ -3,44 +3,35 @@
 from __future__ import annotations
 
 import functools
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..options import coerce_options, declared_types
+from ..registry import BuilderEntry, Registry, builder_options
 from .base import SplitDataset
 
 Builder = Callable[..., SplitDataset]
 
 
 @dataclass(frozen=True)
-class DatasetInfo:
+class DatasetInfo(BuilderEntry):
     """A registered dataset: its builder, a one-line description and whether it needs a folder."""
 
-    name: str
-    builder: Builder
-    description: str
-    needs_root: bool
+    needs_root: bool = False
 
     def options(self) -> dict[str, object]:
         """The builder's keyword options and their defaults."""
-        sig = inspect.signature(self.builder)
-        return {
-            p.name: (None if p.default is inspect.Parameter.empty else p.default)
-            for p in sig.parameters.values()
-        }
+        return builder_options(self.builder)
 
 
-_REGISTRY: dict[str, DatasetInfo] = {}
+_DATASETS: Registry[DatasetInfo] = Registry("dataset", order=lambda d: (d.needs_root, d.name))
 
 
 def register_dataset(name: str, description: str, needs_root: bool = False) -> Callable[[Builder], Builder]:
     """Decorator: register a dataset builder under `name`."""
 
     def wrap(fn: Builder) -> Builder:
-        if name in _REGISTRY:
-            raise ValueError(f"dataset {name!r} registered twice")
-        _REGISTRY[name] = DatasetInfo(name, fn, description, needs_root)
+        _DATASETS.register(name, DatasetInfo(name, fn, description, needs_root))
         return fn
 
     return wrap
@@ -48,14 +39,12 @@ def register_dataset(name: str, description: str, needs_root: bool = False) -> C
 
 def list_datasets() -> list[DatasetInfo]:
     """Every registered dataset, built-in ones first."""
-    return sorted(_REGISTRY.values(), key=lambda d: (d.needs_root, d.name))
+    return _DATASETS.list()
 
 
 def get_dataset_info(name: str) -> DatasetInfo:
     """The registry entry for `name`, or a ValueError listing the known names."""
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name]
+    return _DATASETS.get(name)
 
 
 def load_dataset(name: str, **options: object) -> SplitDataset:
@@ -71,4 +60,4 @@ def load_dataset(name: str, **options: object) -> SplitDataset:
 
 @functools.lru_cache(maxsize=8)
 def _load_cached(name: str, options: tuple[tuple[str, object], ...]) -> SplitDataset:
-    return _REGISTRY[name].builder(**dict(options))
+    return _DATASETS.get(name).builder(**dict(options))

@@ -72,8 +72,8 @@ def load_run(workspace: Workspace, run_id: str, original: SplitClassifier, data:
 def run_original(entry: Entry, data: SplitDataset, *, device: torch.device, workspace: Workspace,
                  checkpoint: str | None = None) -> SplitClassifier:
     """The model a run started from: `checkpoint` when given, else the dataset's default (or the
-    workspace's recipe-trained model of the run's architecture, as `recipes.obtain_model` finds it)."""
-    from ..recipes import check_compatible, obtain_model
+    workspace's recipe-trained model of the run's architecture, as `models.defaults.obtain_model` finds it)."""
+    from ..models.defaults import check_compatible, obtain_model
 
     if checkpoint is not None:
         model, meta = load_checkpoint(checkpoint)

@@ -14,17 +14,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
+from ..forget import UnlearnData
 from ..progress import StopFn, never_stop
 from .masks import GRANULARITIES, Mask, build_mask
 from .scores import score_parameters
-
-if TYPE_CHECKING:  # methods imports this package: no runtime import back
-    from ..methods.base import UnlearnData
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,10 @@ Criteria (names as in DEL's official `generate_mask.py`):
 
 The gradient is that of the *summed* per-sample cross-entropy over all given examples (DEL and
 SalUn sum per-batch mean losses; the ranking is the same up to a constant factor). The model
-is in eval mode (BatchNorm uses its running statistics) and is left unchanged. Scores are
-absolute values, as in DEL's official code (which takes the absolute value of every tensor's
-scores in place, 1-D tensors included).
+is in eval mode (BatchNorm uses its running statistics) and is left unchanged (never moved:
+it is scored on a copy when it lives on another device). Scores are absolute values, as in
+DEL's official code (which takes the absolute value of every tensor's scores in place, 1-D
+tensors included).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..device import on_device
 from ..progress import StopFn, check_stop, never_stop
 
 CRITERIA = ("weighted_grad", "grad", "weight")
@@ -71,7 +73,7 @@ def _summed_gradients(
 ) -> dict[str, torch.Tensor]:
     """∇θ Σ_i CE(f(x_i), y_i) for every parameter (float32, CPU), model in eval mode."""
     names = [n for n, _ in model.named_parameters()]
-    total = [torch.zeros_like(p, dtype=torch.float32) for p in model.parameters()]
+    total = [torch.zeros_like(p, dtype=torch.float32, device=device) for p in model.parameters()]
     for grads in batch_gradients(model, x, y, device=device, batch_size=batch_size, reduction="sum",
                                  should_stop=should_stop, on_batch=on_batch):
         for acc, g in zip(total, grads, strict=True):
@@ -94,11 +96,13 @@ def batch_gradients(
     each consecutive mini-batch of (x, y), unshuffled; `reduction` of the batch's loss is ``sum`` or
     ``mean``. The model is in eval mode meanwhile (BatchNorm uses its running statistics); its mode
     and `requires_grad` flags are restored afterwards. A parameter outside the forward path gets 0.
+    The caller's model is never moved: it is used on a copy when it lives on another device.
 
     The one gradient loop of the scores here and of SSD's diagonal Fisher (squared batch gradients).
     """
+    model = on_device(model, device)
     was_training = model.training
-    model.to(device).eval()
+    model.eval()
     params = list(model.parameters())
     n_batches = (len(x) + batch_size - 1) // batch_size
     saved_flags = [p.requires_grad for p in params]

@@ -1,26 +1,34 @@
-"""Unlearning methods: one module per method, all registered in `registry`.
+"""Unlearning methods: one module per method, registered in `registry`.
 
-Importing this package registers every method.
+For a method author: `base` (config fields with `param`, `RunContext`, `UnlearnResult`; the data
+a method reads, `UnlearnData`, lives in `unlearn_core.forget`), `registry` (`register_method`,
+`run_method`) and `common` (helpers several methods share). The built-in methods are imported
+on the first `list_methods` / `get_method` call, so importing one method module, or this package,
+does not import all of them.
 """
 
-import importlib
-import pkgutil
-
-from .base import MethodConfig, RunContext, UnlearnData, UnlearnResult, config_from_strings, param
+from .base import (
+    MethodConfig,
+    ParamSpec,
+    RunContext,
+    UnlearnData,
+    UnlearnResult,
+    config_from_strings,
+    config_schema,
+    param,
+)
 from .registry import MethodInfo, RunOutcome, get_method, list_methods, register_method, run_method
-
-for _module in pkgutil.iter_modules(__path__):
-    if _module.name not in ("base", "registry", "common"):
-        importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = [
     "MethodConfig",
     "MethodInfo",
+    "ParamSpec",
     "RunContext",
     "RunOutcome",
     "UnlearnData",
     "UnlearnResult",
     "config_from_strings",
+    "config_schema",
     "get_method",
     "list_methods",
     "param",

@@ -2,7 +2,9 @@
 
 A method is one function ``(model, data, config, context) -> UnlearnResult`` registered with
 `register_method` (see registry.py). The runner hands it a private copy of the model; the
-method never evaluates itself: evaluation lives in `unlearn_core.metrics`.
+method never evaluates itself: evaluation lives in `unlearn_core.metrics`. `UnlearnData` (what a
+method reads) lives next to `ForgetSet` in `unlearn_core.forget`; it is imported here so that a
+method module finds everything it needs in one place.
 """
 
 from __future__ import annotations
@@ -13,14 +15,17 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import numpy as np
 import torch
 
-from ..data import SplitDataset
-from ..forget import ForgetSet
+from ..forget import UnlearnData
 from ..models import ModelMeta, SplitClassifier
 from ..progress import ProgressEvent, ProgressFn, StopFn, never_stop, no_progress
 from ..train import TrainConfig
+
+__all__ = [
+    "MethodConfig", "ParamSpec", "RunContext", "UnlearnData", "UnlearnResult", "config_from_strings", "config_schema",
+    "param",
+]
 
 
 def param(
@@ -34,10 +39,40 @@ def param(
 ) -> Any:
     """A config field with its help text, allowed range or choices and the paper's value.
 
-    The UI builds its form from these and `MethodConfig.__post_init__` validates against them.
+    `config_schema` reads them: the Unlearn form, ``methods --json``, ``--set`` parsing and
+    `MethodConfig.__post_init__`'s validation.
     """
     meta = {"help": help, "min": min, "max": max, "choices": choices, "paper": paper}
     return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One config field as the form, the CLI and the validation see it."""
+
+    name: str
+    type: type  # bool, int, float or str
+    default: Any
+    help: str = ""
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[Any, ...] | None = None
+    paper: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly (``methods --json``'s ``schema``): the type by name."""
+        return {**dataclasses.asdict(self), "type": self.type.__name__,
+                "choices": None if self.choices is None else list(self.choices)}
+
+
+def config_schema(cls: type[MethodConfig]) -> list[ParamSpec]:
+    """The fields of a method's config class with their type, default, help, range, choices and paper value."""
+    hints = typing.get_type_hints(cls)
+    return [
+        ParamSpec(f.name, hints[f.name], f.default, f.metadata.get("help", ""), f.metadata.get("min"),
+                  f.metadata.get("max"), f.metadata.get("choices"), f.metadata.get("paper"))
+        for f in dataclasses.fields(cls)
+    ]
 
 
 @dataclass(frozen=True)
@@ -49,23 +84,18 @@ class MethodConfig:
     caveats: ClassVar[str] = ""
 
     def __post_init__(self) -> None:
-        hints = typing.get_type_hints(type(self))
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            kind = hints.get(f.name)
-            if kind in (int, float) and (isinstance(value, bool) or not isinstance(value, (int, float))):
-                raise ValueError(f"{type(self).__name__}.{f.name} must be a number; got {value!r}")
-            if kind is float and not math.isfinite(value):
-                raise ValueError(f"{type(self).__name__}.{f.name} must be finite; got {value!r}")
-            lo, hi, choices = f.metadata.get("min"), f.metadata.get("max"), f.metadata.get("choices")
-            if lo is not None and value < lo:
-                raise ValueError(f"{type(self).__name__}.{f.name} must be >= {lo}; got {value!r}")
-            if hi is not None and value > hi:
-                raise ValueError(f"{type(self).__name__}.{f.name} must be <= {hi}; got {value!r}")
-            if choices is not None and value not in choices:
-                raise ValueError(
-                    f"{type(self).__name__}.{f.name} must be one of {', '.join(map(str, choices))}; got {value!r}"
-                )
+        for spec in config_schema(type(self)):
+            value, name = getattr(self, spec.name), f"{type(self).__name__}.{spec.name}"
+            if spec.type in (int, float) and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise ValueError(f"{name} must be a number; got {value!r}")
+            if spec.type is float and not math.isfinite(value):
+                raise ValueError(f"{name} must be finite; got {value!r}")
+            if spec.min is not None and value < spec.min:
+                raise ValueError(f"{name} must be >= {spec.min}; got {value!r}")
+            if spec.max is not None and value > spec.max:
+                raise ValueError(f"{name} must be <= {spec.max}; got {value!r}")
+            if spec.choices is not None and value not in spec.choices:
+                raise ValueError(f"{name} must be one of {', '.join(map(str, spec.choices))}; got {value!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -73,13 +103,12 @@ class MethodConfig:
 
 def config_from_strings(cls: type[MethodConfig], values: dict[str, str]) -> MethodConfig:
     """Build `cls` from ``key=value`` strings (CLI ``--set``), converting to each field's type."""
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    types = {spec.name: spec.type for spec in config_schema(cls)}
     kwargs: dict[str, Any] = {}
     for key, raw in values.items():
-        if key not in fields:
-            raise ValueError(f"{cls.__name__} has no parameter {key!r}; parameters: {', '.join(fields)}")
-        kind = hints[key]
+        if key not in types:
+            raise ValueError(f"{cls.__name__} has no parameter {key!r}; parameters: {', '.join(types)}")
+        kind = types[key]
         try:
             if kind is bool:
                 if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
@@ -92,42 +121,6 @@ def config_from_strings(cls: type[MethodConfig], values: dict[str, str]) -> Meth
         except ValueError:
             raise ValueError(f"{cls.__name__}.{key} expects {getattr(kind, '__name__', kind)}; got {raw!r}") from None
     return cls(**kwargs)
-
-
-@dataclass
-class UnlearnData:
-    """What a method may read: the dataset and the resolved forget set (train indices)."""
-
-    dataset: SplitDataset
-    forget: ForgetSet
-
-    @property
-    def x_forget(self) -> torch.Tensor:
-        return self.dataset.train.x[torch.as_tensor(self.forget.forget_idx)]
-
-    @property
-    def y_forget(self) -> torch.Tensor:
-        return self.dataset.train.y[torch.as_tensor(self.forget.forget_idx)]
-
-    @property
-    def x_retain(self) -> torch.Tensor:
-        return self.dataset.train.x[torch.as_tensor(self.forget.retain_idx)]
-
-    @property
-    def y_retain(self) -> torch.Tensor:
-        return self.dataset.train.y[torch.as_tensor(self.forget.retain_idx)]
-
-    @property
-    def num_classes(self) -> int:
-        return self.dataset.num_classes
-
-    def retain_subset(self, max_n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """A seeded random sample of at most `max_n` retain images and labels."""
-        idx = self.forget.retain_idx
-        if len(idx) > max_n:
-            idx = np.sort(np.random.default_rng(seed).choice(idx, size=max_n, replace=False))
-        t = torch.as_tensor(idx)
-        return self.dataset.train.x[t], self.dataset.train.y[t]
 
 
 @dataclass

@@ -7,13 +7,17 @@ Unlearn page's form and the contract tests pick it up from here.
 from __future__ import annotations
 
 import copy
+import importlib
+import pkgutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..forget import UnlearnData
 from ..models import SplitClassifier
+from ..registry import Registry
 from ..train import seed_everything
-from .base import MethodConfig, RunContext, UnlearnData, UnlearnResult
+from .base import MethodConfig, RunContext, UnlearnResult
 
 MethodFn = Callable[[SplitClassifier, UnlearnData, MethodConfig, RunContext], UnlearnResult]
 CATEGORIES = ("class", "samples", "concept")
@@ -21,24 +25,25 @@ CATEGORIES = ("class", "samples", "concept")
 
 @dataclass(frozen=True)
 class MethodInfo:
-    """A registered method and what the UI says about it."""
+    """A registered method and what the UI says about it.
+
+    `forget_categories` are `ForgetSet.category` values (class, samples, concept), not the spec
+    kinds of `forget.KINDS`; the CLI's JSON calls them ``forget_kinds`` (a contract).
+    """
 
     name: str
     title: str
     paper: str
     config_cls: type[MethodConfig]
     fn: MethodFn
-    forget_kinds: tuple[str, ...]
+    forget_categories: tuple[str, ...]
     touches: str
     needs_forget_images: bool = True
     localized: bool = False
     summary: str = ""
 
     def supports(self, category: str) -> bool:
-        return category in self.forget_kinds
-
-
-_REGISTRY: dict[str, MethodInfo] = {}
+        return category in self.forget_categories
 
 
 def register_method(
@@ -52,33 +57,46 @@ def register_method(
     needs_forget_images: bool = True,
     localized: bool = False,
 ) -> Callable[[MethodFn], MethodFn]:
-    """Decorator: register `fn` as method `name` (the function's docstring is its summary)."""
+    """Decorator: register `fn` as method `name` (the function's docstring is its summary).
+
+    `forget_kinds` are the forget categories it supports (`MethodInfo.forget_categories`).
+    """
     bad = set(forget_kinds) - set(CATEGORIES)
     if bad:
-        raise ValueError(f"unknown forget kinds {bad}; use {CATEGORIES}")
+        raise ValueError(f"unknown forget categories {bad}; use {CATEGORIES}")
 
     def wrap(fn: MethodFn) -> MethodFn:
-        if name in _REGISTRY:
-            raise ValueError(f"method {name!r} registered twice")
         summary = (fn.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
-        _REGISTRY[name] = MethodInfo(
+        METHODS.register(name, MethodInfo(
             name, title, paper, config, fn, tuple(forget_kinds), touches, needs_forget_images, localized, summary
-        )
+        ))
         return fn
 
     return wrap
 
 
+def _load_builtin_methods() -> None:
+    """Import every method module of this package once (each registers itself on import)."""
+    package = __name__.rpartition(".")[0]
+    for module in pkgutil.iter_modules(importlib.import_module(package).__path__):
+        if module.name not in ("base", "registry", "common"):
+            importlib.import_module(f"{package}.{module.name}")
+
+
+# Retrain first, then alphabetically; the built-in methods are imported on the first lookup.
+METHODS: Registry[MethodInfo] = Registry(
+    "method", load=_load_builtin_methods, order=lambda m: (m.name != "retrain", m.name)
+)
+
+
 def list_methods() -> list[MethodInfo]:
     """Every registered method, Retrain first, then alphabetically."""
-    return sorted(_REGISTRY.values(), key=lambda m: (m.name != "retrain", m.name))
+    return METHODS.list()
 
 
 def get_method(name: str) -> MethodInfo:
     """The registry entry for `name`, or a ValueError listing the known ones."""
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown method {name!r}; methods: {', '.join(m.name for m in list_methods())}")
-    return _REGISTRY[name]
+    return METHODS.get(name)
 
 
 @dataclass
@@ -106,7 +124,7 @@ def run_method(
     info = get_method(name)
     if not info.supports(data.forget.category):
         raise ValueError(
-            f"{info.title} supports {', '.join(info.forget_kinds)} forgetting, not {data.forget.category} "
+            f"{info.title} supports {', '.join(info.forget_categories)} forgetting, not {data.forget.category} "
             f"({data.forget.spec})"
         )
     config = config if config is not None else info.config_cls()

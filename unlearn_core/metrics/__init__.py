@@ -1,13 +1,15 @@
 """Evaluation, kept out of the methods: accuracies, membership inference, divergences, gaps to Retrain.
 
+`definitions` is the table of metrics (name, help, how to read it) that everything else reads.
 `evaluate_model(model, data, device=...)` gives a `ModelEval` (headline figures: forget, retain,
 test and forget-test accuracy, MIA-efficacy); `compare_to_retrain` scores an unlearned model
 against the retrained one (average gap, Tug-of-War, JS divergences). The lower-level functions
 work on plain logits, confidences or losses.
 """
 
+from .definitions import HEADLINE_KEYS, METRICS, Metric, metric_help, register_metric
 from .divergence import js_divergence, js_per_sample, kl_divergence
-from .evaluate import HEADLINE_KEYS, ModelEval, compare_to_retrain, evaluate_model
+from .evaluate import ModelEval, compare_to_retrain, evaluate_model
 from .mia import (
     MIAResult,
     loss_threshold_mia,
@@ -20,7 +22,9 @@ from .scores import avg_gap, backdoor_asr, params_changed_frac, tug_of_war
 
 __all__ = [
     "HEADLINE_KEYS",
+    "METRICS",
     "MIAResult",
+    "Metric",
     "ModelEval",
     "avg_gap",
     "backdoor_asr",
@@ -30,9 +34,11 @@ __all__ = [
     "js_per_sample",
     "kl_divergence",
     "loss_threshold_mia",
+    "metric_help",
     "mia_efficacy",
     "params_changed_frac",
     "per_sample_loss",
+    "register_metric",
     "svc_mia",
     "true_label_confidence",
     "tug_of_war",

@@ -18,21 +18,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from ..device import on_device
+from ..forget import UnlearnData
 from ..train import accuracy, per_class_accuracy, predict_logits
+from .definitions import HEADLINE_KEYS, METRICS
 from .divergence import js_divergence
 from .mia import MAX_PER_SIDE, loss_threshold_mia, per_sample_loss, svc_mia, true_label_confidence
 from .scores import avg_gap, backdoor_asr, tug_of_war
-
-if TYPE_CHECKING:  # a type only: importing methods here would load every method module
-    from ..methods.base import UnlearnData
-
-HEADLINE_KEYS = ("forget_acc", "retain_acc", "test_acc", "forget_test_acc", "mia_efficacy")
 
 
 def _clean(value: float | None) -> float | None:
@@ -67,19 +65,17 @@ class ModelEval:
         return {key: _clean(getattr(self, key)) for key in HEADLINE_KEYS}
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly: the headline plus test_acc_all, per-class test accuracy, loss-MIA AUC, backdoor ASR."""
+        """JSON-friendly: every metric of the table (definitions.py) and the per-class test accuracy."""
         return {
-            **self.headline(),
-            "test_acc_all": _clean(self.test_acc_all),
+            **{m.key: _clean(getattr(self, m.key)) for m in METRICS.list()},
             "per_class_test_acc": [_clean(v) for v in self.per_class_test_acc],
-            "loss_mia_auc": _clean(self.loss_mia_auc),
-            "backdoor_asr": _clean(self.backdoor_asr),
         }
 
 
 def evaluate_model(model: nn.Module, data: UnlearnData, *, device: torch.device, seed: int = 0) -> ModelEval:
     """Evaluate `model` on `data`'s forget set; `seed` drives the MIA attack's subsampling."""
     dataset, forget = data.dataset, data.forget
+    model = on_device(model, device)  # one copy for the three predictions when `model` lives elsewhere
     train_logits = predict_logits(model, dataset.train.x, device=device)  # [N_train, K]
     test_logits = predict_logits(model, dataset.test.x, device=device)  # [N_test, K]
     y_train, y_test = dataset.train.y, dataset.test.y

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..options import coerce_options, declared_types
+from ..registry import BuilderEntry, Registry, builder_options
 from .base import SplitClassifier
 
 Builder = Callable[..., SplitClassifier]
@@ -15,33 +15,25 @@ _FIXED = ("num_classes", "in_channels", "image_size")  # what every builder take
 
 
 @dataclass(frozen=True)
-class ModelInfo:
+class ModelInfo(BuilderEntry):
     """A registered architecture: builder and one-line description."""
-
-    name: str
-    builder: Builder
-    description: str
 
     def options(self) -> dict[str, object]:
         """Keyword options beyond the three every builder takes, with defaults."""
-        return {
-            p.name: p.default
-            for p in inspect.signature(self.builder).parameters.values()
-            if p.name not in _FIXED
-        }
+        return builder_options(self.builder, exclude=_FIXED)
 
 
-_REGISTRY: dict[str, ModelInfo] = {}
 TORCHVISION_PREFIX = "tv:"
+_MODELS: Registry[ModelInfo] = Registry(
+    "model", order=lambda m: m.name, hint=f", or any torchvision classifier as '{TORCHVISION_PREFIX}<name>' (e.g. tv:mobilenet_v3_small)"
+)
 
 
 def register_model(name: str, description: str) -> Callable[[Builder], Builder]:
     """Decorator: register a builder `(*, num_classes, in_channels, image_size, **opts)`."""
 
     def wrap(fn: Builder) -> Builder:
-        if name in _REGISTRY:
-            raise ValueError(f"model {name!r} registered twice")
-        _REGISTRY[name] = ModelInfo(name, fn, description)
+        _MODELS.register(name, ModelInfo(name, fn, description))
         return fn
 
     return wrap
@@ -49,7 +41,7 @@ def register_model(name: str, description: str) -> Callable[[Builder], Builder]:
 
 def list_models() -> list[ModelInfo]:
     """The built-in architectures (torchvision ones are reachable as ``tv:<name>``)."""
-    return sorted(_REGISTRY.values(), key=lambda m: m.name)
+    return _MODELS.list()
 
 
 def model_options(name: str, options: dict[str, object]) -> dict[str, object]:
@@ -60,12 +52,8 @@ def model_options(name: str, options: dict[str, object]) -> dict[str, object]:
     """
     if name.startswith(TORCHVISION_PREFIX):
         return dict(options)
-    if name not in _REGISTRY:
-        raise ValueError(
-            f"unknown model {name!r}; built in: {', '.join(sorted(_REGISTRY))}, "
-            f"or any torchvision classifier as '{TORCHVISION_PREFIX}<name>' (e.g. tv:mobilenet_v3_small)"
-        )
-    checked = coerce_options(options, declared_types(_REGISTRY[name].builder, skip=_FIXED), f"model {name!r}")
+    builder = _MODELS.get(name).builder  # a ValueError naming the choices for an unknown name
+    checked = coerce_options(options, declared_types(builder, skip=_FIXED), f"model {name!r}")
     width = checked.get("width")
     if isinstance(width, int) and not 1 <= width <= MAX_WIDTH:  # 10^5 would ask for hundreds of GB
         raise ValueError(f"model {name!r}: width must be from 1 to {MAX_WIDTH}; got {width}")
@@ -86,4 +74,5 @@ def build_model(
             name[len(TORCHVISION_PREFIX):], num_classes=num_classes, in_channels=in_channels,
             image_size=image_size, **checked,
         )
-    return _REGISTRY[name].builder(num_classes=num_classes, in_channels=in_channels, image_size=image_size, **checked)
+    return _MODELS.get(name).builder(num_classes=num_classes, in_channels=in_channels, image_size=image_size,
+                                     **checked)
