@@ -90,3 +90,13 @@ def page(browser, request):
     out.mkdir(exist_ok=True)
     pg.screenshot(path=str(out / f"{request.node.name}.png"), full_page=True)
     context.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test in this folder starts a Streamlit server and Chromium (minutes): `browser` and
+    `slow`, so the fast tier (``-m "not slow"``) never runs one."""
+    here = Path(__file__).parent
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(here):
+            item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.slow)
