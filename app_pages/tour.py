@@ -9,6 +9,7 @@ import streamlit as st
 
 from studio_ui import jobs, state
 from studio_ui.compare_charts import PER_CLASS_CAPTION, headline_frame, run_per_class_figure
+from studio_ui.error_boundary import error_boundary
 from studio_ui.localization_charts import layer_share_bars
 from studio_ui.resources import get_dataset, get_logits, get_mask, get_model, get_workspace
 from studio_ui.run_list import run_status
@@ -164,7 +165,6 @@ def _active(*rows) -> bool:
 polling = _active(jobs.latest(request), jobs.latest(fast_request))  # found in the run records, also after a reload
 
 
-@st.fragment(run_every=1.0 if polling else None)
 def run_and_compare() -> None:
     """The tour's runs (DEL, whose run trains the retrained model, and RFA, which waits for it and
     reuses it): live progress while they run, then the comparison with retraining."""
@@ -210,4 +210,11 @@ def run_and_compare() -> None:
                      icon=":material/auto_fix_high:")
 
 
-run_and_compare()
+@st.fragment(run_every=1.0 if polling else None)
+def run_and_compare_live() -> None:
+    """`run_and_compare`, polled while the tour's runs are going, inside its own error boundary."""
+    with error_boundary("tour_reset"):
+        run_and_compare()
+
+
+run_and_compare_live()

@@ -9,6 +9,8 @@ full trace goes to the workspace's ``logs/`` folder for a bug report.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
@@ -30,17 +32,25 @@ def reset_to_defaults() -> None:
     st.session_state["workspace_input"] = default
 
 
-def run_page(page: StreamlitPage) -> None:
-    """Run the selected page; an unexpected exception becomes one line plus a way back.
+@contextmanager
+def error_boundary(key: str = "error_boundary_reset") -> Iterator[None]:
+    """Contain an unexpected exception: one line and a "Back to the defaults" button (widget key
+    `key`) instead of a traceback, the trace written to the workspace log.
 
     Streamlit's own control flow (st.stop, st.rerun, st.switch_page) derives from BaseException
-    and passes through untouched.
+    and passes through untouched. Fragments need their own boundary: Streamlit renders an
+    exception raised in a fragment rerun itself, so it never reaches the page's.
     """
     try:
-        page.run()
+        yield
     except Exception as err:
         log = write_trace(err, state.workspace_root(), "app")
         where = f" The details are in {log}." if log else ""
         st.error(f"Something went wrong on this page: {one_line(err)}.{where}", icon=":material/error:")
-        st.button("Back to the defaults", icon=":material/restart_alt:", on_click=reset_to_defaults,
-                  key="error_boundary_reset")
+        st.button("Back to the defaults", icon=":material/restart_alt:", on_click=reset_to_defaults, key=key)
+
+
+def run_page(page: StreamlitPage) -> None:
+    """Run the selected page inside the error boundary."""
+    with error_boundary():
+        page.run()

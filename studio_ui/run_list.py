@@ -9,6 +9,7 @@ import streamlit as st
 from unlearn_core.run_records import RunRow
 
 from . import jobs, state
+from .error_boundary import error_boundary
 
 POLL_S = 1.0
 
@@ -45,14 +46,15 @@ def run_list(key: str, *, dataset: str | None = None, limit: int = 5, title: str
 
     @st.fragment(run_every=POLL_S)
     def show() -> None:
-        rows = [r for r in jobs.runs(dataset, limit) if r.active or not active_only]
-        if not rows:
-            return
-        st.subheader(title)
-        for row in rows:
-            with st.container(border=True):
-                run_status(row, key)
-                if row.status == "done":
-                    (on_done or (lambda r: open_on_compare(r, key)))(row)
+        with error_boundary(f"{key}_runs_reset"):
+            rows = [r for r in jobs.runs(dataset, limit) if r.active or not active_only]
+            if not rows:
+                return
+            st.subheader(title)
+            for row in rows:
+                with st.container(border=True):
+                    run_status(row, key)
+                    if row.status == "done":
+                        (on_done or (lambda r: open_on_compare(r, key)))(row)
 
     show()

@@ -12,7 +12,7 @@ from unlearn_core.models import build_model, save_checkpoint
 from unlearn_core.models.checkpoint import ModelMeta
 
 # Model & data last: its "Model source" radio makes its own choice active when it runs.
-PAGES = ["forget_set", "localization", "concepts", "unlearn", "compare", "tour", "model_data"]
+PAGES = ["home", "benchmarks", "forget_set", "localization", "concepts", "unlearn", "compare", "tour", "model_data"]
 
 
 def _visit_every_page(at: AppTest) -> list[str]:
@@ -31,6 +31,7 @@ def _workspace_box(at: AppTest):
 
 def test_broken_upload_and_bad_workspace_never_show_a_traceback(app: AppTest, tmp_path: Path) -> None:
     workspace = app.session_state["workspace_root"]
+    app.switch_page("app_pages/model_data.py").run()  # the app opens on Home
     next(r for r in app.radio if r.label == "Model source").set_value("Checkpoint file").run()
     app.file_uploader[0].upload("my model.safetensors", b"not a checkpoint at all").run()
     assert not app.exception
@@ -84,5 +85,10 @@ def test_a_broken_active_state_shows_one_line_and_a_way_back(app: AppTest, tmp_p
     assert any("gone.safetensors is not a readable safetensors checkpoint" in message for message in shown), shown
     assert all("\n" not in message for message in shown)
     assert list((tmp_path / "default-ws" / "logs").glob("app-*.log"))  # the boundary kept its traces there
-    assert not app.error  # Model & data (visited last) made the shipped model active again
+    # Model & data (visited last) keeps the user's choice (issue 14) and says in one line why it cannot load;
+    # choosing the shipped model there recovers.
+    assert [e.value for e in app.error] == ["Could not load the model: gone.safetensors is not a readable safetensors "
+                                            "checkpoint: Error while deserializing header: header too large"]
+    next(r for r in app.radio if r.label == "Model source").set_value("Shipped default").run()
+    assert not app.error, [e.value for e in app.error]
     assert {m.label: m.value for m in app.metric}["Architecture"] == "small_cnn"
