@@ -202,16 +202,16 @@ def cmd_unlearn(args: argparse.Namespace) -> int:
     from .forget import resolve
     from .methods import get_method
     from .models.defaults import obtain_model
-    from .runs import unlearn_run
+    from .runs import check_supported, unlearn_run
     from .worker import RunRequest, run_tracked, title_for
 
     data = _load_data(args)
     config = _config(args.method, args.set)
     device = pick_device(args.device)
-    forget, info = resolve(args.forget, data, args.seed), get_method(args.method)
-    if not info.supports(forget.category):  # checked here too, so that no oracle is retrained first
-        raise CliError(f"{info.title} supports {', '.join(info.forget_kinds)} forgetting, not "
-                       f"{forget.category} ({args.forget}); see `methods`")
+    try:  # checked here too, before the original model is obtained (maybe trained)
+        check_supported(get_method(args.method), resolve(args.forget, data, args.seed))
+    except ValueError as err:
+        raise CliError(f"{err}; see `methods`") from None
     if args.no_store:
         model, meta = obtain_model(
             data, args.model, seed=0, device=device, checkpoint=args.checkpoint, workspace=None,

@@ -114,14 +114,19 @@ def get_retrained(
                   cached.waited_s, info)
 
 
+def check_supported(info: MethodInfo, forget: ForgetSet) -> None:
+    """A ValueError unless method `info` can forget this kind of set (e.g. UNSIR: classes only)."""
+    if not info.supports(forget.category):
+        raise ValueError(f"{info.title} supports {', '.join(info.forget_categories)} forgetting, not "
+                         f"{forget.category} ({forget.spec})")
+
+
 def validate_run(dataset: SplitDataset, model: SplitClassifier, meta: ModelMeta, forget: ForgetSet,
                  info: MethodInfo, config: MethodConfig) -> None:
     """Refuse, before anything expensive, what cannot run: a model that does not fit the data, a
     method that does not support this forget kind, a config of another method, NaN weights."""
     check_compatible(meta, dataset)
-    if not info.supports(forget.category):
-        raise ValueError(f"{info.title} supports {', '.join(info.forget_kinds)} forgetting, not "
-                         f"{forget.category} ({forget.spec})")
+    check_supported(info, forget)
     if not isinstance(config, info.config_cls):
         raise ValueError(f"{info.name} expects a {info.config_cls.__name__}, got {type(config).__name__}")
     for name, tensor in model.state_dict().items():

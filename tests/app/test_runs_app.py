@@ -52,5 +52,5 @@ def test_a_new_session_lists_a_running_run_and_cancels_it(app: AppTest, tmp_path
     second.run()
     ended = run_records.get(Workspace(root), started.id)
     assert ended.status == "cancelled" and ended.message.startswith(("cancelled", "terminated"))
-    assert [w.value for w in second.warning] == [ended.message]
+    assert ended.message in [w.value for w in second.warning]  # beside the method's caveat, if it has one
     assert Workspace(root).list("run") == []

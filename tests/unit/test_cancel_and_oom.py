@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
-import time
 from contextlib import closing
 from pathlib import Path
 
@@ -41,7 +40,9 @@ def _rows(ws: Workspace) -> list[tuple[str, str]]:
 
 
 def _files(ws: Workspace) -> list[Path]:
-    return sorted(p for p in ws.root.rglob("*") if p.is_file() and p.name != "registry.sqlite")
+    """Stored files: not the registry, not the per-key lock files (empty, reused by the next run)."""
+    return sorted(p for p in ws.root.rglob("*") if p.is_file() and p.name != "registry.sqlite"
+                  and p.parent.name != "locks")
 
 
 @pytest.fixture(scope="module")
@@ -106,19 +107,15 @@ def test_out_of_memory_in_the_cli_exits_3_with_one_line(monkeypatch, capsys, tmp
     assert Workspace(tmp_path / "ws").list("run") == []
 
 
-def test_out_of_memory_in_the_app_shows_the_message(monkeypatch, digits, shipped_digits, cpu):
-    from studio_ui import jobs
+def test_out_of_memory_in_the_app_shows_the_message(monkeypatch, tmp_path):
+    """A recorded run (what the app's worker process executes) ends failed with the page's one line."""
+    from unlearn_core import run_records
+    from unlearn_core.worker import RunRequest, run_tracked
 
     monkeypatch.setattr(runs, "run_method", _oom)
-    model, meta = shipped_digits
-
-    def work(progress, should_stop) -> str:
-        record = runs.unlearn_run(digits, model, meta, "class:3", "finetune", device=cpu, progress=progress,
-                                  should_stop=should_stop)
-        return record.summary["method"]
-
-    job = jobs.start("oom", work)
-    deadline = time.time() + 60
-    while not job.finished and time.time() < deadline:
-        time.sleep(0.05)
-    assert (job.status, job.error) == ("failed", OOM_UI)
+    ws = Workspace(tmp_path / "ws")
+    with pytest.raises(torch.cuda.OutOfMemoryError):
+        run_tracked(ws, RunRequest("digits", "class:3", "finetune", device="cpu"), "oom")
+    (row,) = run_records.list_runs(ws)
+    assert (row.status, row.error) == ("failed", OOM_UI)
+    assert ws.list("run") == []
