@@ -31,7 +31,9 @@ def test_metrics_and_localization_do_not_import_the_methods() -> None:
 def test_importing_one_method_module_imports_no_other_method() -> None:
     methods = {m for m in _modules_after("import unlearn_core.methods.finetune")
                if m.startswith("unlearn_core.methods.")}
-    assert methods == {"unlearn_core.methods.finetune", "unlearn_core.methods.base", "unlearn_core.methods.registry"}
+    # the method, the base classes, the registry and the shared training helpers: no other method
+    assert methods == {"unlearn_core.methods.finetune", "unlearn_core.methods.base", "unlearn_core.methods.registry",
+                       "unlearn_core.methods.common"}
 
 
 def test_the_registry_still_finds_every_built_in_method_on_first_use() -> None:
