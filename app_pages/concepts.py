@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 import torch
 
 from studio_ui import state
 from studio_ui.charts import attribution_row, image_to_uint8, upscale
-from studio_ui.concept_folders import render_folder_bank
+from studio_ui.concept_folders import probe_figure, render_folder_bank
 from studio_ui.resources import (
     current_dataset,
     current_model,
@@ -108,13 +107,7 @@ with tab_ig:
                "as the donor and pastes the donor's concept onto them.")
 
 with tab_probes:
-    summary = pd.DataFrame(bank.summary())
-    fig = px.bar(summary, x="concept", y="heldout_accuracy", color="control",
-                 color_discrete_map={False: "#1f77b4", True: "#aaaaaa"},
-                 labels={"heldout_accuracy": "held-out probe accuracy", "control": "random-label control"},
-                 title="How linearly decodable each concept is from the penultimate features")
-    fig.add_hline(y=0.5, line_dash="dot", annotation_text="chance")
-    fig.update_layout(height=380, yaxis_range=[0, 1.05], xaxis_tickangle=-45)
+    fig = probe_figure(bank)
     st.plotly_chart(fig, key="probes")
     st.caption("Each bar is a linear probe (concept vs no concept) tested on held-out images. Weak concepts sit near "
                "the grey random-label control and are ignored when choosing donors.")
