@@ -284,8 +284,9 @@ def test_two_concurrent_cli_runs_train_one_oracle(tmp_path: Path, tiny) -> None:
     payloads = [json.loads(o) for o, _ in outs]
     reasons = sorted(p["retrain_reason"].split(";")[0] for p in payloads)
     # one trained it; the other waited for it (the usual case) or, started late, found it stored
-    assert reasons[1] == "no cached oracle", reasons
-    assert reasons[0] == "computed by a concurrent run" or reasons[0].startswith("reused the cached oracle"), reasons
+    assert reasons.count("no cached oracle") == 1, reasons
+    other = next(r for r in reasons if r != "no cached oracle")
+    assert other == "computed by a concurrent run" or other.startswith("reused the cached oracle"), reasons
     assert sorted(p["retrain_reused"] for p in payloads) == [False, True]
     assert all(p["status"] == "done" and p["run_id"] for p in payloads)
     ws = Workspace(tmp_path / "ws")
