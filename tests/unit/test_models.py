@@ -181,6 +181,11 @@ def test_corrupt_file_gives_clear_error(tmp_path: Path, name: str) -> None:
     with pytest.raises(ValueError, match=f"{name} is not a readable") as err:
         load_checkpoint(path, _small_meta())
     assert "\n" not in str(err.value)
+    # Bytes that open with an object opcode (REDUCE), then break off: damaged, not "pickled objects".
+    path.write_bytes(b"R" + bytes(range(256)))
+    with pytest.raises(ValueError, match=f"{name} is not a readable") as err:
+        load_checkpoint(path, _small_meta())
+    assert "\n" not in str(err.value)
     with pytest.raises(ValueError, match="checkpoint not found"):
         load_checkpoint(tmp_path / "missing.safetensors")
 

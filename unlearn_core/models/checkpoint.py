@@ -204,14 +204,19 @@ _OBJECT_OPCODES = {"GLOBAL", "STACK_GLOBAL", "REDUCE", "INST", "OBJ", "NEWOBJ", 
 
 
 def _pickles_objects(path: Path) -> bool:
-    """Whether a bare pickle file imports or calls anything (read with pickletools: nothing runs)."""
+    """Whether a bare pickle file imports or calls anything (read with pickletools: nothing runs).
+
+    The whole stream is read to its STOP opcode before deciding: random bytes can hold an object
+    opcode by chance before their first invalid one, and such a file is damaged, not a pickle.
+    """
     import pickletools
 
     try:
         with open(path, "rb") as f:
-            return any(op.name in _OBJECT_OPCODES for op, _, _ in pickletools.genops(f))
+            names = [op.name for op, _, _ in pickletools.genops(f)]
     except Exception:  # not a pickle at all (random bytes, a zip): genops stops at the first bad opcode
         return False
+    return bool(names) and names[-1] == "STOP" and any(name in _OBJECT_OPCODES for name in names)
 
 
 def check_finite(state: dict[str, torch.Tensor], name: str) -> None:
