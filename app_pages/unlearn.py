@@ -10,6 +10,7 @@ from studio_ui.forms import checked_number, config_form
 from studio_ui.method_docs import show_method_notes
 from studio_ui.resources import current_dataset, current_model, current_workspace
 from studio_ui.run_list import open_on_compare, run_list
+from studio_ui.uploads import accept_unlearned
 from studio_ui.widgets import require_forget_set, user_errors
 from unlearn_core.methods import MethodInfo, list_methods
 
@@ -74,13 +75,32 @@ elif submitted:
         jobs.start_unlearn_run(f"{info.title} forgetting {selection.description}",
                                jobs.request_for(selection.spec, name, config, seed=int(seed)))
 
+with st.expander("Bring your own unlearned model", icon=":material/upload_file:"):
+    st.caption("Unlearned this model with other code? Upload the result: it is evaluated on this forget set "
+               "against the original and the retrained model exactly like the studio's own runs, and listed "
+               "below and on Compare as method \"external\" (its running time is unknown, so no time ratio).")
+    unlearned = st.file_uploader(
+        f"Unlearned checkpoint of the active {meta.arch} (.safetensors, or a .pt state dict of tensors)",
+        type=["safetensors", "pt", "pth"], key="external_upload",
+        help="Read as tensors only (safetensors, or torch.load with weights_only): no code inside a file is ever run.",
+    )
+    if unlearned is not None and st.button("Evaluate it", icon=":material/play_arrow:", key="external_go"):
+        with user_errors("Checkpoint not evaluated"):  # it must load into the active architecture first
+            path = accept_unlearned(current_workspace().root, unlearned.name, unlearned.getvalue(), meta)
+            jobs.start_unlearn_run(f"{unlearned.name} (unlearned elsewhere) forgetting {selection.description}",
+                                   jobs.external_request(selection.spec, str(path), seed=0))
+
 
 def show_result(row) -> None:
     s = current_workspace().get(row.id).info
     st.dataframe(headline_frame(s))
-    ratio = f"{s['time_ratio']:.2f}x" if s.get("time_ratio") else "–"
-    st.caption(f"Average gap to retrain: {s['avg_gap']:.2f} points · {s['time_s']:.1f} s "
-               f"({ratio} the retrain time; retrained model: {s.get('retrain_reason', 'n/a')}) · run {row.id}")
+    if s.get("time_s") is None:  # unlearned elsewhere: its time is unknown
+        timing = "unlearned elsewhere (time unknown)"
+    else:
+        ratio = f"{s['time_ratio']:.2f}x" if s.get("time_ratio") else "–"
+        timing = f"{s['time_s']:.1f} s ({ratio} the retrain time)"
+    st.caption(f"Average gap to retrain: {s['avg_gap']:.2f} points · {timing} · retrained model: "
+               f"{s.get('retrain_reason', 'n/a')} · run {row.id}")
     open_on_compare(row, "unlearn")
 
 

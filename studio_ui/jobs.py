@@ -8,6 +8,7 @@ with live progress, and can cancel them (the request is stored in the record; th
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import streamlit as st
@@ -29,8 +30,16 @@ def request_for(spec: str, method: str, config: Any, *, seed: int, data: DataRef
         data.name, spec, method, dict(data.options),
         checkpoint=model.value if model.kind == "file" else None,
         model_entry=model.value if model.kind == "workspace" else None,
-        config=config.to_dict(), seed=seed, device=str(current_device()),
+        config=config.to_dict() if config is not None else {}, seed=seed, device=str(current_device()),
     )
+
+
+def external_request(spec: str, unlearned: str, *, seed: int) -> RunRequest:
+    """The request that evaluates `unlearned` (a checkpoint unlearned elsewhere from the active model)
+    on `spec` against the active model and the retrained oracle, like a method's run."""
+    from unlearn_core.external import METHOD
+
+    return dataclasses.replace(request_for(spec, METHOD, None, seed=seed), unlearned=unlearned)
 
 
 def start_unlearn_run(title: str, request: RunRequest) -> RunRow:

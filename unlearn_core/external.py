@@ -51,9 +51,11 @@ def evaluate_external(
     checkpoint: str | None = None,
     progress: ProgressFn = no_progress,
     should_stop: StopFn = never_stop,
+    run_id: str | None = None,
 ) -> RunRecord:
     """Evaluate `unlearned` (made elsewhere from `original`) on `forget_spec` against `original`
-    and the retrained oracle; stored in `workspace` when given, like `runs.unlearn_run`.
+    and the retrained oracle; stored in `workspace` when given (under `run_id` if given), like
+    `runs.unlearn_run`.
 
     `checkpoint` (the file's path) is recorded in the summary. Neither model is modified.
     """
@@ -71,5 +73,5 @@ def evaluate_external(
     )
     record = RunRecord(summary, None, unlearned, oracle.model, evals)
     if workspace is not None:
-        record.entry = store_run(workspace, record, meta)
+        record.entry = store_run(workspace, record, meta, run_id=run_id)
     return record

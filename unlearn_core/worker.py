@@ -50,7 +50,9 @@ class RunRequest:
 
     The model is `checkpoint` (a file), else `model_entry` (a workspace model id), else the
     dataset's shipped default or `model` (an architecture trained with the recipe, cached).
-    `config` holds the method's parameters by name.
+    `config` holds the method's parameters by name. Method ``external`` runs no method: it
+    evaluates `unlearned`, a checkpoint unlearned by other code from that model
+    (`external.evaluate_external`).
     """
 
     dataset: str
@@ -63,6 +65,7 @@ class RunRequest:
     config: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
     device: str = "auto"
+    unlearned: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -74,9 +77,14 @@ class RunRequest:
     def check(self) -> None:
         """Refuse at once what needs no data: an unknown method, bad parameters, a bad device."""
         from .device import pick_device
+        from .external import METHOD as EXTERNAL
         from .methods import get_method
 
-        get_method(self.method).config_cls(**self.config)
+        if self.method == EXTERNAL:
+            if not self.unlearned or not Path(self.unlearned).is_file():
+                raise ValueError(f"the unlearned checkpoint {self.unlearned or '(none given)'} is not a file")
+        else:
+            get_method(self.method).config_cls(**self.config)
         pick_device(self.device)
 
 
@@ -161,6 +169,8 @@ def _execute_request(workspace: Workspace, run_id: str, request: RunRequest, tra
                      data: SplitDataset | None = None):
     from .data import load_dataset
     from .device import pick_device
+    from .external import METHOD as EXTERNAL
+    from .external import evaluate_external, load_external
     from .methods import get_method
     from .models.defaults import check_compatible, obtain_model
     from .runs import unlearn_run
@@ -178,6 +188,10 @@ def _execute_request(workspace: Workspace, run_id: str, request: RunRequest, tra
         model, meta = obtain_model(data, request.model, seed=0, device=device, checkpoint=request.checkpoint,
                                    workspace=workspace, progress=phase("training the original model"),
                                    should_stop=tracker.should_stop)
+    if request.method == EXTERNAL:
+        return evaluate_external(data, model, meta, load_external(request.unlearned, meta), request.forget,
+                                 seed=request.seed, device=device, workspace=workspace, checkpoint=request.unlearned,
+                                 progress=tracker.progress, should_stop=tracker.should_stop, run_id=run_id)
     config = get_method(request.method).config_cls(**request.config)
     return unlearn_run(data, model, meta, request.forget, request.method, config, seed=request.seed, device=device,
                        workspace=workspace, progress=tracker.progress, should_stop=tracker.should_stop,
