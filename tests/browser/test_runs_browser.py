@@ -13,6 +13,9 @@ from tests.browser.shot import wait_until_idle
 pytestmark = pytest.mark.browser
 
 
+_MAIN_SCROLL = "document.querySelector(\"[data-testid='stMain']\").scrollTop"
+
+
 def _progress(page) -> float:
     bar = page.locator("[data-testid='stProgress'] [role='progressbar']").first
     return float(bar.get_attribute("aria-valuenow") or 0)
@@ -42,7 +45,14 @@ def test_run_survives_a_reload_and_opens_on_compare(page, app_url) -> None:
         page.wait_for_timeout(1000)
     assert _progress(page) != first, "the progress did not move after the reload"
 
-    page.get_by_role("button", name="Compare in detail").first.click(timeout=600_000)
+    button = page.get_by_role("button", name="Compare in detail").first
+    button.wait_for(timeout=600_000)
+    wait_until_idle(page)
+    button.scroll_into_view_if_needed()  # the result sits far down Unlearn: the page is scrolled
+    assert page.evaluate(_MAIN_SCROLL) > 200
+    button.click()
     page.locator("h1").filter(has_text="Compare").wait_for()
     # the finished run, on Compare, under the forget set's name (the spec is in its tooltip)
     page.get_by_text(re.compile(r"forgetting .+ \(146 samples\)")).first.wait_for()
+    wait_until_idle(page)
+    assert page.evaluate(_MAIN_SCROLL) == 0, "Compare did not open at the top"
