@@ -46,9 +46,9 @@ from ..concepts.poisoning import LABEL_MODES, infer_concepts, paste_concept, pla
 from ..models import SplitClassifier
 from ..progress import check_stop
 from ..sampling import sample_per_class
-from ..train import Batches, extract_features, fit
+from ..train import Batches, extract_features
 from .base import MethodConfig, RunContext, UnlearnData, UnlearnResult, param
-from .common import batch_size_param, epochs_param, head_on_features, lr_param, train_config
+from .common import batch_size_param, epochs_param, head_on_features, lr_param, run_fit, train_config
 from .registry import register_method
 
 N_PREVIEW = 8
@@ -92,11 +92,9 @@ class ConceptPoisoningConfig(MethodConfig):
 
 
 @register_method(
-    "concept_poisoning",
     title="Concept inference + poisoning",
     paper="Chang et al., Class Machine Unlearning for Complex Data via Concepts Inference and Data Poisoning, "
     "arXiv 2405.15662",
-    config=ConceptPoisoningConfig,
     touches="classification head only (backbone frozen); reads D_f and D_r",
     forget_kinds=("class", "concept"),
 )
@@ -144,12 +142,8 @@ def concept_poisoning(
     # The frozen backbone in eval mode maps each image to fixed features, so the head trains on them.
     head_only = head_on_features(model)
     tune_start = time.perf_counter()
-    fit(
-        head_only, Batches(feats, labels, batch_size=config.batch_size),
-        train_config(config, ctx, weight_decay=0.0),
-        device=ctx.device, trainable=lambda n: n.startswith("head."), eval_mode=True,
-        progress=ctx.progress, should_stop=ctx.should_stop, progress_label="poisoned head fine-tune",
-    )
+    run_fit(head_only, Batches(feats, labels, batch_size=config.batch_size), train_config(config, ctx, weight_decay=0.0),
+            ctx, label="poisoned head fine-tune", trainable=lambda n: n.startswith("head."), eval_mode=True)
     finetune_s = time.perf_counter() - tune_start
 
     preview = np.random.default_rng(ctx.seed).choice(len(f_idx), min(N_PREVIEW, len(f_idx)), replace=False)

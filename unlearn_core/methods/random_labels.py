@@ -39,10 +39,8 @@ class RandomLabelsConfig(MethodConfig):
 
 
 @register_method(
-    "random_labels",
     title="Random labels",
     paper="Golatkar et al., CVPR 2020; Graves et al., AAAI 2021 (RL baseline of SalUn, ICLR 2024)",
-    config=RandomLabelsConfig,
     touches="all parameters; reads D_r and D_f",
 )
 def random_labels(model: SplitClassifier, data: UnlearnData, config: RandomLabelsConfig, ctx: RunContext) -> UnlearnResult:

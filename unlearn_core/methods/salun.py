@@ -48,10 +48,8 @@ class SalUnConfig(MethodConfig):
 
 
 @register_method(
-    "salun",
     title="SalUn (saliency-masked random labels)",
     paper="Fan et al., SalUn: Empowering Machine Unlearning via Gradient-based Weight Saliency, ICLR 2024",
-    config=SalUnConfig,
     touches="the top-γ weights by |gradient| on D_f; reads D_f and D_r",
     localized=True,
 )

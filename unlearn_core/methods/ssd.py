@@ -132,10 +132,8 @@ def dampen(
 
 
 @register_method(
-    "ssd",
     title="SSD (Selective Synaptic Dampening)",
     paper="Foster et al., Fast Machine Unlearning Without Retraining Through Selective Synaptic Dampening, AAAI 2024",
-    config=SSDConfig,
     touches="parameter entries much more important to D_f than to D (Fisher ratio); no training; reads D",
     localized=True,
 )

@@ -50,9 +50,9 @@ import torch.nn.functional as F
 from ..models import SplitClassifier
 from ..progress import ProgressEvent, check_stop
 from ..sampling import sample_per_class
-from ..train import Batches, TrainConfig, accuracy, fit, predict_logits
+from ..train import Batches, TrainConfig, accuracy, predict_logits
 from .base import MethodConfig, RunContext, UnlearnData, UnlearnResult, param
-from .common import StageProgress
+from .common import StageProgress, run_fit
 from .registry import register_method
 
 
@@ -118,10 +118,8 @@ def _stage_accuracy(model: SplitClassifier, x_r: torch.Tensor, y_r: torch.Tensor
 
 
 @register_method(
-    "unsir",
     title="UNSIR (noise, impair, repair)",
     paper="Tarun et al., Fast Yet Effective Machine Unlearning, IEEE TNNLS 2023 (arXiv 2111.08947)",
-    config=UNSIRConfig,
     touches="all parameters; reads the forgotten class ids and a retain subset, never the forget images",
     forget_kinds=("class",),
     needs_forget_images=False,
@@ -159,17 +157,15 @@ def unsir(model: SplitClassifier, data: UnlearnData, config: UNSIRConfig, ctx: R
     repair_batches = Batches(x_r, y_r, batch_size=config.repair_batch)
     adam = {"optimizer": "adam", "weight_decay": 0.0, "schedule": "constant", "seed": ctx.seed}
 
-    fit(model, impair_batches, TrainConfig(epochs=1, lr=config.impair_lr, batch_size=config.impair_batch, **adam),
-        device=ctx.device, progress=bar.stage(impair_steps, "impair"), should_stop=ctx.should_stop,
-        progress_label="UNSIR impair")
+    run_fit(model, impair_batches, TrainConfig(epochs=1, lr=config.impair_lr, batch_size=config.impair_batch, **adam),
+            ctx, label="UNSIR impair", progress=bar.stage(impair_steps, "impair"))
     stages["impair"] = _stage_accuracy(model, x_r, y_r, x_noise, y_noise, ctx.device)
     impaired_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
-    fit(model, repair_batches,
-        TrainConfig(epochs=config.repair_epochs, lr=config.repair_lr, batch_size=config.repair_batch,
-                    **{**adam, "schedule": config.repair_schedule}),
-        device=ctx.device, progress=bar.stage(repair_steps, "repair"),
-        should_stop=ctx.should_stop, progress_label="UNSIR repair")
+    run_fit(model, repair_batches,
+            TrainConfig(epochs=config.repair_epochs, lr=config.repair_lr, batch_size=config.repair_batch,
+                        **{**adam, "schedule": config.repair_schedule}),
+            ctx, label="UNSIR repair", progress=bar.stage(repair_steps, "repair"))
     stages["repair"] = _stage_accuracy(model, x_r, y_r, x_noise, y_noise, ctx.device)
 
     k = config.n_noise_images
