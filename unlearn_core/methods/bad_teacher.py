@@ -19,7 +19,6 @@ Documentation (defaults with their measurements, deviations): docs/methods.md#ba
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
@@ -43,7 +42,6 @@ from .common import (
 from .registry import register_method
 
 
-@dataclass(frozen=True)
 class BadTeacherConfig(MethodConfig):
     caveats: ClassVar[str] = (
         "Over-forgets random and non-IID forget sets (average gap 11 and 31 points on digits). For sample "

@@ -30,7 +30,6 @@ Documentation (defaults with their measurements, deviations): docs/methods.md#bo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
@@ -44,7 +43,6 @@ from .common import batch_size_param, epochs_param, frozen_copy, lr_param, run_f
 from .registry import register_method
 
 
-@dataclass(frozen=True)
 class BoundaryShrinkConfig(MethodConfig):
     caveats: ClassVar[str] = (
         "On the 1,000-image shapes class it costs 8 points of retain accuracy (91.6%, average gap 3.9); a higher "

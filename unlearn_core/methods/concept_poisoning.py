@@ -35,7 +35,6 @@ Documentation (defaults with their measurements, deviations): docs/methods.md#co
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -59,7 +58,6 @@ def _half(n: int) -> int:
     return (n + 1) // 2
 
 
-@dataclass(frozen=True)
 class ConceptPoisoningConfig(MethodConfig):
     caveats: ClassVar[str] = (
         "Concept forgetting is hard: on shapes concept:color=yellow the retrained model still classifies 57% of "

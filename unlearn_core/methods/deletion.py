@@ -30,7 +30,6 @@ for every tensor, 1-D ones included, as in the official code (which takes abs in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
@@ -45,7 +44,6 @@ from .registry import register_method
 RESET_SEED_OFFSET = 7919  # the fresh init must not coincide with Retrain's (seeded with ctx.seed)
 
 
-@dataclass(frozen=True)
 class DELConfig(MethodConfig):
     caveats: ClassVar[str] = (
         "On shapes non-IID (random:0.1@2,5) the previous defaults (15 finetune epochs at batch 64) kept 89% retain "

@@ -6,7 +6,6 @@ Documentation (defaults with their measurements, deviations): docs/methods.md#fi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from ..models import SplitClassifier
@@ -16,7 +15,6 @@ from .common import batch_size_param, epochs_param, lr_param, run_fit, train_con
 from .registry import register_method
 
 
-@dataclass(frozen=True)
 class FinetuneConfig(MethodConfig):
     caveats: ClassVar[str] = (
         "Fine-tune does not forget a whole digits class at these defaults: forget accuracy 81 ± 18% against 0% "

@@ -39,7 +39,6 @@ attack did not flip the sample), ``labels``, ``perturbation`` (per-dimension mea
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
@@ -67,7 +66,6 @@ from .registry import register_method
 REMOVED_LOGIT = -1e9  # softmax weight exactly 0, but finite
 
 
-@dataclass(frozen=True)
 class LayerAttackConfig(MethodConfig):
     caveats: ClassVar[str] = (
         "On random and non-IID forget sets Layer Attack pushes every forget sample to a wrong class, while the "

@@ -20,7 +20,6 @@ Documentation (defaults with their measurements, deviations): docs/methods.md#ne
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
@@ -34,7 +33,6 @@ from .common import batch_size_param, epochs_param, lr_param, run_fit, train_con
 from .registry import register_method
 
 
-@dataclass(frozen=True)
 class NegGradPlusConfig(MethodConfig):
     caveats: ClassVar[str] = (
         "Over-forgets non-IID forget sets (average gap 22 points on digits). For sample forgetting use DEL or "

@@ -6,8 +6,6 @@ Documentation (defaults with their measurements, deviations): docs/methods.md#re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
 from ..models import SplitClassifier
@@ -17,7 +15,6 @@ from .common import run_fit
 from .registry import register_method
 
 
-@dataclass(frozen=True)
 class RetrainConfig(MethodConfig):
     """Retrain has no parameters: it reuses the original model's training recipe."""
 

@@ -39,7 +39,6 @@ merge, absolute and relative to the layer's pre-trained output norm.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -56,7 +55,6 @@ from .registry import register_method
 LAYER_PRESETS = ("linear", "last_conv+linear", "last_two_convs+linear")
 
 
-@dataclass(frozen=True)
 class RFAConfig(MethodConfig):
     layers: str = param(
         "linear", "Which layers get adapters: every Linear (on small_cnn the head), or also the last "

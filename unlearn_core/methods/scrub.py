@@ -23,7 +23,6 @@ retain accuracy; 5 steps (digits' class has 5 batches anyway) keep it within a p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
@@ -37,7 +36,6 @@ from .common import StageProgress, batch_size_param, frozen_copy, kd_loss, lr_pa
 from .registry import register_method
 
 
-@dataclass(frozen=True)
 class ScrubConfig(MethodConfig):
     caveats: ClassVar[str] = (
         "Over-forgets non-IID forget sets (average gap 12 points on digits). For sample forgetting use DEL or "

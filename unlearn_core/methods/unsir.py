@@ -42,7 +42,6 @@ it at a seed-dependent accuracy.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -52,11 +51,10 @@ from ..progress import ProgressEvent, check_stop
 from ..sampling import sample_per_class
 from ..train import Batches, TrainConfig, accuracy, predict_logits
 from .base import MethodConfig, RunContext, UnlearnData, UnlearnResult, param
-from .common import StageProgress, run_fit
+from .common import ADAM_CONSTANT, StageProgress, run_fit
 from .registry import register_method
 
 
-@dataclass(frozen=True)
 class UNSIRConfig(MethodConfig):
     noise_batch: int = param(256, "Noise images learned per forgotten class", min=1, max=4096, paper="256")
     noise_steps: int = param(40, "Adam steps to learn the noise", min=1, max=1000, paper="40 (5 epochs x 8)")
@@ -155,7 +153,7 @@ def unsir(model: SplitClassifier, data: UnlearnData, config: UNSIRConfig, ctx: R
     y_imp = torch.cat([y_noise.repeat(config.noise_copies), y_r])
     impair_batches = Batches(x_imp, y_imp, batch_size=config.impair_batch)
     repair_batches = Batches(x_r, y_r, batch_size=config.repair_batch)
-    adam = {"optimizer": "adam", "weight_decay": 0.0, "schedule": "constant", "seed": ctx.seed}
+    adam = {**ADAM_CONSTANT, "seed": ctx.seed}
 
     run_fit(model, impair_batches, TrainConfig(epochs=1, lr=config.impair_lr, batch_size=config.impair_batch, **adam),
             ctx, label="UNSIR impair", progress=bar.stage(impair_steps, "impair"))
