@@ -360,6 +360,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--json", action="store_true", help="print one JSON object")
         p.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
+    def compared_run(p: argparse.ArgumentParser, checkpoint_help: str) -> None:
+        """The original model, seed and workspace of a run compared with retraining (unlearn, evaluate-external)."""
+        p.add_argument("--model", help="architecture of the original (default: the dataset's shipped model)")
+        p.add_argument("--checkpoint", help=checkpoint_help)
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--workspace", default="workspace", help="workspace folder (runs, cached retrains)")
+        p.add_argument("--no-store", action="store_true", help="do not write to the workspace")
+
     p = sub.add_parser("datasets", help="list datasets")
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_datasets)
@@ -388,12 +396,8 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--forget", required=True, help="class:3 | random:0.1 | random:0.1@2,5 | indices:PATH | concept:color=red | flag:backdoor")
     p.add_argument("--method", required=True, help="method name (see `methods`)")
-    p.add_argument("--model", help="architecture (default: the dataset's shipped model)")
-    p.add_argument("--checkpoint", help="unlearn this checkpoint instead of the default model")
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="method parameter, repeatable")
-    p.add_argument("--workspace", default="workspace", help="workspace folder (runs, cached retrains)")
-    p.add_argument("--no-store", action="store_true", help="do not write to the workspace")
+    compared_run(p, checkpoint_help="unlearn this checkpoint instead of the default model")
     p.set_defaults(fn=cmd_unlearn)
 
     p = sub.add_parser("runs", help="list the workspace's runs (live progress, status, errors) or cancel one")
@@ -438,11 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--forget", required=True, help="the forget set the checkpoint was unlearned on (as for unlearn)")
     p.add_argument("--unlearned", required=True, help="the unlearned checkpoint (.safetensors or weights-only .pt)")
-    p.add_argument("--model", help="architecture of the original (default: the dataset's shipped model)")
-    p.add_argument("--checkpoint", help="the original model the checkpoint was unlearned from")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workspace", default="workspace", help="workspace folder (runs, cached retrains)")
-    p.add_argument("--no-store", action="store_true", help="do not write to the workspace")
+    compared_run(p, checkpoint_help="the original model the checkpoint was unlearned from")
     p.set_defaults(fn=cmd_evaluate_external)
 
     p = sub.add_parser("make-assets", help="train the shipped default models into assets/")

@@ -114,9 +114,9 @@ _READY: set[str] = set()  # registries whose runs table this process has created
 
 
 def _connect(workspace: Workspace) -> sqlite3.Connection:
+    """The workspace's registry connection, with the runs table created on this process's first use."""
     path = str((workspace.root / "registry.sqlite").resolve())
-    db = sqlite3.connect(path, timeout=30)
-    db.row_factory = sqlite3.Row
+    db = workspace.connect()
     if path not in _READY:
         db.executescript(_SCHEMA)
         _READY.add(path)

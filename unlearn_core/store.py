@@ -121,7 +121,7 @@ class Workspace:
         except (FileExistsError, NotADirectoryError):
             raise WorkspaceError(f"workspace {self.root}: a part of this path is a file, not a folder") from None
         try:
-            with closing(self._connect()) as db, db:
+            with closing(self.connect()) as db, db:
                 db.executescript(_SCHEMA)
                 if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
                     raise sqlite3.DatabaseError("database disk image is malformed")
@@ -142,13 +142,17 @@ class Workspace:
             raise WorkspaceError(f"workspace {self.root} cannot be written ({err.strerror}): "
                                  "make it writable, free space, or use another workspace") from None
         try:
-            with closing(self._connect()) as db:
+            with closing(self.connect()) as db:
                 db.execute("BEGIN IMMEDIATE")
                 db.rollback()
         except sqlite3.Error as err:
             raise registry_error(self.root, err) from None
 
-    def _connect(self) -> sqlite3.Connection:
+    def connect(self) -> sqlite3.Connection:
+        """A connection to the registry (rows as `sqlite3.Row`; waits up to 30 s for another writer).
+
+        Run records (`run_records`) keep their own table in it through this connection too.
+        """
         db = sqlite3.connect(self.root / "registry.sqlite", timeout=30)
         db.row_factory = sqlite3.Row
         return db
@@ -176,7 +180,7 @@ class Workspace:
         entry_id = entry_id or new_id()
         created = time.time()
         info_text = dumps(info)
-        with closing(self._connect()) as db, db:
+        with closing(self.connect()) as db, db:
             db.execute(
                 "INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)",
                 (entry_id, kind, name, dataset, key, created, info_text),
@@ -190,11 +194,11 @@ class Workspace:
             (tmp / "info.json").write_text(info_text)
             final.parent.mkdir(parents=True, exist_ok=True)
             tmp.rename(final)  # fails rather than overwrite: ids are unique
-            with closing(self._connect()) as db, db:
+            with closing(self.connect()) as db, db:
                 db.execute("UPDATE entries SET status = 'complete' WHERE id = ?", (entry_id,))
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
-            with closing(self._connect()) as db, db:
+            with closing(self.connect()) as db, db:
                 db.execute("DELETE FROM entries WHERE id = ? AND status = 'pending'", (entry_id,))
             raise
         return Entry(entry_id, kind, name, dataset, key, created, info, final)
@@ -206,13 +210,13 @@ class Workspace:
         if dataset is not None:
             query += " AND dataset = ?"
             args.append(dataset)
-        with closing(self._connect()) as db:
+        with closing(self.connect()) as db:
             rows = db.execute(query + " ORDER BY created DESC, id DESC", args).fetchall()
         return [self._entry(r) for r in rows]
 
     def get(self, entry_id: str) -> Entry:
         """The complete entry with this id, or a ValueError."""
-        with closing(self._connect()) as db:
+        with closing(self.connect()) as db:
             row = db.execute(
                 "SELECT * FROM entries WHERE id = ? AND status = 'complete'", (entry_id,)
             ).fetchone()
@@ -222,7 +226,7 @@ class Workspace:
 
     def find(self, kind: str, key: str) -> Entry | None:
         """The newest complete entry of `kind` stored under `key` (e.g. a cached retrain)."""
-        with closing(self._connect()) as db:
+        with closing(self.connect()) as db:
             row = db.execute(
                 "SELECT * FROM entries WHERE kind = ? AND key = ? AND status = 'complete' "
                 "ORDER BY created DESC LIMIT 1",
@@ -232,7 +236,7 @@ class Workspace:
 
     def mark_broken(self, entry_id: str) -> None:
         """Never serve this entry again (its files are missing or unreadable); the row stays for inspection."""
-        with closing(self._connect()) as db, db:
+        with closing(self.connect()) as db, db:
             db.execute("UPDATE entries SET status = 'broken' WHERE id = ?", (entry_id,))
 
     def housekeeping(self, older_than_s: float = STALE_PENDING_S) -> dict[str, int]:
@@ -242,7 +246,7 @@ class Workspace:
         Returns how many rows and folders were removed.
         """
         cutoff = time.time() - older_than_s
-        with closing(self._connect()) as db, db:
+        with closing(self.connect()) as db, db:
             rows = db.execute("DELETE FROM entries WHERE status = 'pending' AND created < ?", (cutoff,)).rowcount
         folders = 0
         tmp_root = self.root / ".tmp"

@@ -91,6 +91,10 @@ def evaluate(ctx: Ctx, checkpoint: str) -> list[str]:
     return ["eval", *D, "--checkpoint", str(ctx.bad[checkpoint]), *Q]
 
 
+def digits(command: str, *extra: str) -> Callable[[Ctx], list[str]]:
+    return lambda c: [command, *D, *extra, *Q]
+
+
 def data(name: str, root: str, *extra: str) -> Callable[[Ctx], list[str]]:
     return lambda c: ["eval", "--dataset", name, "--data-root", str(c.bad[root]), *extra, *Q]
 
@@ -107,7 +111,7 @@ CASES = [
     Case("no command", lambda c: [], "required: command; see python -m unlearn_core --help"),
     Case("unknown flag", lambda c: ["eval", *D, "--bogus"], "unrecognized arguments: --bogus"),
     # -- option values: typed by what the dataset / model / method declares --------------------
-    Case("--data-option size=abc", lambda c: ["eval", *D, "--data-option", "size=abc", *Q],
+    Case("--data-option size=abc", digits("eval", "--data-option", "size=abc"),
          "dataset 'digits': option size expects an integer; got 'abc'"),
     Case("--data-option test_fraction=abc", data("imagefolder", "images_ok", "--data-option", "test_fraction=abc"),
          "option test_fraction expects a number; got 'abc'"),
@@ -117,26 +121,26 @@ CASES = [
          "option grayscale expects true/false; got 'maybe'"),
     Case("--data-option size=2", data("imagefolder", "images_ok", "--data-option", "size=2"),
          "size must be between 4 and 256"),
-    Case("--data-option unknown", lambda c: ["eval", *D, "--data-option", "colour=red", *Q],
+    Case("--data-option unknown", digits("eval", "--data-option", "colour=red"),
          "dataset 'digits' has no option(s) colour"),
-    Case("--data-option without =", lambda c: ["eval", *D, "--data-option", "size", *Q],
+    Case("--data-option without =", digits("eval", "--data-option", "size"),
          "--data-option expects key=value; got 'size'"),
-    Case("--model-option width=abc", lambda c: ["train", *D, "--model-option", "width=abc", *Q],
+    Case("--model-option width=abc", digits("train", "--model-option", "width=abc"),
          "model 'small_cnn': option width expects an integer; got 'abc'"),
-    Case("--model-option width (no =)", lambda c: ["train", *D, "--model-option", "width", *Q],
+    Case("--model-option width (no =)", digits("train", "--model-option", "width"),
          "--model-option expects key=value; got 'width'"),
-    Case("--model-option width=100000", lambda c: ["train", *D, "--model-option", "width=100000", *Q],
+    Case("--model-option width=100000", digits("train", "--model-option", "width=100000"),
          "width must be from 1 to 1024; got 100000"),
-    Case("--model-option width=0", lambda c: ["train", *D, "--model-option", "width=0", *Q],
+    Case("--model-option width=0", digits("train", "--model-option", "width=0"),
          "width must be from 1 to 1024; got 0"),
-    Case("--model-option unknown", lambda c: ["train", *D, "--model-option", "depth=3", *Q],
+    Case("--model-option unknown", digits("train", "--model-option", "depth=3"),
          "model 'small_cnn' has no option(s) depth"),
     Case("--set lr=abc", lambda c: unlearn(c, "--set", "lr=abc"), "expects float; got 'abc'"),
     Case("--set without =", lambda c: unlearn(c, "--set", "lr"), "--set expects key=value; got 'lr'"),
     Case("--device tpu", lambda c: ["eval", *D, "--device", "tpu"], "unknown device 'tpu'"),
-    Case("--epochs 0", lambda c: ["train", *D, "--epochs", "0", *Q], "epochs must be at least 1"),
-    Case("--lr -1", lambda c: ["train", *D, "--lr", "-1", *Q], "lr must be a positive number"),
-    Case("unknown model", lambda c: ["train", *D, "--model", "resnet9000", *Q], "unknown model 'resnet9000'"),
+    Case("--epochs 0", digits("train", "--epochs", "0"), "epochs must be at least 1"),
+    Case("--lr -1", digits("train", "--lr", "-1"), "lr must be a positive number"),
+    Case("unknown model", digits("train", "--model", "resnet9000"), "unknown model 'resnet9000'"),
     # -- where results go: checked before anything is trained ---------------------------------
     Case("--out m.pt", lambda c: ["train", *D, "--out", str(c.tmp / "m.pt"), *Q],
          "checkpoints are written as safetensors; name the file m.safetensors"),
@@ -145,7 +149,7 @@ CASES = [
          "a_file is a file, not a folder"),
     Case("--out read-only", lambda c: ["train", *D, "--out", str(c.tmp / "m.safetensors"), *Q],
          "cannot write in", read_only),
-    Case("train --workspace ''", lambda c: ["train", *D, "--workspace", "", *Q], "workspace folder name is empty"),
+    Case("train --workspace ''", digits("train", "--workspace", ""), "workspace folder name is empty"),
     Case("train --workspace a file", lambda c: ["train", *D, "--workspace", str(c.bad["a_file"]), *Q],
          "a_file is a file, not a folder"),
     Case("train --workspace read-only", lambda c: ["train", *D, "--workspace", str(c.ws), *Q],

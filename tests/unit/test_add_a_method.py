@@ -26,15 +26,12 @@ from unlearn_core.models import ModelMeta
 TOY_MODULE = '''
 """Toy shrink: scale the classification head's weights (a test's method, in one file)."""
 
-from dataclasses import dataclass
-
 import torch
 
 from unlearn_core.methods.base import MethodConfig, RunContext, UnlearnData, UnlearnResult, param
 from unlearn_core.methods.registry import register_method
 
 
-@dataclass(frozen=True)
 class ToyConfig(MethodConfig):
     factor: float = param(0.5, "Share of the head's weights kept", min=0.0, max=1.0, paper="none")
     label: str = param("a", "A choice", choices=("a", "b"))

@@ -62,13 +62,21 @@ def test_del_resets_the_selected_entries_to_a_fresh_init(digits_model, class3, c
     assert n_reset > 0.5 * round(0.3 * sum(p.numel() for p in model.parameters()))  # the budget is mostly body
 
 
+def _run_masked(name: str, config, share: float, digits_model, class3, cpu):
+    """Run method `name`, check that its mask selects `share` of all parameter entries, and return the
+    outcome and the unlearned model's parameters by name."""
+    model, _ = digits_model
+    out = run_method(name, model, class3, _ctx(digits_model, cpu), config)
+    total = sum(p.numel() for p in model.parameters())
+    assert sum(int(m.sum()) for m in out.result.mask.values()) == round(share * total)
+    return out, dict(out.result.model.named_parameters())
+
+
 def test_del_leaves_unselected_parameters_bitwise_unchanged(digits_model, class3, cpu):
     model, _ = digits_model
-    out = run_method("del", model, class3, _ctx(digits_model, cpu), DELConfig(epochs=1))
-    mask, after = out.result.mask, dict(out.result.model.named_parameters())
-    total = sum(p.numel() for p in model.parameters())
-    assert sum(int(m.sum()) for m in mask.values()) == round(0.3 * total)
-    assert out.result.artifacts["localization"]["n_selected"] == round(0.3 * total)
+    out, after = _run_masked("del", DELConfig(epochs=1), 0.3, digits_model, class3, cpu)
+    mask = out.result.mask
+    assert out.result.artifacts["localization"]["n_selected"] == sum(int(m.sum()) for m in mask.values())
     head = set(model.head_parameter_names())
     moved = 0
     for name, p in model.named_parameters():
@@ -93,12 +101,9 @@ def test_del_runs_every_localizer_and_granularity(digits_model, class3, cpu):
 
 def test_salun_moves_only_salient_weights(digits_model, class3, cpu):
     model, _ = digits_model
-    out = run_method("salun", model, class3, _ctx(digits_model, cpu), SalUnConfig(epochs=1))
-    mask, after = out.result.mask, dict(out.result.model.named_parameters())
-    total = sum(p.numel() for p in model.parameters())
-    assert sum(int(m.sum()) for m in mask.values()) == round(0.5 * total)
+    out, after = _run_masked("salun", SalUnConfig(epochs=1), 0.5, digits_model, class3, cpu)
     for name, p in model.named_parameters():
-        keep = mask[name] == 0
+        keep = out.result.mask[name] == 0
         assert torch.equal(after[name][keep], p[keep]), name
     logits = predict_logits(out.result.model, class3.x_forget)
     assert accuracy(logits, class3.y_forget) < 0.2

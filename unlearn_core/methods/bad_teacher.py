@@ -19,14 +19,13 @@ Documentation (defaults with their measurements, deviations): docs/methods.md#ba
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
 from torch import nn
 
 from ..models import SplitClassifier
-from ..train import Batches, LossFn, fit
+from ..train import Batches, LossFn
 from .base import MethodConfig, RunContext, UnlearnData, UnlearnResult, param
 from .common import (
     ADAM_CONSTANT,
@@ -35,6 +34,7 @@ from .common import (
     frozen_copy,
     kd_loss,
     lr_param,
+    run_fit,
     seeded_build,
     tagged_union,
     train_config,
@@ -42,7 +42,6 @@ from .common import (
 from .registry import register_method
 
 
-@dataclass(frozen=True)
 class BadTeacherConfig(MethodConfig):
     caveats: ClassVar[str] = (
         "Over-forgets random and non-IID forget sets (average gap 11 and 31 points on digits). For sample "
@@ -74,10 +73,8 @@ def bad_teacher_loss(good: nn.Module, bad: nn.Module, temperature: float) -> Los
 
 
 @register_method(
-    "bad_teacher",
     title="Bad-Teacher",
     paper="Chundawat et al., Can Bad Teaching Induce Forgetting?, AAAI 2023",
-    config=BadTeacherConfig,
     touches="all parameters; reads D_f and a subset of D_r",
 )
 def bad_teacher(model: SplitClassifier, data: UnlearnData, config: BadTeacherConfig, ctx: RunContext) -> UnlearnResult:
@@ -85,7 +82,6 @@ def bad_teacher(model: SplitClassifier, data: UnlearnData, config: BadTeacherCon
     good, bad = frozen_copy(model), random_teacher(ctx)
     x_r, y_r = data.retain_subset(max(1, round(config.retain_fraction * data.forget.n_retain)), ctx.seed)
     x, _, is_forget = tagged_union(data.x_forget, data.y_forget, x_r, y_r)
-    fit(model, Batches(x, is_forget, batch_size=config.batch_size), train_config(config, ctx, **ADAM_CONSTANT), device=ctx.device,
-        loss_fn=bad_teacher_loss(good, bad, config.temperature), progress=ctx.progress,
-        should_stop=ctx.should_stop, progress_label="Bad-Teacher")
+    run_fit(model, Batches(x, is_forget, batch_size=config.batch_size), train_config(config, ctx, **ADAM_CONSTANT), ctx,
+            label="Bad-Teacher", loss_fn=bad_teacher_loss(good, bad, config.temperature))
     return UnlearnResult(model)

@@ -75,13 +75,22 @@ def config_schema(cls: type[MethodConfig]) -> list[ParamSpec]:
     ]
 
 
+@typing.dataclass_transform(frozen_default=True, field_specifiers=(param,))
 @dataclass(frozen=True)
 class MethodConfig:
-    """Base of every method's frozen config: validates each field against its `param` metadata."""
+    """Base of every method's config: validates each field against its `param` metadata.
+
+    A subclass is made a frozen dataclass when it is defined, so it takes no ``@dataclass``
+    decorator (one would fail: the class already is one).
+    """
 
     # Where the defaults are measured to miss retraining, what they reach and which setting works;
     # the Unlearn page shows it above the form (docs/methods.md has the figures).
     caveats: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        dataclass(frozen=True)(cls)
 
     def __post_init__(self) -> None:
         for spec in config_schema(type(self)):

@@ -30,7 +30,6 @@ Documentation (defaults with their measurements, deviations): docs/methods.md#bo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
@@ -38,13 +37,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..models import SplitClassifier
-from ..train import Batches, fit
+from ..train import Batches
 from .base import MethodConfig, RunContext, UnlearnData, UnlearnResult, param
-from .common import batch_size_param, epochs_param, frozen_copy, lr_param, train_config
+from .common import batch_size_param, epochs_param, frozen_copy, lr_param, run_fit, train_config
 from .registry import register_method
 
 
-@dataclass(frozen=True)
 class BoundaryShrinkConfig(MethodConfig):
     caveats: ClassVar[str] = (
         "On the 1,000-image shapes class it costs 8 points of retain accuracy (91.6%, average gap 3.9); a higher "
@@ -84,10 +82,8 @@ def neighbor_labels(
 
 
 @register_method(
-    "boundary_shrink",
     title="Boundary Shrink",
     paper="Chen et al., Boundary Unlearning, CVPR 2023",
-    config=BoundaryShrinkConfig,
     touches="all parameters; reads D_f only",
     forget_kinds=("class",),
 )
@@ -98,6 +94,6 @@ def boundary_shrink(model: SplitClassifier, data: UnlearnData, config: BoundaryS
         frozen_copy(model), data.x_forget, data.y_forget, epsilon=config.epsilon,
         wrong_class_only=config.wrong_class_only, device=ctx.device,
     )
-    fit(model, Batches(data.x_forget, y_nb, batch_size=config.batch_size), train_config(config, ctx), device=ctx.device,
-        progress=ctx.progress, should_stop=ctx.should_stop, progress_label="Boundary Shrink")
+    run_fit(model, Batches(data.x_forget, y_nb, batch_size=config.batch_size), train_config(config, ctx), ctx,
+            label="Boundary Shrink")
     return UnlearnResult(model, artifacts={"neighbor_labels": y_nb.numpy(), "attack_flipped": flipped.numpy()})

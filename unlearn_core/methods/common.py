@@ -9,6 +9,7 @@
 - `head_on_features`: the head alone as a model on precomputed features (frozen-backbone training).
 - `epochs_param`, `lr_param`, `batch_size_param`: the training-parameter block of a config
   (shared ranges and wording), and `train_config`: the one TrainConfig built from it.
+- `run_fit`: one call of the shared training loop on the run's device, progress and cancellation.
 - `random_label_finetune`: Random labels' training, which SalUn reuses with its saliency mask.
 """
 
@@ -23,7 +24,7 @@ from torch import nn
 
 from ..models import ModelMeta, SplitClassifier
 from ..progress import ProgressEvent, ProgressFn
-from ..train import Batches, LossFn, TrainConfig, fit
+from ..train import Batches, LossFn, PairedBatches, TrainConfig, fit
 from .base import RunContext, UnlearnData, param
 
 
@@ -59,6 +60,23 @@ def train_config(config: TrainingParams, ctx: RunContext, **settings: Any) -> Tr
     (SGD, momentum 0.9, weight decay 5e-4, cosine schedule)."""
     return TrainConfig(**{"epochs": config.epochs, "lr": config.lr, "batch_size": config.batch_size,
                           "seed": ctx.seed, **settings})
+
+
+def run_fit(
+    model: nn.Module,
+    batches: Batches | PairedBatches,
+    recipe: TrainConfig,
+    ctx: RunContext,
+    *,
+    label: str,
+    progress: ProgressFn | None = None,
+    **fit_options: Any,
+) -> None:
+    """Train `model` in place with the shared loop (`train.fit`) on the run's device, stopping when
+    the run is cancelled; progress goes to `progress` (e.g. a `StageProgress` stage) or else to the
+    run's bar, labelled `label`. `fit_options`: `fit`'s loss_fn, trainable, grad_mask, eval_mode."""
+    fit(model, batches, recipe, device=ctx.device, progress=progress or ctx.progress, should_stop=ctx.should_stop,
+        progress_label=label, **fit_options)
 
 
 # Optimiser settings several methods share.
@@ -172,6 +190,5 @@ def random_label_finetune(
     saliency mask as `grad_mask`.
     """
     x, y, is_forget = tagged_union(data.x_forget, data.y_forget, data.x_retain, data.y_retain)
-    fit(model, Batches(x, y, is_forget, batch_size=config.batch_size), train_config(config, ctx), device=ctx.device,
-        loss_fn=random_label_loss(data.num_classes, ctx.seed), grad_mask=grad_mask, progress=ctx.progress,
-        should_stop=ctx.should_stop, progress_label=label)
+    run_fit(model, Batches(x, y, is_forget, batch_size=config.batch_size), train_config(config, ctx), ctx, label=label,
+            loss_fn=random_label_loss(data.num_classes, ctx.seed), grad_mask=grad_mask)

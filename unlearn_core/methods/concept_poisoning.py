@@ -35,7 +35,6 @@ Documentation (defaults with their measurements, deviations): docs/methods.md#co
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -46,9 +45,9 @@ from ..concepts.poisoning import LABEL_MODES, infer_concepts, paste_concept, pla
 from ..models import SplitClassifier
 from ..progress import check_stop
 from ..sampling import sample_per_class
-from ..train import Batches, extract_features, fit
+from ..train import Batches, extract_features
 from .base import MethodConfig, RunContext, UnlearnData, UnlearnResult, param
-from .common import batch_size_param, epochs_param, head_on_features, lr_param, train_config
+from .common import batch_size_param, epochs_param, head_on_features, lr_param, run_fit, train_config
 from .registry import register_method
 
 N_PREVIEW = 8
@@ -59,7 +58,6 @@ def _half(n: int) -> int:
     return (n + 1) // 2
 
 
-@dataclass(frozen=True)
 class ConceptPoisoningConfig(MethodConfig):
     caveats: ClassVar[str] = (
         "Concept forgetting is hard: on shapes concept:color=yellow the retrained model still classifies 57% of "
@@ -92,11 +90,9 @@ class ConceptPoisoningConfig(MethodConfig):
 
 
 @register_method(
-    "concept_poisoning",
     title="Concept inference + poisoning",
     paper="Chang et al., Class Machine Unlearning for Complex Data via Concepts Inference and Data Poisoning, "
     "arXiv 2405.15662",
-    config=ConceptPoisoningConfig,
     touches="classification head only (backbone frozen); reads D_f and D_r",
     forget_kinds=("class", "concept"),
 )
@@ -144,12 +140,8 @@ def concept_poisoning(
     # The frozen backbone in eval mode maps each image to fixed features, so the head trains on them.
     head_only = head_on_features(model)
     tune_start = time.perf_counter()
-    fit(
-        head_only, Batches(feats, labels, batch_size=config.batch_size),
-        train_config(config, ctx, weight_decay=0.0),
-        device=ctx.device, trainable=lambda n: n.startswith("head."), eval_mode=True,
-        progress=ctx.progress, should_stop=ctx.should_stop, progress_label="poisoned head fine-tune",
-    )
+    run_fit(head_only, Batches(feats, labels, batch_size=config.batch_size), train_config(config, ctx, weight_decay=0.0),
+            ctx, label="poisoned head fine-tune", trainable=lambda n: n.startswith("head."), eval_mode=True)
     finetune_s = time.perf_counter() - tune_start
 
     preview = np.random.default_rng(ctx.seed).choice(len(f_idx), min(N_PREVIEW, len(f_idx)), replace=False)

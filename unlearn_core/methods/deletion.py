@@ -30,22 +30,20 @@ for every tensor, 1-D ones included, as in the official code (which takes abs in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
 
 from ..localize import LOCALIZERS, Mask, localize
 from ..models import SplitClassifier
-from ..train import Batches, TrainConfig, fit
+from ..train import Batches, TrainConfig
 from .base import MethodConfig, RunContext, UnlearnData, UnlearnResult, param
-from .common import batch_size_param, epochs_param, lr_param, seeded_build
+from .common import batch_size_param, epochs_param, lr_param, run_fit, seeded_build
 from .registry import register_method
 
 RESET_SEED_OFFSET = 7919  # the fresh init must not coincide with Retrain's (seeded with ctx.seed)
 
 
-@dataclass(frozen=True)
 class DELConfig(MethodConfig):
     caveats: ClassVar[str] = (
         "On shapes non-IID (random:0.1@2,5) the previous defaults (15 finetune epochs at batch 64) kept 89% retain "
@@ -108,7 +106,6 @@ def reset_masked(model: SplitClassifier, mask: dict[str, torch.Tensor], fresh: S
     title="DEL (localize, reset, finetune)",
     paper="Torkzadehmahani et al., Improved Localized Machine Unlearning Through the Lens of Memorization, "
           "arXiv 2412.02432 (TMLR 2025)",
-    config=DELConfig,
     touches="the top-α parameters for D_f (reset and finetuned) plus the head; reads D_f (scores) and D_r",
     localized=True,
 )
@@ -124,11 +121,8 @@ def deletion(model: SplitClassifier, data: UnlearnData, config: DELConfig, ctx: 
     reset_masked(model, mask.masks, seeded_build(ctx.meta, ctx.seed + RESET_SEED_OFFSET))
     head = model.head_parameter_names()
     recipe = finetune_config(config, ctx)
-    fit(
-        model, Batches(data.x_retain, data.y_retain, batch_size=recipe.batch_size), recipe, device=ctx.device,
-        grad_mask=mask.with_ones(head), progress=ctx.progress, should_stop=ctx.should_stop,
-        progress_label="DEL finetune",
-    )
+    run_fit(model, Batches(data.x_retain, data.y_retain, batch_size=recipe.batch_size), recipe, ctx,
+            label="DEL finetune", grad_mask=mask.with_ones(head))
     summary = mask.summary()
     summary["always_trained"] = head
     resolved = {k: getattr(recipe, k) for k in ("epochs", "lr", "batch_size", "optimizer")}

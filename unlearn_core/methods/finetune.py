@@ -6,17 +6,15 @@ Documentation (defaults with their measurements, deviations): docs/methods.md#fi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from ..models import SplitClassifier
-from ..train import train_classifier
+from ..train import Batches
 from .base import MethodConfig, RunContext, UnlearnData, UnlearnResult
-from .common import batch_size_param, epochs_param, lr_param, train_config
+from .common import batch_size_param, epochs_param, lr_param, run_fit, train_config
 from .registry import register_method
 
 
-@dataclass(frozen=True)
 class FinetuneConfig(MethodConfig):
     caveats: ClassVar[str] = (
         "Fine-tune does not forget a whole digits class at these defaults: forget accuracy 81 ± 18% against 0% "
@@ -32,18 +30,13 @@ class FinetuneConfig(MethodConfig):
 
 
 @register_method(
-    "finetune",
     title="Fine-tune",
     paper="Golatkar et al., Eternal Sunshine of the Spotless Net, CVPR 2020 (FT baseline)",
-    config=FinetuneConfig,
     touches="all parameters; reads D_r only",
     needs_forget_images=False,
 )
 def finetune(model: SplitClassifier, data: UnlearnData, config: FinetuneConfig, ctx: RunContext) -> UnlearnResult:
     """Train the original model further on D_r with SGD and a cosine schedule."""
-    train_classifier(
-        model, data.x_retain, data.y_retain,
-        train_config(config, ctx),
-        device=ctx.device, progress=ctx.progress, should_stop=ctx.should_stop, progress_label="fine-tune",
-    )
+    run_fit(model, Batches(data.x_retain, data.y_retain, batch_size=config.batch_size), train_config(config, ctx), ctx,
+            label="fine-tune")
     return UnlearnResult(model)

@@ -39,7 +39,6 @@ attack did not flip the sample), ``labels``, ``perturbation`` (per-dimension mea
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
@@ -49,7 +48,7 @@ from torch import nn
 from ..localize import FeatureAttack, attack_features, feature_scale
 from ..models import SplitClassifier
 from ..progress import ProgressEvent
-from ..train import Batches, LossFn, PairedBatches, extract_features, fit
+from ..train import Batches, LossFn, PairedBatches, extract_features
 from .base import MethodConfig, RunContext, UnlearnData, UnlearnResult, param
 from .common import (
     ADAM_CONSTANT,
@@ -59,6 +58,7 @@ from .common import (
     frozen_copy,
     kd_loss,
     lr_param,
+    run_fit,
     train_config,
 )
 from .registry import register_method
@@ -66,7 +66,6 @@ from .registry import register_method
 REMOVED_LOGIT = -1e9  # softmax weight exactly 0, but finite
 
 
-@dataclass(frozen=True)
 class LayerAttackConfig(MethodConfig):
     caveats: ClassVar[str] = (
         "On random and non-IID forget sets Layer Attack pushes every forget sample to a wrong class, while the "
@@ -127,11 +126,9 @@ def _adversarial_targets(teacher: nn.Module, attack: FeatureAttack) -> tuple[tor
 
 
 @register_method(
-    "layer_attack",
     title="Layer Attack Unlearning (Partial-PGD + KD)",
     paper="Kim, Lee, Woo, Layer Attack Unlearning: Fast and Accurate Machine Unlearning via Layer Level "
           "Attack and Knowledge Distillation, AAAI 2024",
-    config=LayerAttackConfig,
     touches="the classification head only; reads features of D_f and of a retain sample",
 )
 def layer_attack(model: SplitClassifier, data: UnlearnData, config: LayerAttackConfig,
@@ -166,9 +163,8 @@ def layer_attack(model: SplitClassifier, data: UnlearnData, config: LayerAttackC
             first, first_targets = attack, hard_adv
         forget = Batches(z_f, y_f, hard_adv, t_logits, batch_size=config.batch_size)
         batches = PairedBatches(forget, retain) if retain is not None else forget
-        fit(head, batches, train_config(config, ctx, **ADAM_CONSTANT, epochs=1, seed=ctx.seed + epoch), device=ctx.device, loss_fn=loss_fn,
-            progress=bar.stage(steps_per_epoch, f"epoch {epoch + 1}"), should_stop=ctx.should_stop,
-            progress_label="LAU")
+        run_fit(head, batches, train_config(config, ctx, **ADAM_CONSTANT, epochs=1, seed=ctx.seed + epoch), ctx,
+                label="LAU", progress=bar.stage(steps_per_epoch, f"epoch {epoch + 1}"), loss_fn=loss_fn)
         epochs_run += 1
     ctx.progress(ProgressEvent(bar.total, bar.total, "done" if not stopped_early else "every forget sample forgotten"))
     artifacts: dict[str, object] = {"epochs_run": epochs_run, "stopped_early": stopped_early}

@@ -20,7 +20,6 @@ Documentation (defaults with their measurements, deviations): docs/methods.md#ne
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
@@ -28,13 +27,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..models import SplitClassifier
-from ..train import Batches, LossFn, PairedBatches, fit
+from ..train import Batches, LossFn, PairedBatches
 from .base import MethodConfig, RunContext, UnlearnData, UnlearnResult, param
-from .common import batch_size_param, epochs_param, lr_param, train_config
+from .common import batch_size_param, epochs_param, lr_param, run_fit, train_config
 from .registry import register_method
 
 
-@dataclass(frozen=True)
 class NegGradPlusConfig(MethodConfig):
     caveats: ClassVar[str] = (
         "Over-forgets non-IID forget sets (average gap 22 points on digits). For sample forgetting use DEL or "
@@ -60,10 +58,8 @@ def neggrad_plus_loss(beta: float) -> LossFn:
 
 
 @register_method(
-    "neggrad_plus",
     title="NegGrad+",
     paper="Kurmanji et al., Towards Unbounded Machine Unlearning, NeurIPS 2023",
-    config=NegGradPlusConfig,
     touches="all parameters; reads D_r and D_f",
 )
 def neggrad_plus(model: SplitClassifier, data: UnlearnData, config: NegGradPlusConfig, ctx: RunContext) -> UnlearnResult:
@@ -72,6 +68,6 @@ def neggrad_plus(model: SplitClassifier, data: UnlearnData, config: NegGradPlusC
         Batches(data.x_retain, data.y_retain, batch_size=config.batch_size),
         Batches(data.x_forget, data.y_forget, batch_size=config.forget_batch_size),
     )
-    fit(model, batches, train_config(config, ctx, schedule="constant"), device=ctx.device, loss_fn=neggrad_plus_loss(config.beta),
-        progress=ctx.progress, should_stop=ctx.should_stop, progress_label="NegGrad+")
+    run_fit(model, batches, train_config(config, ctx, schedule="constant"), ctx, label="NegGrad+",
+            loss_fn=neggrad_plus_loss(config.beta))
     return UnlearnResult(model)

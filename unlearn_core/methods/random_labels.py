@@ -18,7 +18,6 @@ Documentation (defaults with their measurements, deviations): docs/methods.md#ra
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from ..models import SplitClassifier
@@ -27,7 +26,6 @@ from .common import batch_size_param, epochs_param, lr_param, random_label_finet
 from .registry import register_method
 
 
-@dataclass(frozen=True)
 class RandomLabelsConfig(MethodConfig):
     caveats: ClassVar[str] = (
         "Over-forgets non-IID forget sets (average gap 24 points on digits, MIA-efficacy 100% against 8% for "
@@ -39,10 +37,8 @@ class RandomLabelsConfig(MethodConfig):
 
 
 @register_method(
-    "random_labels",
     title="Random labels",
     paper="Golatkar et al., CVPR 2020; Graves et al., AAAI 2021 (RL baseline of SalUn, ICLR 2024)",
-    config=RandomLabelsConfig,
     touches="all parameters; reads D_r and D_f",
 )
 def random_labels(model: SplitClassifier, data: UnlearnData, config: RandomLabelsConfig, ctx: RunContext) -> UnlearnResult:

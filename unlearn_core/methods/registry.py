@@ -10,6 +10,7 @@ import copy
 import importlib
 import pkgutil
 import time
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -47,18 +48,20 @@ class MethodInfo:
 
 
 def register_method(
-    name: str,
+    name: str | None = None,
     *,
     title: str,
     paper: str,
-    config: type[MethodConfig],
     touches: str,
+    config: type[MethodConfig] | None = None,
     forget_kinds: tuple[str, ...] = CATEGORIES,
     needs_forget_images: bool = True,
     localized: bool = False,
 ) -> Callable[[MethodFn], MethodFn]:
-    """Decorator: register `fn` as method `name` (the function's docstring is its summary).
+    """Decorator: register `fn` as method `name` (default: the function's name).
 
+    The method's config class is the annotation of the function's ``config`` parameter (`config`
+    only for a function without one); its docstring's first paragraph is its summary.
     `forget_kinds` are the forget categories it supports (`MethodInfo.forget_categories`).
     """
     bad = set(forget_kinds) - set(CATEGORIES)
@@ -66,9 +69,13 @@ def register_method(
         raise ValueError(f"unknown forget categories {bad}; use {CATEGORIES}")
 
     def wrap(fn: MethodFn) -> MethodFn:
+        config_cls = config or typing.get_type_hints(fn).get("config")
+        if not (isinstance(config_cls, type) and issubclass(config_cls, MethodConfig)):
+            raise TypeError(f"{fn.__name__}: annotate its config parameter with a MethodConfig subclass")
         summary = (fn.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
-        METHODS.register(name, MethodInfo(
-            name, title, paper, config, fn, tuple(forget_kinds), touches, needs_forget_images, localized, summary
+        key = name or fn.__name__
+        METHODS.register(key, MethodInfo(
+            key, title, paper, config_cls, fn, tuple(forget_kinds), touches, needs_forget_images, localized, summary
         ))
         return fn
 
@@ -76,11 +83,11 @@ def register_method(
 
 
 def _load_builtin_methods() -> None:
-    """Import every method module of this package once (each registers itself on import)."""
+    """Import every module of this package once: each method module registers itself on import (the
+    support modules, base, registry and common, register nothing), so a new one needs no edit here."""
     package = __name__.rpartition(".")[0]
     for module in pkgutil.iter_modules(importlib.import_module(package).__path__):
-        if module.name not in ("base", "registry", "common"):
-            importlib.import_module(f"{package}.{module.name}")
+        importlib.import_module(f"{package}.{module.name}")
 
 
 # Retrain first, then alphabetically; the built-in methods are imported on the first lookup.

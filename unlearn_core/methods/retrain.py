@@ -6,34 +6,28 @@ Documentation (defaults with their measurements, deviations): docs/methods.md#re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
 from ..models import SplitClassifier
-from ..train import train_classifier
+from ..train import Batches
 from .base import MethodConfig, RunContext, UnlearnData, UnlearnResult
+from .common import run_fit
 from .registry import register_method
 
 
-@dataclass(frozen=True)
 class RetrainConfig(MethodConfig):
     """Retrain has no parameters: it reuses the original model's training recipe."""
 
 
 @register_method(
-    "retrain",
     title="Retrain (oracle)",
     paper="The exact-unlearning reference: train from scratch on D_r",
-    config=RetrainConfig,
     touches="all parameters, from a fresh initialisation; reads D_r only",
 )
 def retrain(model: SplitClassifier, data: UnlearnData, config: RetrainConfig, ctx: RunContext) -> UnlearnResult:
     """Train a freshly initialised copy of the architecture on D_r with the original recipe."""
     torch.manual_seed(ctx.seed)
     fresh = ctx.meta.build().to(ctx.device)
-    train_classifier(
-        fresh, data.x_retain, data.y_retain, ctx.recipe, device=ctx.device,
-        progress=ctx.progress, should_stop=ctx.should_stop, progress_label="retrain",
-    )
+    recipe = ctx.recipe
+    run_fit(fresh, Batches(data.x_retain, data.y_retain, batch_size=recipe.batch_size), recipe, ctx, label="retrain")
     return UnlearnResult(fresh)

@@ -39,7 +39,6 @@ merge, absolute and relative to the layer's pre-trained output norm.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -48,15 +47,14 @@ from torch import nn
 
 from ..lora import adaptable_layers, adapters_disabled, attach_lora, is_lora_parameter, merge_lora
 from ..models import SplitClassifier
-from ..train import Batches, PairedBatches, extract_features, fit
+from ..train import Batches, PairedBatches, extract_features
 from .base import MethodConfig, RunContext, UnlearnData, UnlearnResult, param
-from .common import batch_size_param, epochs_param, head_on_features, lr_param, train_config
+from .common import batch_size_param, epochs_param, head_on_features, lr_param, run_fit, train_config
 from .registry import register_method
 
 LAYER_PRESETS = ("linear", "last_conv+linear", "last_two_convs+linear")
 
 
-@dataclass(frozen=True)
 class RFAConfig(MethodConfig):
     layers: str = param(
         "linear", "Which layers get adapters: every Linear (on small_cnn the head), or also the last "
@@ -151,11 +149,9 @@ def _residual_norms(
 
 
 @register_method(
-    "rfa",
     title="RFA (residual feature alignment, LoRA)",
     paper="Qin et al., Machine Unlearning on Pre-trained Models by Residual Feature Alignment Using LoRA, "
     "arXiv 2411.08443",
-    config=RFAConfig,
     touches="LoRA adapters on the chosen layers, merged into those layers' weights at the end",
 )
 def rfa(model: SplitClassifier, data: UnlearnData, config: RFAConfig, ctx: RunContext) -> UnlearnResult:
@@ -199,10 +195,8 @@ def rfa(model: SplitClassifier, data: UnlearnData, config: RFAConfig, ctx: RunCo
         Batches(x_forget, data.y_forget, batch_size=config.batch_size),
     )
     try:
-        fit(
-            work, batches, train_config(config, ctx, optimizer="adam", weight_decay=0.0), device=ctx.device, loss_fn=loss_fn, trainable=is_lora_parameter,
-            progress=ctx.progress, should_stop=ctx.should_stop, progress_label="RFA", eval_mode=True,
-        )
+        run_fit(work, batches, train_config(config, ctx, optimizer="adam", weight_decay=0.0), ctx, label="RFA",
+                loss_fn=loss_fn, trainable=is_lora_parameter, eval_mode=True)
     finally:
         residuals.remove()
         outputs.remove()

@@ -24,7 +24,6 @@ Documentation (defaults with their measurements, deviations): docs/methods.md#sa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from ..localize import localize
@@ -34,7 +33,6 @@ from .common import batch_size_param, epochs_param, lr_param, random_label_finet
 from .registry import register_method
 
 
-@dataclass(frozen=True)
 class SalUnConfig(MethodConfig):
     caveats: ClassVar[str] = (
         "Over-forgets non-IID forget sets (average gap 25 points on digits) and concept sets (23 on shapes "
@@ -48,10 +46,8 @@ class SalUnConfig(MethodConfig):
 
 
 @register_method(
-    "salun",
     title="SalUn (saliency-masked random labels)",
     paper="Fan et al., SalUn: Empowering Machine Unlearning via Gradient-based Weight Saliency, ICLR 2024",
-    config=SalUnConfig,
     touches="the top-γ weights by |gradient| on D_f; reads D_f and D_r",
     localized=True,
 )

@@ -23,7 +23,6 @@ retain accuracy; 5 steps (digits' class has 5 batches anyway) keep it within a p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
@@ -31,13 +30,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..models import SplitClassifier
-from ..train import Batches, LossFn, fit
+from ..train import Batches, LossFn
 from .base import MethodConfig, RunContext, UnlearnData, UnlearnResult, param
-from .common import StageProgress, batch_size_param, frozen_copy, kd_loss, lr_param, train_config
+from .common import StageProgress, batch_size_param, frozen_copy, kd_loss, lr_param, run_fit, train_config
 from .registry import register_method
 
 
-@dataclass(frozen=True)
 class ScrubConfig(MethodConfig):
     caveats: ClassVar[str] = (
         "Over-forgets non-IID forget sets (average gap 12 points on digits). For sample forgetting use DEL or "
@@ -81,10 +79,8 @@ def _min_loss(teacher: nn.Module, temperature: float, gamma: float, alpha: float
 
 
 @register_method(
-    "scrub",
     title="SCRUB",
     paper="Kurmanji et al., Towards Unbounded Machine Unlearning, NeurIPS 2023",
-    config=ScrubConfig,
     touches="all parameters; reads D_r and D_f",
 )
 def scrub(model: SplitClassifier, data: UnlearnData, config: ScrubConfig, ctx: RunContext) -> UnlearnResult:
@@ -107,7 +103,6 @@ def scrub(model: SplitClassifier, data: UnlearnData, config: ScrubConfig, ctx: R
         passes.append(("min", retain, min_loss))
         for k, (kind, batches, loss_fn) in enumerate(passes):
             recipe = train_config(config, ctx, epochs=1, schedule="constant", seed=ctx.seed * 1000 + 2 * epoch + k)
-            fit(model, batches, recipe, device=ctx.device, loss_fn=loss_fn,
-                progress=stages.stage(len(batches), f"SCRUB: epoch {epoch + 1}/{config.epochs}, {kind} pass"),
-                should_stop=ctx.should_stop, progress_label=kind)
+            run_fit(model, batches, recipe, ctx, label=kind, loss_fn=loss_fn,
+                    progress=stages.stage(len(batches), f"SCRUB: epoch {epoch + 1}/{config.epochs}, {kind} pass"))
     return UnlearnResult(model)

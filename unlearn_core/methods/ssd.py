@@ -31,7 +31,6 @@ Documentation (defaults with their measurements, deviations): docs/methods.md#ss
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
@@ -49,7 +48,6 @@ BUDGET_DEFAULT = 0.01
 BUDGET_HELP = "Share of all parameter entries dampened under selection=budget (measured: docs/methods.md#ssd)"
 
 
-@dataclass(frozen=True)
 class SSDConfig(MethodConfig):
     caveats: ClassVar[str] = (
         "SSD suits class forgetting (the 1% budget forgot digits classes 3 and 7 and a shapes class with retain "
@@ -132,10 +130,8 @@ def dampen(
 
 
 @register_method(
-    "ssd",
     title="SSD (Selective Synaptic Dampening)",
     paper="Foster et al., Fast Machine Unlearning Without Retraining Through Selective Synaptic Dampening, AAAI 2024",
-    config=SSDConfig,
     touches="parameter entries much more important to D_f than to D (Fisher ratio); no training; reads D",
     localized=True,
 )

@@ -42,7 +42,6 @@ it at a seed-dependent accuracy.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -50,13 +49,12 @@ import torch.nn.functional as F
 from ..models import SplitClassifier
 from ..progress import ProgressEvent, check_stop
 from ..sampling import sample_per_class
-from ..train import Batches, TrainConfig, accuracy, fit, predict_logits
+from ..train import Batches, TrainConfig, accuracy, predict_logits
 from .base import MethodConfig, RunContext, UnlearnData, UnlearnResult, param
-from .common import StageProgress
+from .common import ADAM_CONSTANT, StageProgress, run_fit
 from .registry import register_method
 
 
-@dataclass(frozen=True)
 class UNSIRConfig(MethodConfig):
     noise_batch: int = param(256, "Noise images learned per forgotten class", min=1, max=4096, paper="256")
     noise_steps: int = param(40, "Adam steps to learn the noise", min=1, max=1000, paper="40 (5 epochs x 8)")
@@ -118,10 +116,8 @@ def _stage_accuracy(model: SplitClassifier, x_r: torch.Tensor, y_r: torch.Tensor
 
 
 @register_method(
-    "unsir",
     title="UNSIR (noise, impair, repair)",
     paper="Tarun et al., Fast Yet Effective Machine Unlearning, IEEE TNNLS 2023 (arXiv 2111.08947)",
-    config=UNSIRConfig,
     touches="all parameters; reads the forgotten class ids and a retain subset, never the forget images",
     forget_kinds=("class",),
     needs_forget_images=False,
@@ -157,19 +153,17 @@ def unsir(model: SplitClassifier, data: UnlearnData, config: UNSIRConfig, ctx: R
     y_imp = torch.cat([y_noise.repeat(config.noise_copies), y_r])
     impair_batches = Batches(x_imp, y_imp, batch_size=config.impair_batch)
     repair_batches = Batches(x_r, y_r, batch_size=config.repair_batch)
-    adam = {"optimizer": "adam", "weight_decay": 0.0, "schedule": "constant", "seed": ctx.seed}
+    adam = {**ADAM_CONSTANT, "seed": ctx.seed}
 
-    fit(model, impair_batches, TrainConfig(epochs=1, lr=config.impair_lr, batch_size=config.impair_batch, **adam),
-        device=ctx.device, progress=bar.stage(impair_steps, "impair"), should_stop=ctx.should_stop,
-        progress_label="UNSIR impair")
+    run_fit(model, impair_batches, TrainConfig(epochs=1, lr=config.impair_lr, batch_size=config.impair_batch, **adam),
+            ctx, label="UNSIR impair", progress=bar.stage(impair_steps, "impair"))
     stages["impair"] = _stage_accuracy(model, x_r, y_r, x_noise, y_noise, ctx.device)
     impaired_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
-    fit(model, repair_batches,
-        TrainConfig(epochs=config.repair_epochs, lr=config.repair_lr, batch_size=config.repair_batch,
-                    **{**adam, "schedule": config.repair_schedule}),
-        device=ctx.device, progress=bar.stage(repair_steps, "repair"),
-        should_stop=ctx.should_stop, progress_label="UNSIR repair")
+    run_fit(model, repair_batches,
+            TrainConfig(epochs=config.repair_epochs, lr=config.repair_lr, batch_size=config.repair_batch,
+                        **{**adam, "schedule": config.repair_schedule}),
+            ctx, label="UNSIR repair", progress=bar.stage(repair_steps, "repair"))
     stages["repair"] = _stage_accuracy(model, x_r, y_r, x_noise, y_noise, ctx.device)
 
     k = config.n_noise_images
