@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+import torch
 
 from unlearn_core.data import list_datasets
 from unlearn_core.methods import config_from_strings, config_schema, get_method
@@ -44,20 +45,39 @@ def test_the_metrics_table_drives_headline_serialisation_and_help() -> None:
     assert HEADLINE_KEYS == ("forget_acc", "retain_acc", "test_acc", "forget_test_acc", "mia_efficacy")
     keys = [m.key for m in METRICS.list()]
     assert keys == [*HEADLINE_KEYS, "test_acc_all", "loss_mia_auc", "backdoor_asr"]
-    fields = {f.name for f in dataclasses.fields(ModelEval)}
-    assert set(keys) <= fields  # every row is a ModelEval figure
+    assert all(callable(m.compute) for m in METRICS.list())  # every row computes its own figure
     assert METRIC_HELP == metric_help() and "test_acc_all" not in METRIC_HELP
     assert METRIC_HELP["mia_efficacy"][0] == "MIA-efficacy"
 
 
 def test_to_dict_serialises_every_metric_of_the_table() -> None:
     values = {k: 0.5 for k in (m.key for m in METRICS.list())} | {"forget_test_acc": None, "backdoor_asr": None}
-    ev = ModelEval(**values, per_class_test_acc=[1.0, float("nan")], forget_logits=None, test_logits=None,
-                   mia_scores={})
+    ev = ModelEval(values, per_class_test_acc=[1.0, float("nan")], forget_logits=None, test_logits=None, mia_scores={})
     out = ev.to_dict()
     assert set(out) == {*values, "per_class_test_acc"}
     assert out["retain_acc"] == 0.5 and out["forget_test_acc"] is None
     assert out["per_class_test_acc"] == [1.0, None]
+    assert ev.retain_acc == 0.5 and ev.forget_test_acc is None  # metrics read as attributes
+    with pytest.raises(AttributeError, match="no attribute or metric 'nope'"):
+        ev.nope  # noqa: B018
+
+
+def test_a_metric_is_added_in_one_place(shipped_digits, digits) -> None:
+    """One `register_metric` call: evaluate_model computes it and every run summary serialises it."""
+    from unlearn_core.forget import UnlearnData, resolve
+    from unlearn_core.metrics import Metric, evaluate_model, register_metric
+
+    model, _ = shipped_digits
+    data = UnlearnData(digits, resolve("class:3", digits))
+    register_metric(Metric("forget_share", "Forget share", "share of train samples in D_f", "as retrain",
+                           lambda p: len(p.data.forget.forget_idx) / len(p.train_logits), listed=False))
+    try:
+        ev = evaluate_model(model, data, device=torch.device("cpu"))
+        assert ev.to_dict()["forget_share"] == ev.forget_share == len(data.forget.forget_idx) / len(digits.train.y)
+        assert ev.forget_acc > 0.95  # the shipped model knows its 3s; the table's own rows are unchanged
+    finally:
+        METRICS.unregister("forget_share")
+    assert "forget_share" not in evaluate_model(model, data, device=torch.device("cpu")).to_dict()
 
 
 def test_config_schema_describes_every_field_with_its_type_and_metadata() -> None:

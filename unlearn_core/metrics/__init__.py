@@ -1,13 +1,14 @@
 """Evaluation, kept out of the methods: accuracies, membership inference, divergences, gaps to Retrain.
 
-`definitions` is the table of metrics (name, help, how to read it) that everything else reads.
+`definitions` is the table of metrics (name, help, how to read it, how it is computed) that
+everything else reads; adding a metric is one `register_metric` call there.
 `evaluate_model(model, data, device=...)` gives a `ModelEval` (headline figures: forget, retain,
 test and forget-test accuracy, MIA-efficacy); `compare_to_retrain` scores an unlearned model
 against the retrained one (average gap, Tug-of-War, JS divergences). The lower-level functions
 work on plain logits, confidences or losses.
 """
 
-from .definitions import HEADLINE_KEYS, METRICS, Metric, metric_help, register_metric
+from .definitions import HEADLINE_KEYS, METRICS, Metric, Predictions, metric_help, register_metric
 from .divergence import js_divergence, js_per_sample, kl_divergence
 from .evaluate import ModelEval, compare_to_retrain, evaluate_model
 from .mia import (
@@ -26,6 +27,7 @@ __all__ = [
     "MIAResult",
     "Metric",
     "ModelEval",
+    "Predictions",
     "avg_gap",
     "backdoor_asr",
     "compare_to_retrain",

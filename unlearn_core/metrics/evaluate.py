@@ -26,11 +26,11 @@ from torch import nn
 
 from ..device import on_device
 from ..forget import UnlearnData
-from ..train import accuracy, per_class_accuracy, predict_logits
-from .definitions import HEADLINE_KEYS, METRICS
+from ..train import per_class_accuracy, predict_logits
+from .definitions import HEADLINE_KEYS, METRICS, Predictions
 from .divergence import js_divergence
 from .mia import MAX_PER_SIDE, loss_threshold_mia, per_sample_loss, svc_mia, true_label_confidence
-from .scores import avg_gap, backdoor_asr, tug_of_war
+from .scores import avg_gap, tug_of_war
 
 
 def _clean(value: float | None) -> float | None:
@@ -41,39 +41,43 @@ def _clean(value: float | None) -> float | None:
 class ModelEval:
     """One model's figures on one forget set (fractions in [0, 1]; see the module docstring).
 
+    `values` holds every metric of the table (definitions.py) by key, also readable as an
+    attribute (``ev.forget_acc``), so a metric registered there needs no field here.
     `forget_logits`, `test_logits` and `mia_scores` are kept for plots and divergences and are
     not serialised. `mia_scores` holds true-label confidences: ``"forget"`` (D_f), ``"retain"``
     (the seeded retain sample the attack drew from), ``"test"`` (whole test set), and the attack's
     membership probability per forget sample, ``"forget_member_prob"``.
     """
 
-    forget_acc: float
-    retain_acc: float
-    test_acc: float
-    forget_test_acc: float | None
-    mia_efficacy: float
+    values: dict[str, float | None]
     per_class_test_acc: list[float]
-    loss_mia_auc: float
-    backdoor_asr: float | None
     forget_logits: torch.Tensor
     test_logits: torch.Tensor
     mia_scores: dict[str, np.ndarray]
-    test_acc_all: float = float("nan")
+
+    def __getattr__(self, name: str) -> float | None:
+        values = self.__dict__.get("values")  # absent while copy / pickle rebuild the object
+        if values is not None and name in values:
+            return values[name]
+        raise AttributeError(f"{type(self).__name__} has no attribute or metric {name!r}")
 
     def headline(self) -> dict[str, float | None]:
         """The five headline figures; NaN becomes None (e.g. forget_test_acc without a counterpart)."""
-        return {key: _clean(getattr(self, key)) for key in HEADLINE_KEYS}
+        return {key: _clean(self.values[key]) for key in HEADLINE_KEYS}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly: every metric of the table (definitions.py) and the per-class test accuracy."""
         return {
-            **{m.key: _clean(getattr(self, m.key)) for m in METRICS.list()},
+            **{m.key: _clean(self.values[m.key]) for m in METRICS.list()},
             "per_class_test_acc": [_clean(v) for v in self.per_class_test_acc],
         }
 
 
 def evaluate_model(model: nn.Module, data: UnlearnData, *, device: torch.device, seed: int = 0) -> ModelEval:
-    """Evaluate `model` on `data`'s forget set; `seed` drives the MIA attack's subsampling."""
+    """Evaluate `model` on `data`'s forget set; `seed` drives the MIA attack's subsampling.
+
+    The model predicts each split once; every registered metric is computed from those predictions.
+    """
     dataset, forget = data.dataset, data.forget
     model = on_device(model, device)  # one copy for the three predictions when `model` lives elsewhere
     train_logits = predict_logits(model, dataset.train.x, device=device)  # [N_train, K]
@@ -94,23 +98,16 @@ def evaluate_model(model: nn.Module, data: UnlearnData, *, device: torch.device,
     test_slice = forget.test_forget_idx if has_slice and len(forget.test_forget_idx) else np.arange(n_test)
     loss_train = per_sample_loss(train_logits[forget_idx], y_train[forget_idx])
     loss_test = per_sample_loss(test_logits, y_test)[test_slice]
-    loss_mia = loss_threshold_mia(loss_train, loss_test)
 
-    asr = None
     triggered = dataset.extras.get("backdoor_test")
-    if triggered is not None and dataset.backdoor_target is not None and len(triggered):
-        logits_bd = predict_logits(model, triggered.x, device=device)
-        asr = backdoor_asr(logits_bd, dataset.backdoor_target, triggered.y)
-
+    has_backdoor = triggered is not None and dataset.backdoor_target is not None and len(triggered)
+    predictions = Predictions(
+        data, train_logits, test_logits, attack, loss_threshold_mia(loss_train, loss_test),
+        predict_logits(model, triggered.x, device=device) if has_backdoor else None,
+    )
     return ModelEval(
-        forget_acc=accuracy(train_logits, y_train, forget.forget_idx),
-        retain_acc=accuracy(train_logits, y_train, forget.retain_idx),
-        test_acc=accuracy(test_logits, y_test, forget.test_retain_idx(n_test)),
-        forget_test_acc=accuracy(test_logits, y_test, forget.test_forget_idx) if has_slice else None,
-        mia_efficacy=attack.efficacy,
+        values={m.key: m.compute(predictions) for m in METRICS.list()},
         per_class_test_acc=per_class_accuracy(test_logits, y_test, dataset.num_classes),
-        loss_mia_auc=loss_mia["auc"],
-        backdoor_asr=asr,
         forget_logits=train_logits[forget_idx],
         test_logits=test_logits,
         mia_scores={
@@ -119,7 +116,6 @@ def evaluate_model(model: nn.Module, data: UnlearnData, *, device: torch.device,
             "test": conf_test,
             "forget_member_prob": attack.forget_member_prob,
         },
-        test_acc_all=accuracy(test_logits, y_test),
     )
 
 
