@@ -27,9 +27,9 @@ from studio_ui.names import display_name, known_names
 from studio_ui.resources import current_dataset, current_model, current_workspace, get_comparison_view
 from studio_ui.run_list import run_list
 from studio_ui.widgets import scroll_to_top, user_errors
+from unlearn_core.comparison import COMPARISON_HELP, history_rows
 from unlearn_core.methods import list_methods
 from unlearn_core.models import state_digest
-from unlearn_core.report import COMPARISON_HELP, history_rows
 
 st.title(":material/compare: Compare")
 st.caption("The goal of unlearning is to look like the model retrained without the forget set: "

@@ -28,10 +28,10 @@ from studio_ui.resources import (
     get_workspace,
 )
 from studio_ui.widgets import pct, require_forget_set, user_errors
+from unlearn_core.comparison import stage_test_accuracy
 from unlearn_core.embed import fit_projection
 from unlearn_core.forget import resolve
 from unlearn_core.localize import GRANULARITIES, LOCALIZERS, attack_features, mask_overlap
-from unlearn_core.report import stage_test_accuracy
 from unlearn_core.store import load_run_artifacts
 from unlearn_core.train import extract_features
 

@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from unlearn_core.report import METRIC_HELP, ComparisonView
+from unlearn_core.comparison import METRIC_HELP, ComparisonView
 from unlearn_core.runs import HEADLINE
 
 from .charts import MODEL_COLORS, per_class_bars

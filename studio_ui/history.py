@@ -14,7 +14,7 @@ from .labels import format_value, metric_label
 
 
 def history_view(rows: pd.DataFrame, forget_name: Callable[[str], str]) -> pd.DataFrame:
-    """`rows` (from `unlearn_core.report.history_rows`) as the table the Compare page shows.
+    """`rows` (from `unlearn_core.comparison.history_rows`) as the table the Compare page shows.
 
     Each headline metric is one column "unlearned / retrained" in percent, so a run's distance to
     the reference reads in one cell; the CSV / JSON downloads keep the stored values.

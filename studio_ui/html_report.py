@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from unlearn_core.report import COMPARISON_HELP
+from unlearn_core.comparison import COMPARISON_HELP
 
 from .compare_charts import comparison_values
 from .labels import format_value, metric_label

@@ -10,7 +10,7 @@ import math
 
 import streamlit as st
 
-from unlearn_core.report import METRIC_HELP
+from unlearn_core.comparison import METRIC_HELP
 
 # Friendly names (stored keys on the left): the per-model metrics keep the library's labels
 # (METRIC_HELP, also in the CLI's docs), the comparison measures get theirs here.

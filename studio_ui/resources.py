@@ -106,7 +106,7 @@ def get_mask(data: DataRef, ref: ModelRef, root: str, spec: str, localizer: str,
 @st.cache_resource(show_spinner="Loading the run's models...")
 def get_run_models(root: str, run_id: str) -> tuple[SplitClassifier, SplitClassifier | None]:
     """A stored run's unlearned model and its retrained oracle (None if no longer stored), loaded once."""
-    from unlearn_core.report import run_models
+    from unlearn_core.comparison import run_models
 
     workspace = get_workspace(root)
     return run_models(workspace, workspace.get(run_id))
@@ -116,7 +116,7 @@ def get_run_models(root: str, run_id: str) -> tuple[SplitClassifier, SplitClassi
 def get_comparison_view(data: DataRef, ref: ModelRef, root: str, run_id: str, projection: str):
     """A stored run's original / unlearned / retrained outputs on one shared projection, computed once
     per (dataset, original model, workspace, run, projection): everything it depends on is in its key."""
-    from unlearn_core.report import comparison_view
+    from unlearn_core.comparison import comparison_view
 
     dataset = get_dataset(data)
     original, _ = get_model(data, ref, root)

@@ -7,12 +7,12 @@ import dataclasses
 import pytest
 import torch
 
+from unlearn_core.comparison import METRIC_HELP
 from unlearn_core.data import list_datasets
 from unlearn_core.methods import config_from_strings, config_schema, get_method
 from unlearn_core.metrics import HEADLINE_KEYS, METRICS, ModelEval, metric_help
 from unlearn_core.models import list_models
 from unlearn_core.registry import Registry
-from unlearn_core.report import METRIC_HELP
 
 
 def test_an_unknown_name_gets_one_line_listing_the_choices_in_order() -> None:

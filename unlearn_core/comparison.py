@@ -1,4 +1,4 @@
-"""What the Compare page draws, computed from stored runs: metric explanations, the shared
+"""The Compare page's view model, computed from stored runs: metric explanations, the shared
 projection of original / unlearned / retrained outputs, and membership-score distributions.
 """
 
