@@ -3,6 +3,7 @@ what is wrong. Each test pins one behaviour of issue 14 under Streamlit's AppTes
 
 from __future__ import annotations
 
+import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
@@ -78,6 +79,7 @@ def test_model_source_survives_a_visit_to_another_page(app: AppTest) -> None:
     assert app.session_state["data_ref"] == DataRef("digits")
 
 
+@pytest.mark.slow  # cost: builds the shapes data
 def test_dataset_switch_shows_in_the_sidebar_at_once(app: AppTest) -> None:
     app.switch_page("app_pages/model_data.py").run()
     app.selectbox(key="dataset_choice").select("shapes").run()

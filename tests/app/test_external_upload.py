@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
@@ -36,6 +37,7 @@ def _upload(app: AppTest, name: str, blob: bytes) -> AppTest:
     return app
 
 
+@pytest.mark.slow  # cost: evaluates in a worker process
 def test_an_uploaded_unlearned_checkpoint_is_evaluated_like_a_run(app: AppTest, digits_external_run, tmp_path: Path,
                                                                   wait_for_jobs) -> None:
     source, shipped_run = digits_external_run

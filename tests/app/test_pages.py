@@ -102,6 +102,7 @@ def test_localization_page(app: AppTest) -> None:
     assert len(app.get("plotly_chart")) >= 6  # two heatmaps, layer bars, arrows, classes, dimensions
 
 
+@pytest.mark.slow  # cost: builds the shapes data and its concept bank
 def test_concepts_page_on_shapes(app: AppTest) -> None:
     from studio_ui.state import DataRef
 

@@ -226,6 +226,7 @@ def test_housekeeping_removes_only_old_leftovers(tmp_path: Path) -> None:
         assert [r[0] for r in db.execute("SELECT id FROM entries")] == ["young"]
 
 
+@pytest.mark.slow  # cost: starts worker processes (about 9 s each to import torch)
 def test_worker_runs_in_its_own_process_and_stores_under_its_id(tmp_path: Path, tiny, monkeypatch) -> None:
     monkeypatch.setenv("UNLEARN_WORKER_THREADS", "1")
     ws = Workspace(tmp_path)
@@ -237,6 +238,7 @@ def test_worker_runs_in_its_own_process_and_stores_under_its_id(tmp_path: Path, 
     assert done.ended >= done.started and done.elapsed() == done.ended - done.started
 
 
+@pytest.mark.slow  # cost: starts worker processes (about 9 s each to import torch)
 def test_killed_worker_reads_as_interrupted_and_a_rerun_works(tmp_path: Path, tiny, monkeypatch) -> None:
     monkeypatch.setenv("UNLEARN_WORKER_THREADS", "1")
     ws = Workspace(tmp_path)
@@ -250,6 +252,7 @@ def test_killed_worker_reads_as_interrupted_and_a_rerun_works(tmp_path: Path, ti
     assert _wait(ws, rerun.id, lambda r: not r.active).status == "done"
 
 
+@pytest.mark.slow  # cost: starts worker processes (about 9 s each to import torch)
 def test_cancel_from_another_process_stops_the_run(tmp_path: Path, tiny, monkeypatch) -> None:
     monkeypatch.setenv("UNLEARN_WORKER_THREADS", "1")
     ws = Workspace(tmp_path)
@@ -263,6 +266,7 @@ def test_cancel_from_another_process_stops_the_run(tmp_path: Path, tiny, monkeyp
     assert ws.list("run") == []
 
 
+@pytest.mark.slow  # cost: starts worker processes (about 9 s each to import torch)
 def test_failed_run_has_one_line_and_the_trace_in_its_log(tmp_path: Path, tiny, monkeypatch) -> None:
     monkeypatch.setenv("UNLEARN_WORKER_THREADS", "1")
     ws = Workspace(tmp_path)
@@ -273,6 +277,7 @@ def test_failed_run_has_one_line_and_the_trace_in_its_log(tmp_path: Path, tiny, 
     assert ws.list("model") == []  # refused before the oracle
 
 
+@pytest.mark.slow  # cost: starts worker processes (about 9 s each to import torch)
 def test_two_concurrent_cli_runs_train_one_oracle(tmp_path: Path, tiny) -> None:
     args = [sys.executable, "-m", "unlearn_core", "unlearn", "--dataset", "digits", "--data-option", "size=8",
             "--checkpoint", str(tiny[3]), "--forget", "class:3", "--method", "finetune", "--set", "epochs=1",

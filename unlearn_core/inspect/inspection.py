@@ -14,10 +14,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..comparison import run_models
 from ..data import SplitDataset, load_dataset
 from ..forget import ForgetSet, resolve
 from ..models import SplitClassifier, load_checkpoint, state_digest
-from ..report import run_models
 from ..store import MODEL_FILE, Entry, Workspace
 from ..train import predict_logits
 from .cka import cka_per_layer, layer_grams
