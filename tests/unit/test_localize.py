@@ -43,8 +43,8 @@ def _total(model: nn.Module) -> int:
 
 
 @pytest.mark.parametrize("localizer", list(LOCALIZERS))
-def test_mask_holds_exactly_the_budget(digits_model, digits, localizer):
-    model, _ = digits_model
+def test_mask_holds_exactly_the_budget(shipped_digits, digits, localizer):
+    model, _ = shipped_digits
     data = UnlearnData(digits, resolve("class:3", digits))
     mask = localize(model, data, localizer=localizer, budget=0.3, device=CPU, seed=1)
     assert mask.n_selected == round(0.3 * _total(model))

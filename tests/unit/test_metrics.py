@@ -163,8 +163,8 @@ def _acc(model, x, y) -> float:
         return float((model.eval()(x).argmax(dim=1) == y).float().mean())
 
 
-def test_evaluate_model_class_forget(digits, digits_model, cpu):
-    model, _ = digits_model
+def test_evaluate_model_class_forget(digits, shipped_digits, cpu):
+    model, _ = shipped_digits
     data = UnlearnData(digits, resolve("class:3", digits))
     ev = evaluate_model(model, data, device=cpu, seed=0)
     head = ev.headline()
@@ -230,8 +230,8 @@ def test_mia_end_to_end_original_looks_member_retrained_looks_unseen(
     assert original.mia_scores["test"] == pytest.approx(true_label_confidence(original.test_logits, digits.test.y))
 
 
-def test_evaluate_model_samples_forget_and_backdoor_split(digits, digits_model, cpu):
-    model, _ = digits_model
+def test_evaluate_model_samples_forget_and_backdoor_split(digits, shipped_digits, cpu):
+    model, _ = shipped_digits
     non_zero = np.flatnonzero(digits.test.y.numpy() != 0)
     with_bd = dataclasses.replace(digits, extras={"backdoor_test": digits.test.subset(non_zero)}, backdoor_target=0)
     data = UnlearnData(with_bd, resolve("random:0.1", with_bd, seed=0))
