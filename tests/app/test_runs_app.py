@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
@@ -27,6 +28,7 @@ def _session(workspace: Path) -> AppTest:
     return at
 
 
+@pytest.mark.slow  # cost: starts a worker process
 def test_a_new_session_lists_a_running_run_and_cancels_it(app: AppTest, tmp_path: Path) -> None:
     root = Path(app.session_state["workspace_root"])
     first = _session(root)

@@ -43,6 +43,7 @@ def results(bad: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> d
         return {name: (cwd, future.result()) for name, (cwd, future) in runs.items()}
 
 
+@pytest.mark.slow  # cost: one CLI process per case (torch import each)
 @pytest.mark.parametrize("case", list(CASES))
 def test_real_stderr_is_one_line(results, marker: Path, case: str) -> None:
     cwd, result = results[case]

@@ -44,6 +44,7 @@ def train_features(shapes_small, shapes_model, cpu) -> torch.Tensor:
     return extract_features(shapes_model[0], shapes_small.train.x, device=cpu)
 
 
+@pytest.mark.slow  # cost: builds the shapes data, trains a shapes model and a concept bank
 def test_probe_finds_planted_colour_and_random_labels_stay_at_chance(shapes_bank) -> None:
     acc = dict(zip(shapes_bank.names, shapes_bank.accuracy, strict=True))
     assert len(shapes_bank) == 5 + 3 + 2 + 2
