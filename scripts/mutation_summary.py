@@ -22,13 +22,15 @@ def main(patterns: list[str]) -> None:
         function = name.split("__mutmut_")[0]
         module = function.rsplit(".", 1)[0].replace(".x\u01c1", ".").split(".x_")[0]
         counts[module][status.strip()] += 1
-    print("| module | mutants | killed | survived | other | kill rate |")
-    print("|---|---|---|---|---|---|")
+    print("| module | mutants | checked | killed | timeout | survived | no tests | kill rate (checked) |")
+    print("|---|---|---|---|---|---|---|---|")
     for module, c in sorted(counts.items()):
         total = sum(c.values())
-        other = total - c["killed"] - c["survived"]
-        print(f"| {module} | {total} | {c['killed']} | {c['survived']} | {other} | {c['killed'] / total:.0%} |")
-
+        checked = total - c["not checked"]
+        caught = c["killed"] + c["timeout"]  # a mutant that hangs the tests is caught too
+        rate = f"{caught / (checked - c['no tests']):.0%}" if checked > c["no tests"] else "–"
+        print(f"| {module} | {total} | {checked} | {c['killed']} | {c['timeout']} | {c['survived']} | "
+              f"{c['no tests']} | {rate} |")
 
 if __name__ == "__main__":
     main(sys.argv[1:])

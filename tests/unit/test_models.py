@@ -167,6 +167,19 @@ def test_pickled_object_is_refused_without_running(tmp_path: Path, small) -> Non
     assert not marker.exists()
 
 
+def test_bare_pickle_whose_torch_error_names_no_global_is_still_called_pickled_objects(tmp_path: Path, small) -> None:
+    """Protocol 4 imports with STACK_GLOBAL: torch's message then names nothing, so the verdict rests on
+    the loader's own opcode scan (read, never run)."""
+    import pickle
+
+    _, meta = small
+    marker = tmp_path / "pwned"
+    (tmp_path / "bare.pt").write_bytes(pickle.dumps(_Payload(str(marker)), protocol=4))
+    with pytest.raises(ValueError, match=r"bare.pt holds pickled Python objects: .*refused"):
+        load_checkpoint(tmp_path / "bare.pt", meta)
+    assert not marker.exists()
+
+
 def test_pt_with_non_tensors_is_refused(tmp_path: Path, small) -> None:
     model, meta = small
     torch.save({**model.state_dict(), "epoch": 3}, tmp_path / "mixed.pt")

@@ -206,8 +206,9 @@ _OBJECT_OPCODES = {"GLOBAL", "STACK_GLOBAL", "REDUCE", "INST", "OBJ", "NEWOBJ", 
 def _pickles_objects(path: Path) -> bool:
     """Whether a bare pickle file imports or calls anything (read with pickletools: nothing runs).
 
-    The whole stream is read to its STOP opcode before deciding: random bytes can hold an object
-    opcode by chance before their first invalid one, and such a file is damaged, not a pickle.
+    The whole stream is read before deciding (genops raises unless it reaches STOP): random bytes
+    can hold an object opcode by chance before their first invalid one, and such a file is damaged,
+    not a pickle.
     """
     import pickletools
 
@@ -216,7 +217,7 @@ def _pickles_objects(path: Path) -> bool:
             names = [op.name for op, _, _ in pickletools.genops(f)]
     except Exception:  # not a pickle at all (random bytes, a zip): genops stops at the first bad opcode
         return False
-    return bool(names) and names[-1] == "STOP" and any(name in _OBJECT_OPCODES for name in names)
+    return any(name in _OBJECT_OPCODES for name in names)
 
 
 def check_finite(state: dict[str, torch.Tensor], name: str) -> None:
