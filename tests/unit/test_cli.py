@@ -71,6 +71,7 @@ def _json(result: subprocess.CompletedProcess[str]) -> dict:
     return json.loads(lines[0])
 
 
+@pytest.mark.slow  # cost: one CLI process per command (each imports torch)
 def test_datasets_json(runs) -> None:
     payload = _json(runs["datasets"].result())
     names = {d["name"] for d in payload["datasets"]}
@@ -79,6 +80,7 @@ def test_datasets_json(runs) -> None:
     assert digits["needs_root"] is False and "size" in digits["options"]
 
 
+@pytest.mark.slow  # cost: one CLI process per command (each imports torch)
 def test_train_json(runs) -> None:
     payload = _json(runs["train"].result())
     out = runs["tmp"] / "m.safetensors"
@@ -97,12 +99,14 @@ def test_train_json(runs) -> None:
     assert payload["test_acc"] == pytest.approx(accuracy(predict_logits(model, test.x), test.y))
 
 
+@pytest.mark.slow  # cost: one CLI process per command (each imports torch)
 def test_eval_json(runs) -> None:
     payload = _json(runs["eval"].result())
     assert payload["test_acc"] >= 0.9 and payload["train_acc"] >= 0.9
     assert set(payload["per_class_test_acc"]) == {str(i) for i in range(10)}
 
 
+@pytest.mark.slow  # cost: one CLI process per command (each imports torch)
 def test_unlearn_retrain_json(runs) -> None:
     payload = _json(runs["unlearn"].result())
     for key in CONTRACT:
@@ -121,6 +125,7 @@ def test_unlearn_retrain_json(runs) -> None:
     assert payload["run_id"] and (runs["tmp"] / "ws" / "run" / payload["run_id"] / "result.json").is_file()
 
 
+@pytest.mark.slow  # cost: one CLI process per command (each imports torch)
 @pytest.mark.parametrize("case", list(BAD))
 def test_bad_arguments_fail_with_one_line(runs, case: str) -> None:
     result = runs[case].result()
