@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -22,6 +23,7 @@ from unlearn_core.localize import (
     score_parameters,
     top_fraction,
 )
+from unlearn_core.localize.masks import LayerSummary, Mask
 from unlearn_core.methods import UnlearnData
 from unlearn_core.models import build_model
 
@@ -191,6 +193,43 @@ def test_layer_summary_shapes(tiny):
         c_out = layer.shape[0] if layer.shape else 1
         assert layer.channel_fraction.shape == (c_out,) and layer.channel_scores.shape == (c_out,)
         assert layer.layer == layer.name.rpartition(".")[0]
+
+
+def test_mask_summary_known_answer():
+    """Every key of the per-layer summary, on a model small enough to count by hand."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 1, bias=False))  # 0.weight [2,3], 0.bias [2], 1.weight [1,2]
+    scores = {
+        "0.weight": torch.tensor([[9.0, 1.0, 8.0], [2.0, 3.0, 4.0]]),
+        "0.bias": torch.tensor([7.0, 0.5]),
+        "1.weight": torch.tensor([[6.0, 0.1]]),
+    }
+    mask = build_mask(model, scores, localizer="salun", granularity="parameter", budget=0.4)  # 4 of 10 entries
+    summary = mask.summary()
+    assert {k: summary[k] for k in ("localizer", "granularity", "budget", "n_selected", "n_total", "fraction")} == {
+        "localizer": "salun", "granularity": "parameter", "budget": 0.4, "n_selected": 4, "n_total": 10,
+        "fraction": 0.4,
+    }
+    layers = {layer["name"]: layer for layer in summary["layers"]}
+    assert list(layers) == ["0.weight", "0.bias", "1.weight"]
+    w0, b0, w1 = layers["0.weight"], layers["0.bias"], layers["1.weight"]
+    assert set(w0) == {"name", "layer", "shape", "n_total", "n_selected", "fraction", "channel_scores",
+                       "channel_fraction", "channel_selected"}
+    # top 4 scores: 9, 8 (row 0 of 0.weight), 7 (0.bias[0]) and 6 (1.weight[0, 0])
+    assert (w0["layer"], w0["shape"], w0["n_total"], w0["n_selected"]) == ("0", [2, 3], 6, 2)
+    assert w0["fraction"] == pytest.approx(2 / 6)
+    assert w0["channel_fraction"].tolist() == pytest.approx([2 / 3, 0.0])
+    assert w0["channel_selected"].tolist() == [True, False]
+    assert w0["channel_scores"].tolist() == pytest.approx([6.0, 3.0])  # row means of |score|
+    assert (b0["shape"], b0["n_selected"], b0["channel_selected"].tolist()) == ([2], 1, [True, False])
+    assert b0["channel_scores"].tolist() == pytest.approx([7.0, 0.5])
+    assert (w1["layer"], w1["shape"], w1["n_selected"], w1["fraction"]) == ("1", [1, 2], 1, 0.5)
+    empty = build_mask(model, None, localizer="shallowest", budget=0.0).summary()
+    assert empty["fraction"] == 0.0 and all(layer["channel_scores"] is None for layer in empty["layers"])
+    assert all(layer["fraction"] == 0.0 for layer in empty["layers"])
+    nothing = Mask({}, [], "random", "parameter", 0.1)
+    assert (nothing.n_total, nothing.fraction) == (0, 0.0)
+    assert LayerSummary("b", "", (0,), 0, 0, None, np.zeros(0), np.zeros(0, bool)).fraction == 0.0
 
 
 def test_partial_pgd_stays_in_the_ball_and_raises_the_loss():
