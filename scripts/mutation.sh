@@ -5,8 +5,9 @@
 #   bash scripts/mutation.sh forget metrics   # only these (unlearn_core/forget.py, unlearn_core/metrics/*)
 #
 # mutmut first runs the fast tests of those modules once to learn which test calls which function,
-# then runs, for each mutant, only the fast tests that reach the mutated function. One worker, at
-# low priority, one thread per process: the machine is shared. Results: mutants/ and the summary
+# then runs, for each mutant, only the fast tests that reach the mutated function. One worker
+# (MUTATION_CHILDREN=2 for two on an otherwise idle machine), at low priority, one thread per
+# process. Timeouts are CPU seconds, so load slows the run but does not turn survivors into timeouts. Results: mutants/ and the summary
 # printed at the end (killed = a test failed; survived = no test noticed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,5 +27,5 @@ for m in "${modules[@]}"; do
   [ -n "${PATTERN[$m]:-}" ] || { echo "unknown module '$m'; use: ${!PATTERN[*]}" >&2; exit 2; }
   patterns+=("${PATTERN[$m]}")
 done
-nice -n 10 python -m mutmut run --max-children 1 "${patterns[@]}"
+nice -n 10 python -m mutmut run --max-children "${MUTATION_CHILDREN:-1}" "${patterns[@]}"
 python -m mutmut results --all true | python scripts/mutation_summary.py "${patterns[@]}"
