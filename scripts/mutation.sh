@@ -7,7 +7,10 @@
 # mutmut first runs the fast tests of those modules once to learn which test calls which function,
 # then runs, for each mutant, only the fast tests that reach the mutated function. One worker
 # (MUTATION_CHILDREN=2 for two on an otherwise idle machine), at low priority, one thread per
-# process. Timeouts are CPU seconds, so load slows the run but does not turn survivors into timeouts. Results: mutants/ and the summary
+# process. A mutant times out after (estimated test time + 1 s) x 15 x 2 CPU seconds, or half that
+# in wall time, so a heavily loaded machine can turn slow survivors into timeouts: run it alone.
+# Workers fork from mutmut's forkserver (pyproject.toml), not from the main process: torch is not
+# fork-safe, and forked workers deadlocked. Results: mutants/ and the summary
 # printed at the end (killed = a test failed; survived = no test noticed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
