@@ -35,7 +35,7 @@ from unlearn_core.inspect.relearn import DEFAULT_LR, DEFAULT_SHOTS, DEFAULT_STEP
 
 from . import inspect_charts as charts
 from .charts import image_to_uint8, upscale
-from .resources import get_dataset, get_model, get_workspace
+from .resources import get_dataset, get_model, get_run_models, get_workspace
 from .state import DataRef, ModelRef, data_ref, model_ref, workspace_root
 from .widgets import pct, user_errors
 
@@ -46,10 +46,11 @@ Keys = tuple[DataRef, ModelRef, str]
 # -- cached computations (keyed by plain values, never tensors) ---------------------------------
 @st.cache_resource(show_spinner="Loading the run's three models...")
 def loaded_run(keys: Keys, run_id: str) -> LoadedRun:
-    """The run with its original (the active model), unlearned and retrained models."""
+    """The run with its original (the active model), unlearned and retrained models (the latter two
+    from Compare's cache, so a run's checkpoints are read once per session)."""
     data, model, root = keys
     original, _ = get_model(data, model, root)
-    return load_run(get_workspace(root), run_id, original, get_dataset(data))
+    return load_run(get_workspace(root), run_id, original, get_dataset(data), models=get_run_models(root, run_id))
 
 
 @st.cache_resource

@@ -167,6 +167,26 @@ def test_inspect_refuses_another_original(retrain_run, capsys) -> None:
     assert status == 2 and "started from another model" in stderr
 
 
+def test_load_run_uses_the_models_it_is_given_and_reads_no_checkpoint(retrain_run, digits, digits_model,
+                                                                      monkeypatch) -> None:
+    """Compare hands inspection the models it has loaded already: nothing is read twice."""
+    import unlearn_core.inspect.inspection as inspection
+
+    workspace, record, _ = retrain_run
+    model, _ = digits_model
+    unlearned, retrained = inspection.run_models(workspace, workspace.get(record.entry.id))
+
+    def no_read(*args, **kwargs):
+        raise AssertionError("load_run read the run's checkpoints although it was given them")
+
+    monkeypatch.setattr(inspection, "run_models", no_read)
+    run = inspection.load_run(workspace, record.entry.id, model, digits, models=(unlearned, retrained))
+    assert run.models["unlearned"] is unlearned and run.models["retrain"] is retrained
+    assert run.models["original"] is model and run.forget.n_forget == record.summary["n_forget"]
+    alone = inspection.load_run(workspace, record.entry.id, model, digits, models=(unlearned, None))
+    assert set(alone.models) == {"original", "unlearned"}
+
+
 def test_external_checkpoint_identical_to_the_original_gets_the_originals_metrics(retrain_run, digits, digits_model,
                                                                                    tmp_path) -> None:
     workspace, _, original_path = retrain_run

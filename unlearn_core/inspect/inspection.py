@@ -51,9 +51,12 @@ def run_dataset(entry: Entry) -> SplitDataset:
     return load_dataset(meta.dataset, **dict(meta.dataset_options))
 
 
-def load_run(workspace: Workspace, run_id: str, original: SplitClassifier, data: SplitDataset | None = None) -> LoadedRun:
+def load_run(workspace: Workspace, run_id: str, original: SplitClassifier, data: SplitDataset | None = None,
+             models: tuple[SplitClassifier, SplitClassifier | None] | None = None) -> LoadedRun:
     """Load run `run_id` with `original`, the model it started from; ValueError when `original`
-    is another model than the run's (its weights digest differs from the one stored)."""
+    is another model than the run's (its weights digest differs from the one stored). `data` and
+    `models` (the run's unlearned and retrained models, as `comparison.run_models` returns them)
+    are used when the caller has them loaded already, so nothing is read twice."""
     entry = workspace.get(run_id)
     if entry.kind != "run":
         raise ValueError(f"{run_id!r} is a {entry.kind}, not a run")
@@ -62,11 +65,11 @@ def load_run(workspace: Workspace, run_id: str, original: SplitClassifier, data:
         raise ValueError(f"run {run_id} started from another model than the one given; "
                          "pass the checkpoint it started from")
     data = data if data is not None else run_dataset(entry)
-    unlearned, retrained = run_models(workspace, entry)
-    models: dict[str, SplitClassifier] = {"original": original, "unlearned": unlearned}
+    unlearned, retrained = models if models is not None else run_models(workspace, entry)
+    by_role: dict[str, SplitClassifier] = {"original": original, "unlearned": unlearned}
     if retrained is not None:
-        models["retrain"] = retrained
-    return LoadedRun(entry, data, resolve(entry.info["forget"], data, int(entry.info["seed"])), models)
+        by_role["retrain"] = retrained
+    return LoadedRun(entry, data, resolve(entry.info["forget"], data, int(entry.info["seed"])), by_role)
 
 
 def run_original(entry: Entry, data: SplitDataset, *, device: torch.device, workspace: Workspace,
