@@ -55,12 +55,10 @@ def main() -> int:
 
     import torch
 
-    from unlearn_core.data import load_dataset
     from unlearn_core.store import Workspace
     from unlearn_core.worker import RunRequest, run_tracked, start_run
 
     torch.set_num_threads(args.threads)
-    data = load_dataset("digits")
     request = RunRequest(dataset="digits", forget=args.forget, method=args.method, device="cpu")
     out: dict = {"method": args.method, "forget": args.forget, "threads": args.threads, "reps": args.reps}
     with tempfile.TemporaryDirectory(prefix="unlearn-overhead-") as tmp:
