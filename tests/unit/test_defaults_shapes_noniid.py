@@ -33,10 +33,10 @@ def retrained_retain_acc(shapes_model, noniid, cpu) -> float:
     return _retain_accuracy(run_method("retrain", model, noniid, RunContext(cpu, meta, seed=0)).result.model, noniid)
 
 
-# DEL misses by a hair here: one seed measured exactly 3.0 points below retraining (under load) and the
-# full suite saw it below; a known miss, said in DEL's caveat on the Unlearn page and in docs/methods.md#del
-# until the 3-seed shapes benchmark with the recipe-derived finetune settles the default.
-CASES = [pytest.param(n, marks=pytest.mark.xfail(reason="DEL's default is about 3 points short here", strict=False))
+# DEL's default budget (0.30, the paper's) resets too much of the small shapes model: the 3-seed benchmark
+# measured retain accuracy 88 ± 7% against 99.9%. budget=0.1 kept it within 0.8 points on the same seeds
+# (docs/methods.md#del-measured); the caveat on the Unlearn page says so. A known miss until the default changes.
+CASES = [pytest.param(n, marks=pytest.mark.xfail(reason="DEL's default budget 0.30 is short here; budget=0.1 is not", strict=False))
          if n == "del" else n for n in SEED_METHODS]
 
 
