@@ -6,10 +6,13 @@
 #   3. the scale benchmark (ResNet-18 on concept shapes, 3 sizes) at one seed on cuda,
 # then prints a table: method, cuda time, CPU time, CPU / cuda, gap to retraining on each device.
 # Usage: bash scripts/gpu_check.sh [OUT_DIR]   (default: $OUT, else a fresh temporary folder)
+# OUT_DIR receives three files: gpu_check.md (the tables), time_ratio.png (the scale plot) and
+# gpu_check_files.tar.gz (every run's JSON and log); the workspaces stay in a temporary folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUT_DIR="${1:-${OUT:-$(mktemp -d)}}"
-mkdir -p "$OUT_DIR"
+FINAL_DIR="${1:-${OUT:-$(mktemp -d)}}"
+mkdir -p "$FINAL_DIR"
+OUT_DIR="$(mktemp -d)"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 if ! python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
     echo "gpu_check: no CUDA device here (torch.cuda.is_available() is False)" >&2
@@ -21,7 +24,7 @@ START=$(date +%s)
 
 echo "== 1. tests that touch devices" >&2
 timeout 150 python -m pytest tests/unit/test_train.py tests/unit/test_memory.py tests/unit/test_bench_executors.py \
-    -q -p no:randomly -m "not slow" -k "device or memory or bench or ray or markdown or summarize" \
+    -p no:randomly -m "not slow" -k "device or memory or bench or ray or markdown or summarize" \
     2>&1 | tail -3 | tee "$OUT_DIR/tests.txt" || true
 
 echo "== 2. one tour-sized run per seed method, cuda then cpu" >&2
@@ -37,6 +40,9 @@ done
 echo "== 3. scale benchmark, one seed, cuda" >&2
 timeout 240 python benchmarks/run_scale.py --sizes 1500,3000,6000 --seeds 1 --device cuda \
     --out "$OUT_DIR/scale" 2> "$OUT_DIR/scale.log" || echo "scale benchmark: exit $? (see scale.log)" >&2
+if ls "$OUT_DIR"/scale/shapes_n*.json > /dev/null 2>&1 && [ ! -f "$OUT_DIR/scale/results.md" ]; then
+    python benchmarks/run_scale.py --render-only --out "$OUT_DIR/scale"  # the sizes finished before the limit
+fi
 
 python - "$OUT_DIR" "$START" <<'EOF'
 import json, pathlib, sys, time
@@ -46,7 +52,8 @@ rows = ["| method | cuda time (s) | CPU time (s) | CPU / cuda | gap cuda (pts) |
         "|---|---|---|---|---|---|---|"]
 retrain = {}
 for method in ("del", "unsir", "layer_attack", "rfa", "concept_poisoning"):
-    r = {d: json.loads((out / f"unlearn-{method}-{d}.json").read_text() or "{}") for d in ("cuda", "cpu")}
+    files = {d: out / f"unlearn-{method}-{d}.json" for d in ("cuda", "cpu")}
+    r = {d: json.loads(f.read_text() or "{}") if f.exists() else {"error": "not run"} for d, f in files.items()}
     if any("time_s" not in r[d] for d in r):
         rows.append(f"| {method} | failed: {r['cuda'].get('error', '')} {r['cpu'].get('error', '')} | | | | | |")
         continue
@@ -65,8 +72,13 @@ text = f"# GPU check\n\n{gpu}. Digits, forget class:3, each method's defaults.\n
 scale = out / "scale" / "results.md"
 if scale.exists():
     text += "\n" + scale.read_text().replace("# Scale benchmark", "## Scale benchmark (cuda, one seed)")
-text += f"\nTests: {(out / 'tests.txt').read_text().strip().splitlines()[-1]}\n"
+tests = (out / "tests.txt").read_text().strip().splitlines() if (out / "tests.txt").exists() else []
+text += f"\nTests: {tests[-1] if tests else 'no output'}\n"
 text += f"\n_gpu_check.sh took {time.time() - float(sys.argv[2]):.0f} s._\n"
 (out / "gpu_check.md").write_text(text)
 print(text)
 EOF
+cp "$OUT_DIR/gpu_check.md" "$FINAL_DIR/"
+[ -f "$OUT_DIR/scale/time_ratio.png" ] && cp "$OUT_DIR/scale/time_ratio.png" "$FINAL_DIR/"
+tar -czf "$FINAL_DIR/gpu_check_files.tar.gz" -C "$OUT_DIR" --exclude='ws-*' .
+echo "gpu_check: results in $FINAL_DIR" >&2
