@@ -17,8 +17,10 @@ from studio_ui.widgets import image_grid, pct
 from unlearn_core.fingerprint import data_fingerprint
 from unlearn_core.forget import resolve
 from unlearn_core.methods import get_method
+from unlearn_core.methods.deletion import resolved_budget
 from unlearn_core.models import state_digest
 from unlearn_core.runs import find_run
+from unlearn_core.store import load_run_artifacts
 from unlearn_core.train import accuracy
 
 DATA = state.DataRef()  # the built-in digits
@@ -116,7 +118,7 @@ with st.container(border=True):
 # -- 3. where the method acts --------------------------------------------------------------------
 with st.container(border=True):
     st.subheader("3. Where DEL acts")
-    budget = float(config.budget)
+    budget = resolved_budget(config, forget)
     masks = {"DEL (weighted gradient on the 3s)": get_mask(DATA, MODEL, root, FORGET.spec, "del", None, budget),
              "random control": get_mask(DATA, MODEL, root, FORGET.spec, "random", None, budget)}
     st.markdown(f"DEL scores every output channel by how much its weights drive the loss on the 3s "
@@ -188,7 +190,9 @@ def run_and_compare() -> None:
         s = workspace.get(run_id).info
         f = workspace.get(fast_id).info if fast_id else None
         state.remember_run(run_id)
-        st.markdown(f"DEL ran with its default settings ({', '.join(f'{k} {v}' for k, v in s['config'].items())}). "
+        settings = {**s["config"], **{k.removeprefix("resolved/"): v for k, v in
+                                       load_run_artifacts(workspace.get(run_id)).items() if k.startswith("resolved/")}}
+        st.markdown(f"DEL ran with its default settings ({', '.join(f'{k} {v}' for k, v in settings.items())}). "
                     f"Retraining took {s['retrain_time_s']:.1f} s; the retrained model is stored and reused"
                     + (f" by RFA, which took {f['time_s']:.1f} s." if f else "."))
     with st.container(border=True):

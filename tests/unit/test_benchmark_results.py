@@ -57,3 +57,24 @@ def test_a_stored_table_the_template_does_not_place_is_appended_and_a_missing_on
 def test_the_stored_tables_render_the_committed_results_md(rb):
     """results.md is exactly what the stored tables and the template give (nobody edits it by hand)."""
     assert rb.render(rb.TEMPLATE.read_text(), rb.load_tables()) == rb.OUT.read_text()
+
+
+def test_rerunning_one_row_merges_it_and_keeps_the_other_rows(rb, tmp_path):
+    def with_runs(table: dict, names: list[str], retrain_s: float) -> dict:
+        retrain = {**table["retrain"], "retrain_time_s": {"mean": retrain_s, "std": 0.0}}
+        return {**table, "retrain": retrain, "failed": [], "runs": [{"method": n, "seed": 0} for n in names]}
+
+    stored = with_runs(_table("class:3", 1.25), ["del", "finetune"], 30.0)
+    stored["methods"]["finetune"] = {**stored["methods"]["del"], "avg_gap": {"mean": 9.0, "std": 0.0}}
+    stored["failed"] = [{"method": "del", "seed": 1, "error": "old failure"}]
+    rerun = with_runs(_table("class:3", 0.5), ["del"], 20.0)
+    merged = rb.merge_rows(stored, rerun, elapsed_s=12.0)
+    assert merged["methods"]["del"]["avg_gap"]["mean"] == 0.5 and merged["methods"]["finetune"]["avg_gap"]["mean"] == 9.0
+    assert [r["method"] for r in merged["runs"]] == ["finetune", "del"] and merged["failed"] == []
+    assert merged["retrain"]["retrain_time_s"]["mean"] == 30.0  # the table's own retrain row is kept
+    assert merged["reruns"][0]["methods"] == ["del"] and merged["reruns"][0]["retrain_time_s"] == 20.0
+    assert stored["methods"]["del"]["avg_gap"]["mean"] == 1.25  # the stored table is not mutated
+    text = rb.render_table({**merged, "suite": "digits", "elapsed_s": 40, "machine": "x", "torch": "t", "date": "d"})
+    assert "Rerun on" in text and "del (12 s" in text and "20 s)" in text
+    with pytest.raises(ValueError, match="forget"):
+        rb.merge_rows(stored, with_runs(_table("random:0.1", 0.5), ["del"], 20.0), elapsed_s=1.0)

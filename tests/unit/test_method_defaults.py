@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from unlearn_core.methods import RunContext
-from unlearn_core.methods.deletion import DELConfig, finetune_config
+from unlearn_core.forget import ForgetSet
+from unlearn_core.methods.deletion import DELConfig, finetune_config, resolved_budget
 from unlearn_core.methods.rfa import auto_lam
 from unlearn_core.methods.ssd import SSDConfig, dampen, select_alpha, select_budget
 from unlearn_core.models import ModelMeta
@@ -38,6 +39,15 @@ def test_del_auto_reproduces_the_measured_digits_setting():
     digits = _ctx(TrainConfig(epochs=10, lr=0.05, batch_size=64))  # recipes.py's digits recipe
     auto = finetune_config(DELConfig(), digits)
     assert (auto.epochs, auto.lr, auto.batch_size, auto.optimizer) == (15, 0.05, 64, "sgd")
+
+
+def test_del_budget_is_the_papers_for_classes_and_concepts_and_a_tenth_for_samples():
+    def forget(kind: str) -> ForgetSet:
+        return ForgetSet(f"{kind}:x", kind, np.array([0]), np.array([1]))
+
+    assert [resolved_budget(DELConfig(), forget(k)) for k in ("class", "concept", "random", "indices", "flag")] == [
+        0.30, 0.30, 0.10, 0.10, 0.10]
+    assert resolved_budget(DELConfig(budget=0.25), forget("random")) == 0.25  # a set budget wins
 
 
 def test_rfa_lambda_is_half_for_classes_and_a_tenth_otherwise():
