@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from unlearn_core.methods import RunContext
 from unlearn_core.forget import ForgetSet
+from unlearn_core.methods import RunContext
 from unlearn_core.methods.deletion import DELConfig, finetune_config, resolved_budget
 from unlearn_core.methods.rfa import auto_lam
 from unlearn_core.methods.ssd import SSDConfig, dampen, select_alpha, select_budget
