@@ -16,6 +16,7 @@ from studio_ui.compare_charts import (
     comparison_values,
     embedding_figure,
     metric_frame,
+    mia_chance_note,
     mia_figure,
     run_per_class_figure,
 )
@@ -74,6 +75,8 @@ st.markdown(f"**{titles.get(s['method'], s['method'])}** forgetting **{forget_na
 frame = metric_frame(s)
 st.subheader("Metrics")
 st.table(frame.set_index("metric"))  # a static table wraps its text: no column is cut off at any width
+if note := mia_chance_note(s):
+    st.warning(note, icon=":material/casino:")
 versus = comparison_values(s)
 cols = st.columns(3) + st.columns(3)  # two rows: the labels stay whole
 for col, (key, (what, direction)) in zip(cols, COMPARISON_HELP.items(), strict=True):

@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from unlearn_core.comparison import METRIC_HELP, ComparisonView
+from unlearn_core.metrics import at_chance
 from unlearn_core.runs import HEADLINE
 
 from .charts import MODEL_COLORS, per_class_bars
@@ -37,6 +38,22 @@ def headline_frame(summary: dict[str, Any], labels: dict[str, str] | None = None
 
     return pd.DataFrame({who: [pct(summary[who][k]) for k in HEADLINE] for who in WHO},
                         index=[(labels or {}).get(k, metric_label(k)) for k in HEADLINE])
+
+
+def mia_chance_note(summary: dict[str, Any]) -> str | None:
+    """A warning when MIA-efficacy's attack is at chance on the retrained or the unlearned model (its
+    accuracy on its own training samples within 5 points of 50%), else None: its verdict is then
+    noise, and so is the share of the average gap it contributes."""
+    details = summary.get("details", {})
+    chance = {who: details[who]["mia_attack_acc"] for who in ("unlearned", "retrain")
+              if at_chance(details.get(who, {}).get("mia_attack_acc"))}
+    if not chance:
+        return None
+    names = {"unlearned": "unlearned", "retrain": "retrained"}
+    which = " and ".join(f"the {names[who]} model (attack accuracy {100 * acc:.0f}%)" for who, acc in chance.items())
+    return (f"The membership attack behind MIA-efficacy is at chance on {which}: it cannot tell the samples "
+            "it was fitted on apart, so its MIA-efficacy is noise here, and so is the share of the average gap it "
+            "adds. Judge forgetting by the accuracies and the loss-attack AUC.")
 
 
 def comparison_values(summary: dict[str, Any]) -> dict[str, float | None]:

@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 
 from unlearn_core.comparison import COMPARISON_HELP
 
-from .compare_charts import comparison_values
+from .compare_charts import comparison_values, mia_chance_note
 from .labels import format_value, metric_label
 
 STYLE = """
@@ -84,8 +84,10 @@ def run_report_html(run_id: str, summary: dict[str, Any], metrics: pd.DataFrame,
         "<p class='caption'>The goal of unlearning is to look like the model retrained without the forget set: "
         "compare every figure with the retrained model's, not with 0 or 100%.</p>",
         "<h2>Metrics</h2>", metrics.to_html(index=False, border=0, na_rep="–"),
-        "<h2>Against retraining</h2>", _comparison_table(s),
     ]
+    if note := mia_chance_note(s):
+        parts.append(f"<p class='caption'><b>{html.escape(note)}</b></p>")
+    parts += ["<h2>Against retraining</h2>", _comparison_table(s)]
     if inspection is not None:
         extra, inspection_figures = _inspection_parts(inspection)
         parts += extra

@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 
-from studio_ui.compare_charts import embedding_figure, metric_frame, mia_figure, run_per_class_figure
+from studio_ui.compare_charts import embedding_figure, metric_frame, mia_chance_note, mia_figure, run_per_class_figure
 from studio_ui.html_report import run_report_html
 from unlearn_core.comparison import ComparisonView
 
@@ -69,3 +69,17 @@ def test_report_carries_the_inspection_and_external_runs() -> None:
     for text in ("Layer-wise similarity of representations", "original → retrained", "Linear probe",
                  "Relearn test", "93.1%", "87.5%", "after 2 relearn steps on 16 samples"):
         assert text in page, text
+
+
+def test_an_mia_attack_at_chance_is_flagged_on_the_page_and_in_the_report() -> None:
+    summary = _summary()
+    assert mia_chance_note(summary) is None  # runs stored before the attack's accuracy was measured
+    summary["details"]["unlearned"]["mia_attack_acc"] = 0.93
+    summary["details"]["retrain"]["mia_attack_acc"] = 0.93
+    assert mia_chance_note(summary) is None
+    summary["details"]["retrain"]["mia_attack_acc"] = 0.52
+    note = mia_chance_note(summary)
+    assert "retrained model (attack accuracy 52%)" in note and "unlearned" not in note
+    assert "MIA attack accuracy" in metric_frame(summary)["metric"].tolist()
+    report = run_report_html("r1", summary, metric_frame(summary), [])
+    assert "at chance on the retrained model" in report

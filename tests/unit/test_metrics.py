@@ -17,6 +17,7 @@ from torch import nn
 from unlearn_core.forget import UnlearnData, resolve
 from unlearn_core.metrics import (
     HEADLINE_KEYS,
+    at_chance,
     avg_gap,
     backdoor_asr,
     compare_to_retrain,
@@ -71,6 +72,18 @@ def test_mia_efficacy_on_a_separable_case():
     assert mia_efficacy(conf_retain, conf_test, like_test, seed=3) == mia_efficacy(
         conf_retain, conf_test, like_test, seed=3
     )
+
+
+def test_mia_attack_accuracy_separates_a_real_attack_from_one_at_chance():
+    rng = np.random.default_rng(2)
+    separable = svc_mia(rng.uniform(0.9, 1.0, 400), rng.uniform(0.0, 0.5, 400), rng.uniform(0, 1, 50))
+    assert separable.attack_acc == 1.0 and not at_chance(separable.attack_acc)
+    # near-perfect models: every confidence is 1, members and non-members are the same points
+    same = svc_mia(np.ones(300), np.ones(300), np.ones(40))
+    assert same.attack_acc == 0.5 and at_chance(same.attack_acc)
+    assert at_chance(0.549) and not at_chance(0.55) and not at_chance(None) and not at_chance(float("nan"))
+    empty_forget = svc_mia(np.ones(30), np.zeros(30), np.empty(0))
+    assert empty_forget.attack_acc == 1.0  # reported even without forget samples
 
 
 def test_mia_rejects_empty_shadow_sets():

@@ -44,7 +44,7 @@ def test_the_three_registries_keep_their_order() -> None:
 def test_the_metrics_table_drives_headline_serialisation_and_help() -> None:
     assert HEADLINE_KEYS == ("forget_acc", "retain_acc", "test_acc", "forget_test_acc", "mia_efficacy")
     keys = [m.key for m in METRICS.list()]
-    assert keys == [*HEADLINE_KEYS, "test_acc_all", "loss_mia_auc", "backdoor_asr"]
+    assert keys == [*HEADLINE_KEYS, "mia_attack_acc", "test_acc_all", "loss_mia_auc", "backdoor_asr"]
     assert all(callable(m.compute) for m in METRICS.list())  # every row computes its own figure
     assert METRIC_HELP == metric_help() and "test_acc_all" not in METRIC_HELP
     assert METRIC_HELP["mia_efficacy"][0] == "MIA-efficacy"

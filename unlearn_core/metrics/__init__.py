@@ -13,6 +13,7 @@ from .divergence import js_divergence, js_per_sample, kl_divergence
 from .evaluate import ModelEval, compare_to_retrain, evaluate_model
 from .mia import (
     MIAResult,
+    at_chance,
     loss_threshold_mia,
     mia_efficacy,
     per_sample_loss,
@@ -28,6 +29,7 @@ __all__ = [
     "Metric",
     "ModelEval",
     "Predictions",
+    "at_chance",
     "avg_gap",
     "backdoor_asr",
     "compare_to_retrain",

@@ -9,6 +9,7 @@ dataset has one) and derives every figure from those logits:
   whole test set otherwise; ``test_acc_all`` always on the whole test set;
 - ``forget_test_acc`` on the forgotten slice of the test set (None without a counterpart);
 - ``mia_efficacy``: SalUn's SVC attack (retain members vs whole-test non-members, see mia.py);
+  ``mia_attack_acc``: that attack's accuracy on the samples it was fitted on (near 0.5: at chance);
 - ``loss_mia_auc``: loss-threshold attack, D_f as members vs the test counterpart (SCRUB's
   restriction to the forgotten classes) or the whole test set when there is none;
 - ``backdoor_asr`` on ``dataset.extras["backdoor_test"]`` when the dataset has a backdoor.
