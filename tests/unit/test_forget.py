@@ -108,6 +108,25 @@ def test_concept_on_hand_made_dataset() -> None:
     assert fs.test_forget_idx.tolist() == [0, 2, 4]
 
 
+def test_concept_values_may_hold_an_equals_sign_and_refusals_list_the_concepts() -> None:
+    data = _tiny({"tag": np.array([0, 1] * 6), "hat": np.zeros(12, int)}, {"tag": np.array([1, 0] * 3)},
+                 concepts={"tag": ["plain", "a=b"], "hat": ["no", "yes"]})
+    assert resolve("concept:tag=a=b", data).forget_idx.tolist() == [1, 3, 5, 7, 9, 11]  # split at the first '='
+    with pytest.raises(ValueError, match=r"^bad concept 'size=big' for tiny; concepts: tag=plain\|a=b, hat=no\|yes$"):
+        resolve("concept:size=big", data)
+    with pytest.raises(ValueError, match=r"^bad concept 'hat=yes' for tiny; concepts: none$"):
+        resolve("concept:hat=yes", _tiny({}))
+
+
+def test_non_iid_random_takes_class_0_and_may_take_every_sample_of_its_classes() -> None:
+    data = _tiny({})  # 12 samples, labels 0, 1, 2, 0, 1, 2, ...: 4 per class
+    assert resolve("random:0.25@0", data, seed=1).forget_idx.tolist() == [0, 3, 9]  # class 0 is a class
+    whole = resolve("random:0.3333@0", data)  # round(0.3333 x 12) = 4 = every sample of class 0
+    assert whole.forget_idx.tolist() == [0, 3, 6, 9]
+    with pytest.raises(ValueError, match="is 5 samples but the chosen classes hold only 4"):
+        resolve("random:0.41@0", data)
+
+
 def test_flag() -> None:
     flagged = np.zeros(12, dtype=bool)
     flagged[[2, 8]] = True
@@ -130,8 +149,10 @@ def test_flag() -> None:
         ("class:0,1,2,3,4,5,6,7,8,9", "holds the whole train set"),
         ("random:0", r"random fraction must be in \(0, 1\)"),
         ("random:1.5", r"random fraction must be in \(0, 1\)"),
+        ("random:1", r"random fraction must be in \(0, 1\); got 1\.0"),
         ("random:lots", "random fraction must be a number"),
         ("random:0.1@12", "class 12 does not exist"),
+        ("random:0.1@10", r"^class 10 does not exist; classes are 0\.\.9$"),  # one past the last class
         ("random:0.1@", "class list is empty"),
         ("classes:3", "bad forget spec 'classes:3'; use class:3"),
         ("class3", "bad forget spec"),

@@ -82,6 +82,28 @@ def test_failed_writer_leaves_nothing_visible(tmp_path: Path) -> None:
     assert [e.id for e in ws.list("run")] == [ok.id] and ok.file("a.txt").read_text() == "ok"
 
 
+def test_put_returns_the_entry_that_get_reads_back_and_refuses_unknown_kinds(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path)
+    before = time.time()
+    put = ws.put("forget_set", "my set", dataset="shapes", info={"n": 3}, key="k1",
+                 files={"a.txt": lambda p: p.write_text("x")})
+    assert (put.kind, put.name, put.dataset, put.key, put.info) == ("forget_set", "my set", "shapes", "k1", {"n": 3})
+    assert before <= put.created <= time.time() and put.path == tmp_path / "forget_set" / put.id
+    assert ws.get(put.id) == put  # what the caller holds is what the registry stored
+    with pytest.raises(ValueError, match=r"^unknown entry kind 'runs'; kinds: model, run, forget_set$"):
+        ws.put("runs", "x", dataset="digits", info={})
+
+
+def test_a_failure_before_any_file_is_written_leaves_no_pending_row(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path)
+    (tmp_path / ".tmp").write_text("not a folder")  # the temporary folder cannot be made
+    with pytest.raises(OSError) as failure:
+        ws.put("run", "doomed", dataset="digits", info={})
+    assert isinstance(failure.value, (FileExistsError, NotADirectoryError))  # the cause, not a clean-up error
+    with sqlite3.connect(tmp_path / "registry.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM entries").fetchone()[0] == 0
+
+
 def test_pending_rows_stay_invisible(tmp_path: Path) -> None:
     ws = Workspace(tmp_path)
     with sqlite3.connect(ws.root / "registry.sqlite") as db:
