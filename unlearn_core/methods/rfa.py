@@ -61,8 +61,8 @@ class RFAConfig(MethodConfig):
         "Over-forgets non-IID forget sets in membership terms: on digits random:0.1@2,5 forget and retain "
         "accuracy match retraining but MIA-efficacy is 57% against 8% (average gap 13.0 points, 3 seeds); on "
         "shapes the gap is 4.3 (MIA-efficacy 19% against 3%). Class forgetting stays within a point, and random "
-        "10% within a point of retraining's accuracies. For non-IID sample forgetting on digits use DEL (1.2) or fine-tune (1.5); on shapes RFA is the "
-        "closest measured default (fine-tune 11.4), and DEL with budget=0.1 keeps accuracies within a point."
+        "10% within a point of retraining's accuracies. For non-IID sample forgetting on digits use DEL (0.8) or fine-tune (1.5); on shapes RFA is the "
+        "closest measured default (fine-tune 11.4, DEL 8.0, whose accuracies stay within a point: its gap is the MIA attack)."
     )
     layers: str = param(
         "linear", "Which layers get adapters: every Linear (on small_cnn the head), or also the last "
