@@ -116,7 +116,7 @@ def plot(records: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
+    fig, ax = plt.subplots(figsize=(9.5, 5), dpi=120)
     methods = list(dict.fromkeys(m for r in records for m in r["table"]["methods"]))
     for name in methods:
         points = [(r["n_train"], r["table"]["methods"][name]["time_ratio"]) for r in records
@@ -139,7 +139,7 @@ def plot(records: list[dict], path: Path) -> None:
     ax.set_ylabel("method time / retraining time")
     device = records[0]["machine"].rsplit("device ", 1)[-1]
     ax.set_title(f"ResNet-18 (width {records[0]['width']}, {device}): unlearning cost against retraining's")
-    ax.legend(fontsize=8, ncol=2, title="dashed: baselines", title_fontsize=8)
+    ax.legend(fontsize=8, title="dashed: baselines", title_fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)

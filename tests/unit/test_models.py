@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -260,3 +261,28 @@ def test_meta_overrides_stored_architecture(tmp_path: Path, small) -> None:
     wrong = _small_meta(arch_options={"width": 16})
     with pytest.raises(CheckpointMismatch, match="wrong shapes"):
         load_checkpoint(path, wrong)
+
+
+_GOOD_META = {"arch": "small_cnn", "num_classes": 10, "input_shape": [1, 16, 16], "dataset": "digits", "note": "n",
+              "dataset_options": {}, "arch_options": {}, "recipe": {}, "metrics": {}, "class_names": ["a"], "seed": 1}
+
+
+@pytest.mark.parametrize(("field", "value", "expected"), [
+    ("arch", "", "an architecture name"),
+    ("dataset", 3, "text"), ("note", ["x"], "text"), ("dataset_options", [], "an object"),
+    ("arch_options", "wide", "an object"), ("recipe", [1], "an object"), ("metrics", 0.5, "an object"),
+    ("class_names", "abc", "a list of names"), ("class_names", ["a", 2], "a list of names"),
+    ("seed", "7", "an integer"), ("seed", True, "an integer"),
+])
+def test_each_metadata_field_of_the_wrong_type_is_refused_by_name(field: str, value: object, expected: str) -> None:
+    """Stored metadata is untrusted: every optional field is type-checked, and the message names it."""
+    assert ModelMeta.from_json(json.dumps(_GOOD_META)).seed == 1  # the base record is valid
+    with pytest.raises(ValueError) as refusal:
+        ModelMeta.from_json(json.dumps({**_GOOD_META, field: value}))
+    assert str(refusal.value) == f"metadata field {field} must be {expected}; got {value!r}"
+
+
+def test_optional_metadata_fields_may_be_absent() -> None:
+    required = {k: _GOOD_META[k] for k in ("arch", "num_classes", "input_shape")}
+    meta = ModelMeta.from_json(json.dumps(required))
+    assert (meta.arch, meta.num_classes, tuple(meta.input_shape)) == ("small_cnn", 10, (1, 16, 16))
