@@ -59,7 +59,7 @@ from .registry import register_method
 class UNSIRConfig(MethodConfig):
     caveats: ClassVar[str] = (
         "Within half a point of retraining on the built-in CNNs' classes, but on the scale benchmark's ResNet-18 "
-        "(benchmarks/scale, shapes class:3) its impair step costs more than one repair epoch restores: retain "
+        "(benchmarks/scale, shapes class:3) its 3 repair epochs on a retain subset do not restore what impair breaks: retain "
         "accuracy 59% against 85% for retraining at 1,000 images (average gap 12.3, 3 seeds, CPU) and 75% against "
         "99% at 6,000 (gap 12.1, one seed, GPU). On ResNet-18 use DEL (0.2-3.2 points there)."
     )
