@@ -25,6 +25,7 @@ from studio_ui.resources import (
     get_dataset,
     get_mask,
     get_model,
+    get_run_artifacts,
     get_workspace,
 )
 from studio_ui.widgets import pct, require_forget_set, user_errors
@@ -32,7 +33,6 @@ from unlearn_core.comparison import stage_test_accuracy
 from unlearn_core.embed import fit_projection
 from unlearn_core.forget import resolve
 from unlearn_core.localize import GRANULARITIES, LOCALIZERS, attack_features, mask_overlap
-from unlearn_core.store import load_run_artifacts
 from unlearn_core.train import extract_features
 
 st.title(":material/frame_inspect: Localization")
@@ -146,7 +146,7 @@ with tab_unsir:
         st.page_link("app_pages/unlearn.py", label="Go to Unlearn", icon=":material/auto_fix_high:")
     else:
         entry = st.selectbox("UNSIR run", runs, format_func=lambda e: f"{e.name} ({e.id})")
-        artifacts = load_run_artifacts(entry)
+        artifacts = get_run_artifacts(state.workspace_root(), entry.id)
         noise = artifacts.get("noise")
         if noise is not None and noise.numel():
             classes = artifacts.get("noise_classes", [])

@@ -11,7 +11,7 @@ from studio_ui import jobs, state
 from studio_ui.compare_charts import PER_CLASS_CAPTION, headline_frame, run_per_class_figure
 from studio_ui.error_boundary import error_boundary
 from studio_ui.localization_charts import layer_share_bars
-from studio_ui.resources import get_dataset, get_logits, get_mask, get_model, get_workspace
+from studio_ui.resources import get_dataset, get_logits, get_mask, get_model, get_run_artifacts, get_workspace
 from studio_ui.run_list import run_status
 from studio_ui.widgets import image_grid, pct
 from unlearn_core.fingerprint import data_fingerprint
@@ -20,7 +20,6 @@ from unlearn_core.methods import get_method
 from unlearn_core.methods.deletion import resolved_budget
 from unlearn_core.models import state_digest
 from unlearn_core.runs import find_run
-from unlearn_core.store import load_run_artifacts
 from unlearn_core.train import accuracy
 
 DATA = state.DataRef()  # the built-in digits
@@ -190,8 +189,9 @@ def run_and_compare() -> None:
         s = workspace.get(run_id).info
         f = workspace.get(fast_id).info if fast_id else None
         state.remember_run(run_id)
-        settings = {**s["config"], **{k.removeprefix("resolved/"): v for k, v in
-                                       load_run_artifacts(workspace.get(run_id)).items() if k.startswith("resolved/")}}
+        resolved = {k.removeprefix("resolved/"): v for k, v in get_run_artifacts(root, run_id).items()
+                    if k.startswith("resolved/")}
+        settings = {**s["config"], **resolved}
         st.markdown(f"DEL ran with its default settings ({', '.join(f'{k} {v}' for k, v in settings.items())}). "
                     f"Retraining took {s['retrain_time_s']:.1f} s; the retrained model is stored and reused"
                     + (f" by RFA, which took {f['time_s']:.1f} s." if f else "."))

@@ -85,7 +85,11 @@ def save_table(name: str, table: dict[str, Any], *, suite: str, elapsed_s: float
         "torch": torch.__version__,
         "date": time.strftime("%Y-%m-%d"),
     }
-    path = results / f"{name}.json"
+    return write_table(results / f"{name}.json", record)
+
+
+def write_table(path: Path, record: dict[str, Any]) -> Path:
+    """Write one stored table (sorted keys, so reruns diff cleanly)."""
     path.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
     return path
 
@@ -198,13 +202,14 @@ def main() -> None:
                 rows = [m for m in args.method if methods is None or m in methods] if args.method else methods
                 if rows == []:
                     continue
+                path = results / f"{name}.json"
+                if args.method and not path.exists():  # refuse before the expensive part, not after it
+                    raise SystemExit(f"no stored table {path} to merge rows into: run the whole table first")
                 start = time.perf_counter()
                 table = bench(load_dataset(dataset), spec, rows, seeds=args.seeds, device=device,
                               workspace_root=workspace)
                 if args.method:
-                    stored = json.loads((results / f"{name}.json").read_text())
-                    merged = merge_rows(stored, table, elapsed_s=time.perf_counter() - start)
-                    (results / f"{name}.json").write_text(json.dumps(merged, indent=1, sort_keys=True) + "\n")
+                    write_table(path, merge_rows(json.loads(path.read_text()), table, elapsed_s=time.perf_counter() - start))
                 else:
                     save_table(name, table, suite=suite, elapsed_s=time.perf_counter() - start, results=results)
                 write_results(out, TEMPLATE, results)  # after every table, so an interrupted run keeps its tables

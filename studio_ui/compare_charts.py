@@ -45,12 +45,12 @@ def mia_chance_note(summary: dict[str, Any]) -> str | None:
     accuracy on its own training samples within 5 points of 50%), else None: its verdict is then
     noise, and so is the share of the average gap it contributes."""
     details = summary.get("details", {})
-    chance = {who: details[who]["mia_attack_acc"] for who in ("unlearned", "retrain")
-              if at_chance(details.get(who, {}).get("mia_attack_acc"))}
+    accs = {name: details.get(who, {}).get("mia_attack_acc") for who, name in (("unlearned", "unlearned"),
+                                                                               ("retrain", "retrained"))}
+    chance = [f"the {name} model (attack accuracy {100 * acc:.0f}%)" for name, acc in accs.items() if at_chance(acc)]
     if not chance:
         return None
-    names = {"unlearned": "unlearned", "retrain": "retrained"}
-    which = " and ".join(f"the {names[who]} model (attack accuracy {100 * acc:.0f}%)" for who, acc in chance.items())
+    which = " and ".join(chance)
     return (f"The membership attack behind MIA-efficacy is at chance on {which}: it cannot tell the samples "
             "it was fitted on apart, so its MIA-efficacy is noise here, and so is the share of the average gap it "
             "adds. Judge forgetting by the accuracies and the loss-attack AUC.")

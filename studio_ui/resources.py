@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 import torch
@@ -110,6 +111,14 @@ def get_run_models(root: str, run_id: str) -> tuple[SplitClassifier, SplitClassi
 
     workspace = get_workspace(root)
     return run_models(workspace, workspace.get(run_id))
+
+
+@st.cache_resource
+def get_run_artifacts(root: str, run_id: str) -> dict[str, Any]:
+    """A stored run's artifacts (flat '/'-joined keys, `store.load_run_artifacts`), read once: runs never change."""
+    from unlearn_core.store import load_run_artifacts
+
+    return load_run_artifacts(get_workspace(root).get(run_id))
 
 
 @st.cache_resource(show_spinner="Projecting the three models' outputs...")

@@ -61,7 +61,7 @@ class UNSIRConfig(MethodConfig):
         "Within half a point of retraining on the built-in CNNs' classes, but on the scale benchmark's ResNet-18 "
         "(benchmarks/scale, shapes class:3) its 3 repair epochs on a retain subset do not restore what impair breaks: retain "
         "accuracy 59% against 85% for retraining at 1,000 images (average gap 12.3, 3 seeds, CPU) and 75% against "
-        "99% at 6,000 (gap 12.1, one seed, GPU). On ResNet-18 use DEL (0.2-3.2 points there)."
+        "99% at 6,000 (gap 12.1, one seed, GPU). On ResNet-18 use DEL (1.5-4.1 points there on the CPU, 0.2 at 6,000 on the GPU)."
     )
     noise_batch: int = param(256, "Noise images learned per forgotten class", min=1, max=4096, paper="256")
     noise_steps: int = param(40, "Adam steps to learn the noise", min=1, max=1000, paper="40 (5 epochs x 8)")
