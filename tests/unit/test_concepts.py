@@ -29,22 +29,30 @@ from unlearn_core.data.shapes import COLORS, render
 from unlearn_core.forget import resolve
 from unlearn_core.methods import RunContext, UnlearnData, run_method
 from unlearn_core.methods.concept_poisoning import ConceptPoisoningConfig
+from unlearn_core.models import SplitClassifier
+from unlearn_core.models.defaults import load_default
 from unlearn_core.train import accuracy, extract_features, predict_logits
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 @pytest.fixture(scope="module")
-def shapes_bank(shapes_small, shapes_model, cpu):
-    return bank_from_dataset(shapes_model[0], shapes_small, device=cpu, seed=0, max_per_concept=500, max_images=3000)
+def shipped_model(cpu) -> SplitClassifier:
+    """The shipped default shapes model, what the app inspects by default: it loads in about a second,
+    where the session's `shapes_model` trains for half a minute (kept for the tests that unlearn)."""
+    return load_default("shapes", device=cpu)[0]
 
 
 @pytest.fixture(scope="module")
-def train_features(shapes_small, shapes_model, cpu) -> torch.Tensor:
-    return extract_features(shapes_model[0], shapes_small.train.x, device=cpu)
+def shapes_bank(shapes_small, shipped_model, cpu):
+    return bank_from_dataset(shipped_model, shapes_small, device=cpu, seed=0, max_per_concept=500, max_images=3000)
 
 
-@pytest.mark.slow  # cost: builds the shapes data, trains a shapes model and a concept bank
+@pytest.fixture(scope="module")
+def train_features(shapes_small, shipped_model, cpu) -> torch.Tensor:
+    return extract_features(shipped_model, shapes_small.train.x, device=cpu)
+
+
 def test_probe_finds_planted_colour_and_random_labels_stay_at_chance(shapes_bank) -> None:
     acc = dict(zip(shapes_bank.names, shapes_bank.accuracy, strict=True))
     assert len(shapes_bank) == 5 + 3 + 2 + 2
@@ -82,8 +90,8 @@ def test_random_bank_is_centred_unit_directions(train_features) -> None:
     assert bank.margins(train_features.double()).mean(0).abs().max() < 1e-6
 
 
-def test_bottleneck_with_random_direction_control(shapes_small, shapes_model, shapes_bank, cpu) -> None:
-    report = bottleneck_report(shapes_model[0], shapes_small, shapes_bank, device=cpu, seed=0, max_train=2000)
+def test_bottleneck_with_random_direction_control(shapes_small, shipped_model, shapes_bank, cpu) -> None:
+    report = bottleneck_report(shipped_model, shapes_small, shapes_bank, device=cpu, seed=0, max_train=2000)
     summary = report.summary()
     assert report.bottleneck.weight.shape == (6, len(shapes_bank))
     assert report.control.weight.shape == (6, len(shapes_bank))
@@ -115,8 +123,8 @@ def test_concept_ig_ranks_the_planted_colour_first(shapes_small, shapes_bank, tr
         concept_attributions(pcbm, margins, y, baseline="blur")
 
 
-def test_pixel_ig_completeness(shapes_small, shapes_model, cpu) -> None:
-    model = shapes_model[0]
+def test_pixel_ig_completeness(shapes_small, shipped_model, cpu) -> None:
+    model = shipped_model
     x, y = shapes_small.test.x[:3], shapes_small.test.y[:3]
     other = copy.deepcopy(model)
     with torch.no_grad():
@@ -137,7 +145,7 @@ def _write_images(folder: Path, images: list[np.ndarray]) -> None:
         Image.fromarray((img.transpose(1, 2, 0) * 255).astype(np.uint8)).save(folder / f"{i}.png")
 
 
-def test_bank_from_folders_and_layout_errors(tmp_path: Path, shapes_model, cpu) -> None:
+def test_bank_from_folders_and_layout_errors(tmp_path: Path, shipped_model, cpu) -> None:
     rng = np.random.default_rng(0)
     shapes = ["circle", "square", "triangle", "star", "cross", "diamond"]
 
@@ -149,19 +157,19 @@ def test_bank_from_folders_and_layout_errors(tmp_path: Path, shapes_model, cpu) 
     _write_images(tmp_path / "ok" / "red", draw("red", 60))
     _write_images(tmp_path / "ok" / "negatives", draw("blue", 30) + draw("green", 30))
     (tmp_path / "ok" / "negatives" / "notes.txt").write_text("ignored")
-    bank = bank_from_folders(shapes_model[0], tmp_path / "ok", 32, device=cpu, seed=0)
+    bank = bank_from_folders(shipped_model, tmp_path / "ok", 32, device=cpu, seed=0)
     assert bank.names == ["red"]
     assert bank.accuracy[0] > 0.8
 
     _write_images(tmp_path / "no_neg" / "yellow", draw("yellow", 6))
     with pytest.raises(ValueError, match="negatives"):
-        bank_from_folders(shapes_model[0], tmp_path / "no_neg", 32, device=cpu)
+        bank_from_folders(shipped_model, tmp_path / "no_neg", 32, device=cpu)
     _write_images(tmp_path / "few" / "yellow", draw("yellow", 2))
     _write_images(tmp_path / "few" / "negatives", draw("blue", 6))
     with pytest.raises(ValueError, match="at least"):
-        bank_from_folders(shapes_model[0], tmp_path / "few", 32, device=cpu)
+        bank_from_folders(shipped_model, tmp_path / "few", 32, device=cpu)
     with pytest.raises(ValueError, match="does not exist"):
-        bank_from_folders(shapes_model[0], tmp_path / "missing", 32, device=cpu)
+        bank_from_folders(shipped_model, tmp_path / "missing", 32, device=cpu)
 
 
 def test_paste_concept_recolours_the_object(shapes_small) -> None:

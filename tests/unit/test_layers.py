@@ -9,7 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
+
+# cost: each test starts a fresh interpreter that imports torch, torchvision and scikit-learn (about 11 s)
+pytestmark = pytest.mark.slow
 
 
 def _modules_after(imports: str) -> set[str]:

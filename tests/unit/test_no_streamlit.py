@@ -8,7 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
+
+# cost: each test starts a fresh interpreter that imports torch, torchvision and scikit-learn (about 11 s)
+pytestmark = pytest.mark.slow
 
 SCRIPT = """
 import importlib, json, pkgutil, sys
