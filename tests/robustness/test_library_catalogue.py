@@ -100,7 +100,7 @@ def test_payload_would_really_create_the_marker(tmp_path: Path) -> None:
 
 
 # -- the workspace -------------------------------------------------------------------------------
-ESCAPING_NAMES = ["../escape.txt", "/tmp/absolute.txt", "sub/file.txt", "..", "", "info.json", "a\\b.txt",
+ESCAPING_NAMES = ["../escape.txt", "/tmp/absolute.txt", "sub/file.txt", "..", ".", "", "info.json", "a\\b.txt",
                   "nul\x00.txt"]
 
 

@@ -17,6 +17,7 @@ from torch import nn
 from unlearn_core.forget import UnlearnData, resolve
 from unlearn_core.metrics import (
     HEADLINE_KEYS,
+    ModelEval,
     at_chance,
     avg_gap,
     backdoor_asr,
@@ -129,6 +130,23 @@ def test_js_known_value_and_bounds():
         js_divergence(a, b[:10])
 
 
+def test_kl_known_value_is_per_sample_then_averaged_and_asymmetric():
+    # p = (1/2, 1/2), q = (1/4, 3/4): KL(p||q) = 1/2 ln 2 + 1/2 ln(2/3); KL(q||p) = 1/4 ln(1/2) + 3/4 ln(3/2)
+    p = torch.tensor([[0.0, 0.0]], dtype=torch.float64)
+    q = torch.tensor([[0.0, math.log(3)]], dtype=torch.float64)
+    kl_pq = 0.5 * math.log(2) + 0.5 * math.log(2 / 3)
+    assert kl_divergence(p, q) == pytest.approx(kl_pq, abs=1e-12)  # one sample is a value, not "no samples"
+    assert kl_divergence(q, p) == pytest.approx(0.25 * math.log(0.5) + 0.75 * math.log(1.5), abs=1e-12)
+    # a second sample with identical predictions: summed over classes, averaged over the two samples
+    assert kl_divergence(torch.cat([p, q]), torch.cat([q, q])) == pytest.approx(kl_pq / 2, abs=1e-12)
+    assert math.isnan(kl_divergence(p[:0], q[:0])) and math.isnan(js_divergence(p[:0], q[:0]))
+    with pytest.raises(ValueError, match="same shape"):
+        kl_divergence(p, torch.cat([q, q]))
+    for a, b in ((p[:0], q), (p, q[:0])):  # one side empty is a mismatch, not "no samples"
+        with pytest.raises(ValueError, match="same shape"):
+            js_divergence(a, b)
+
+
 # --- scores ---------------------------------------------------------------------------------
 
 
@@ -201,6 +219,7 @@ def test_evaluate_model_class_forget(digits, shipped_digits, cpu):
     row = ev.to_dict()
     json.dumps(row)  # JSON-friendly
     assert {"test_acc_all", "per_class_test_acc", "loss_mia_auc", "backdoor_asr"} <= set(row)
+    assert row["per_class_test_acc"] == pytest.approx(ev.per_class_test_acc) and row["per_class_test_acc"][3] > 0.9
     n_test = len(digits.test)
     n_slice = len(data.forget.test_forget_idx)
     mixed = (ev.test_acc * (n_test - n_slice) + ev.forget_test_acc * n_slice) / n_test
@@ -245,15 +264,97 @@ def test_mia_end_to_end_original_looks_member_retrained_looks_unseen(
 
 def test_evaluate_model_samples_forget_and_backdoor_split(digits, shipped_digits, cpu):
     model, _ = shipped_digits
-    non_zero = np.flatnonzero(digits.test.y.numpy() != 0)
-    with_bd = dataclasses.replace(digits, extras={"backdoor_test": digits.test.subset(non_zero)}, backdoor_target=0)
+    # the "triggered" split holds every test image, zeros included: the attack rate counts the other classes only
+    with_bd = dataclasses.replace(digits, extras={"backdoor_test": digits.test}, backdoor_target=0)
     data = UnlearnData(with_bd, resolve("random:0.1", with_bd, seed=0))
     ev = evaluate_model(model, data, device=cpu)
     assert ev.forget_test_acc is None and ev.headline()["forget_test_acc"] is None
     assert ev.test_acc == ev.test_acc_all
-    # untriggered images of other classes: the clean model rarely says "0"
-    assert ev.backdoor_asr is not None and ev.backdoor_asr < 0.05
+    # untriggered images of other classes: the clean model rarely says "0" (counting the zeros would give ~10%)
+    non_zero = digits.test.y != 0
+    with torch.no_grad():
+        says_zero = model.eval()(digits.test.x[non_zero]).argmax(1) == 0
+    assert ev.backdoor_asr == pytest.approx(float(says_zero.float().mean())) and ev.backdoor_asr < 0.05
+    # a backdoor split without a target class, or a target without a split: no attack rate, no crash
+    no_target = dataclasses.replace(digits, extras={"backdoor_test": digits.test}, backdoor_target=None)
+    no_split = dataclasses.replace(digits, extras={}, backdoor_target=0)
+    for other in (no_target, no_split):
+        assert evaluate_model(model, UnlearnData(other, data.forget), device=cpu).backdoor_asr is None
     f = torch.as_tensor(data.forget.forget_idx)  # no test counterpart: non-members are the whole test set
     expected = _loss_auc_by_hand(model, digits.train.x[f], digits.train.y[f], digits.test.x, digits.test.y)
     assert ev.loss_mia_auc == pytest.approx(expected, abs=1e-9)
     json.dumps(ev.to_dict())
+
+
+def _eval(forget_logits: torch.Tensor, test_logits: torch.Tensor, **values: float) -> ModelEval:
+    return ModelEval(values=values, per_class_test_acc=[], forget_logits=forget_logits, test_logits=test_logits,
+                     mia_scores={})
+
+
+def test_compare_to_retrain_known_gaps_and_refuses_different_forget_sets():
+    inf = float("inf")
+    one_hot_0, one_hot_1 = torch.tensor([[0.0, -inf]]), torch.tensor([[-inf, 0.0]])
+    unlearned = _eval(one_hot_0.repeat(2, 1), torch.cat([one_hot_0, one_hot_1]), **M)
+    retrain = _eval(one_hot_1.repeat(2, 1), torch.cat([one_hot_0, one_hot_0]), **M_R)
+    gaps = compare_to_retrain(unlearned, retrain)
+    assert gaps == pytest.approx({"avg_gap": 22.5, "tug_of_war": 0.6 * 0.95 * 0.95, "js_forget": LN2, "js_test": LN2 / 2})
+    with pytest.raises(ValueError) as refusal:
+        compare_to_retrain(unlearned, _eval(one_hot_1.repeat(3, 1), torch.cat([one_hot_0, one_hot_0]), **M_R))
+    assert str(refusal.value) == "the two evaluations are on different forget sets: forget logits (2, 2) vs (3, 2)"
+
+
+def test_evaluate_model_draws_a_seeded_sorted_retain_sample_above_the_cap(digits, shipped_digits, cpu, monkeypatch):
+    """Above MAX_PER_SIDE retain samples, the attack's members are a seeded sample (sorted indices, no
+    repeats) of D_r, and the attack itself uses the same seed. Digits has ~1,300 retain samples, so the cap
+    is lowered to reach that branch."""
+    import unlearn_core.metrics.evaluate as evaluate_module
+
+    model, _ = shipped_digits
+    monkeypatch.setattr(evaluate_module, "MAX_PER_SIDE", 500)
+    data = UnlearnData(digits, resolve("class:3", digits))
+    conf_train = true_label_confidence(model.eval()(digits.train.x).detach(), digits.train.y)
+    for seed in (0, 1):
+        ev = evaluate_model(model, data, device=cpu, seed=seed)
+        drawn = np.sort(np.random.default_rng(seed).choice(data.forget.retain_idx, size=500, replace=False))
+        assert ev.mia_scores["retain"] == pytest.approx(conf_train[drawn])
+        attack = svc_mia(conf_train[drawn], ev.mia_scores["test"], ev.mia_scores["forget"], seed=seed)
+        assert ev.mia_scores["forget_member_prob"] == pytest.approx(attack.forget_member_prob)
+    assert not np.allclose(evaluate_model(model, data, device=cpu, seed=0).mia_scores["retain"], ev.mia_scores["retain"])
+
+
+def test_a_metric_that_does_not_exist_is_an_attribute_error():
+    ev = _eval(torch.zeros(1, 2), torch.zeros(1, 2), forget_acc=0.5)
+    assert ev.forget_acc == 0.5
+    assert not hasattr(ev, "nope")
+    with pytest.raises(AttributeError) as err:
+        _ = ev.nope
+    assert str(err.value) == "ModelEval has no attribute or metric 'nope'"
+
+
+def test_attack_inputs_are_refused_by_name_with_the_exact_reason():
+    from unlearn_core.metrics.mia import per_sample_loss
+
+    logits, y = torch.zeros(3, 2), torch.tensor([0, 1])
+    for fn in (true_label_confidence, per_sample_loss):
+        with pytest.raises(ValueError) as err:
+            fn(logits, y)
+        assert str(err.value) == "3 logits but 2 labels"
+    ok, nan, cube = np.ones(5), np.array([0.1, np.nan]), np.ones((1, 1, 1))
+    cases = [
+        (lambda: loss_threshold_mia(nan, ok), "loss_members holds NaN or infinite values"),
+        (lambda: loss_threshold_mia(ok, cube), "loss_nonmembers must be [N] or [N, D]; got shape (1, 1, 1)"),
+        (lambda: loss_threshold_mia(np.empty(0), ok), "the attack needs members and non-members; got 0 and 5"),
+        (lambda: loss_threshold_mia(ok, np.empty(0)), "the attack needs members and non-members; got 5 and 0"),
+        (lambda: svc_mia(nan, ok, ok), "conf_retain holds NaN or infinite values"),
+        (lambda: svc_mia(ok, np.array([np.inf]), ok), "conf_test holds NaN or infinite values"),
+        (lambda: svc_mia(ok, ok, cube), "conf_forget must be [N] or [N, D]; got shape (1, 1, 1)"),
+        (lambda: svc_mia(ok, np.empty(0), ok), "the attack needs members and non-members; got 5 and 0"),
+        (lambda: svc_mia(ok, ok, ok, max_per_side=0), "max_per_side must be >= 1; got 0"),
+    ]
+    for call, message in cases:
+        with pytest.raises(ValueError) as err:
+            call()
+        assert str(err.value) == message
+    # one member and one non-member are enough for both attacks
+    assert loss_threshold_mia(np.array([0.1]), np.array([1.0, 2.0]))["auc"] == 1.0
+    assert svc_mia(np.array([1.0]), np.array([0.0]), np.array([0.9]), max_per_side=1).n_per_side == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from pathlib import Path
@@ -23,6 +24,7 @@ from unlearn_core.models import (
     save_checkpoint,
     state_digest,
 )
+from unlearn_core.models.checkpoint import MAX_CHANNELS, MAX_CLASSES, MAX_IMAGE_SIZE, check_finite
 
 # every model builder here (tv: models included) runs with the network blocked: weights are never downloaded
 pytestmark = pytest.mark.usefixtures("no_network")
@@ -286,3 +288,134 @@ def test_optional_metadata_fields_may_be_absent() -> None:
     required = {k: _GOOD_META[k] for k in ("arch", "num_classes", "input_shape")}
     meta = ModelMeta.from_json(json.dumps(required))
     assert (meta.arch, meta.num_classes, tuple(meta.input_shape)) == ("small_cnn", 10, (1, 16, 16))
+
+
+@pytest.mark.parametrize(("field", "value", "ok"), [
+    ("num_classes", 2, True), ("num_classes", 1, False), ("num_classes", MAX_CLASSES, True),
+    ("num_classes", MAX_CLASSES + 1, False),
+    ("input_shape", [1, 1, 1], True), ("input_shape", [MAX_CHANNELS, MAX_IMAGE_SIZE, MAX_IMAGE_SIZE], True),
+    ("input_shape", [0, 16, 16], False), ("input_shape", [MAX_CHANNELS + 1, 16, 16], False),
+    ("input_shape", [3, 0, 16], False), ("input_shape", [3, 16, 0], False),
+    ("input_shape", [3, MAX_IMAGE_SIZE + 1, 16], False), ("input_shape", [3, 16, MAX_IMAGE_SIZE + 1], False),
+    ("input_shape", [3, 32], False), ("input_shape", [3, 32, 32, 1], False), ("input_shape", [3, 32.0, 32], False),
+    ("input_shape", [3, 1000, 32], True),  # a height above MAX_CHANNELS is fine: only the first entry is channels
+])
+def test_metadata_ranges_are_inclusive_at_both_ends(field: str, value: object, ok: bool) -> None:
+    text = json.dumps({**_GOOD_META, field: value})
+    if ok:
+        assert getattr(ModelMeta.from_json(text), field) == (tuple(value) if isinstance(value, list) else value)
+        return
+    with pytest.raises(ValueError) as refusal:
+        ModelMeta.from_json(text)
+    expected = (f"an integer from 2 to {MAX_CLASSES}" if field == "num_classes"
+                else f"[channels 1..{MAX_CHANNELS}, height, width 1..{MAX_IMAGE_SIZE}]")
+    assert str(refusal.value) == f"metadata field {field} must be {expected}; got {value!r}"
+
+
+def test_metadata_that_is_not_an_object_or_lacks_a_field_is_refused_with_the_exact_reason() -> None:
+    for text, message in (("[1, 2]", "metadata is not a JSON object"), ('"x"', "metadata is not a JSON object"),
+                          ('{"arch": "small_cnn", "input_shape": [1, 8, 8]}', "metadata lacks the field 'num_classes'")):
+        with pytest.raises(ValueError) as refusal:
+            ModelMeta.from_json(text)
+        assert str(refusal.value) == message
+
+
+def test_a_plain_pickle_without_objects_is_called_damaged_not_pickled_objects(tmp_path: Path) -> None:
+    """The opcode scan flags imports and calls only: a pickle of plain data that torch cannot read is damaged."""
+    import pickle
+
+    (tmp_path / "plain.pt").write_bytes(pickle.dumps({"a": [1, 2]}, protocol=2))
+    with pytest.raises(ValueError) as refusal:
+        load_checkpoint(tmp_path / "plain.pt", _small_meta())
+    assert str(refusal.value) == ("plain.pt is not a readable PyTorch state dict (damaged, or not a checkpoint): "
+                                  "Invalid magic number; corrupt file?")  # torch 2.14's reason
+
+
+def test_refusal_messages_name_the_file_and_say_what_to_do(tmp_path: Path, small) -> None:
+    model, meta = small
+    (tmp_path / "junk.safetensors").write_bytes(os.urandom(64))
+    with pytest.raises(ValueError) as refusal:
+        read_meta(tmp_path / "junk.safetensors")
+    assert str(refusal.value).startswith("junk.safetensors is not a readable safetensors checkpoint: ")
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    state["head.bias"][0] = float("nan")
+    with pytest.raises(ValueError) as refusal:
+        check_finite(state, "nan.pt")
+    assert str(refusal.value) == ("nan.pt: tensor head.bias holds NaN or infinite values; refused (the model's outputs "
+                                  "would be meaningless). Re-export the checkpoint from a model that trained normally")
+    torch.save(model.state_dict(), tmp_path / "m.pt")
+    with pytest.raises(ValueError) as refusal:
+        load_checkpoint(tmp_path / "m.pt")
+    assert str(refusal.value) == (
+        "m.pt carries no architecture metadata (architecture, classes, input shape), so it cannot be rebuilt: train "
+        "the model in the studio, or in Python pass a ModelMeta to load_checkpoint(path, meta) and re-save it with "
+        "save_checkpoint(model, path, meta)")
+
+
+@pytest.mark.parametrize("n_extra", [10, 11])
+def test_a_mismatch_lists_ten_keys_then_the_count(small, n_extra: int) -> None:
+    model, _ = small
+    extra = {f"stray{i:02d}": torch.zeros(1) for i in range(n_extra)}
+    with pytest.raises(CheckpointMismatch) as err:
+        check_state_dict(model, {**model.state_dict(), **extra})
+    shown = ", ".join(sorted(extra)[:10]) + (f", ... ({n_extra} in all)" if n_extra > 10 else "")
+    assert str(err.value) == f"checkpoint does not fit the architecture; unexpected keys: {shown}"
+    state = {k: v for k, v in model.state_dict().items() if k != "head.bias"}
+    with pytest.raises(CheckpointMismatch) as err:
+        check_state_dict(model, {**state, "stray": torch.zeros(1)})
+    assert str(err.value) == "checkpoint does not fit the architecture; missing keys: head.bias; unexpected keys: stray"
+
+
+def test_state_digest_is_twelve_hex_digits_and_changes_with_one_weight(small) -> None:
+    model, _ = small
+    digest = state_digest(model)
+    assert len(digest) == 12 and int(digest, 16) >= 0
+    other = copy.deepcopy(model)
+    with torch.no_grad():
+        other.head.bias[0] += 1e-3
+    assert state_digest(other) != digest
+
+
+def test_save_writes_through_a_temp_file_in_the_target_folder(tmp_path: Path, small, monkeypatch) -> None:
+    """The rename is atomic only within one file system: the temp file sits beside the target. New folders
+    are created, the file is readable by others (0o644, not mkstemp's 0o600), and a failed write leaves
+    nothing behind and raises its own error."""
+    import stat
+
+    from unlearn_core.models import checkpoint
+
+    model, meta = small
+    renamed: list[tuple[str, str]] = []
+    real_replace = os.replace
+    monkeypatch.setattr(checkpoint.os, "replace", lambda src, dst: (renamed.append((src, dst)), real_replace(src, dst)))
+    path = save_checkpoint(model, tmp_path / "a" / "b" / "m.safetensors", meta)
+    assert path == tmp_path / "a" / "b" / "m.safetensors" and read_meta(path) == meta
+    (src, dst), = renamed
+    assert Path(src).parent == path.parent and src.endswith(".tmp") and Path(dst) == path
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
+
+    def broken_save(state, filename, metadata):
+        Path(filename).write_bytes(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(checkpoint, "save_file", broken_save)
+    with pytest.raises(OSError, match="^disk full$"):
+        save_checkpoint(model, tmp_path / "c" / "m.safetensors", meta)
+    assert list((tmp_path / "c").iterdir()) == []
+
+
+def test_a_torch_refusal_is_cleaned_to_its_reason(tmp_path: Path) -> None:
+    """torch colours its messages and wraps the reason in advice; only the reason is passed on."""
+    from unlearn_core.models.checkpoint import _torch_load_error
+
+    (tmp_path / "x.pt").write_bytes(b"not a pickle")
+    coloured = RuntimeError("Weights only load failed.\n\x1b[1mWeightsUnpickler error: \x1b[0mUnsupported operand 149\n"
+                            "Check the documentation of torch.load to learn more.")
+    assert _torch_load_error(tmp_path / "x.pt", coloured) == (
+        "x.pt is not a readable PyTorch state dict (damaged, or not a checkpoint): Unsupported operand 149")
+    assert _torch_load_error(tmp_path / "x.pt", EOFError("\n  Ran out of input  \nmore")).endswith(": Ran out of input")
+    assert _torch_load_error(tmp_path / "x.pt", EOFError()).endswith(": EOFError")
+    refused = _torch_load_error(tmp_path / "x.pt", RuntimeError("Unsupported global: GLOBAL os.system was not an allowed global"))
+    assert refused == ("x.pt holds pickled Python objects (e.g. os.system): it contains code or objects beyond tensors "
+                       "and is refused; it will not be loaded, since loading it could run that code. A checkpoint must "
+                       "hold tensors only: .safetensors, or a .pt state dict of tensors")

@@ -159,3 +159,100 @@ def test_model_meta_of_any_architecture_round_trips(tmp_path: Path) -> None:
     entry = ws.save_model(model, meta, "tiny resnet")
     loaded, loaded_meta = Workspace(tmp_path).load_model(entry.id)
     assert loaded_meta == meta and state_digest(loaded) == state_digest(model)
+
+
+def test_a_run_is_stored_file_by_file_and_reads_back(tmp_path: Path, model_and_meta) -> None:
+    """The stored layout of a run: result.json (the summary, indented), the unlearned model with its note,
+    the mask as uint8, tensor artifacts (numpy arrays too, nested keys joined by '/') in safetensors and
+    the rest in JSON; a run without mask or tensors writes neither file."""
+    from safetensors.torch import load_file
+
+    from unlearn_core.models import load_checkpoint
+    from unlearn_core.store import load_run_artifacts
+
+    model, meta = model_and_meta
+    ws = Workspace(tmp_path / "ws")
+    summary = {"method": "del", "forget": "class:3", "seed": 2, "dataset": "digits", "gap": np.float32(0.5)}
+    mask = {"head.weight": torch.zeros(10, 8, dtype=torch.bool).index_fill_(1, torch.tensor([2]), True)}
+    artifacts = {"curve": np.array([1.0, 2.0]), "labels": np.array(["a", None], dtype=object), "steps": 3,
+                 "scores": {"t": torch.arange(3.0), "layer": "body.0"}}
+    entry = ws.save_run(summary, model, meta, mask=mask, artifacts=artifacts, entry_id="20261130-000000-abcdef12")
+    assert entry.id == "20261130-000000-abcdef12" and entry.name == "del | class:3 | seed 2"
+    assert entry.kind == "run" and entry.dataset == "digits"
+    expected = {**summary, "gap": 0.5}
+    assert ws.get(entry.id).info == expected
+    result = entry.file("result.json").read_text()
+    assert json.loads(result) == expected and result.startswith('{\n  "method": "del",\n  "forget"')
+    loaded, loaded_meta = load_checkpoint(entry.file(MODEL_FILE))
+    assert state_digest(loaded) == state_digest(model) and loaded_meta.note == "del forgetting class:3"
+    assert meta.note == ""  # the caller's metadata is not touched
+    stored_mask = load_file(str(entry.file("mask.safetensors")))
+    assert set(stored_mask) == {"head.weight"} and stored_mask["head.weight"].dtype == torch.uint8
+    assert torch.equal(stored_mask["head.weight"].bool(), mask["head.weight"])
+    back = load_run_artifacts(entry)
+    assert set(back) == {"curve", "labels", "steps", "scores/t", "scores/layer"}
+    assert torch.equal(back["curve"], torch.tensor([1.0, 2.0], dtype=torch.float64))
+    assert torch.equal(back["scores/t"], torch.arange(3.0))
+    assert (back["labels"], back["steps"], back["scores/layer"]) == (["a", None], 3, "body.0")
+    assert json.loads(entry.file("artifacts.json").read_text()) == {"labels": ["a", None], "steps": 3,
+                                                                   "scores/layer": "body.0"}
+
+    plain = ws.save_run({**summary, "seed": 3}, model, meta, artifacts={"steps": 1})
+    assert sorted(p.name for p in plain.path.iterdir()) == ["artifacts.json", "info.json", MODEL_FILE, "result.json"]
+    assert load_run_artifacts(plain) == {"steps": 1}
+    bare = ws.save_run({**summary, "seed": 4}, model, meta)
+    assert sorted(p.name for p in bare.path.iterdir()) == ["info.json", MODEL_FILE, "result.json"]
+    assert load_run_artifacts(bare) == {}
+
+
+def test_a_hand_picked_forget_set_points_at_its_own_indices_file(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path)
+    entry = ws.save_forget_set("picked", "digits", None, [4, 8, 15])
+    assert entry.info == {"spec": f"indices:{entry.file('indices.txt')}", "n": 3}
+    assert entry.file("indices.txt").read_text() == "4\n8\n15\n"
+    indices = ws.forget_set_indices(entry)
+    assert indices.dtype == np.int64 and indices.tolist() == [4, 8, 15]
+
+
+def test_ids_sort_by_creation_time_and_broken_entries_keep_their_row(tmp_path: Path) -> None:
+    import re
+
+    from unlearn_core.store import new_id
+
+    assert re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{8}", new_id())
+    assert new_id()[:8] == time.strftime("%Y%m%d")
+    ws = Workspace(tmp_path)
+    entry = ws.put("run", "r", dataset="digits", info={}, key="k")
+    ws.mark_broken(entry.id)
+    with sqlite3.connect(tmp_path / "registry.sqlite") as db:
+        assert db.execute("SELECT status FROM entries WHERE id = ?", (entry.id,)).fetchone() == ("broken",)
+    assert ws.list("run") == [] and ws.find("run", "k") is None
+
+
+def test_housekeeping_counts_every_stale_folder_and_needs_no_tmp_folder(tmp_path: Path) -> None:
+    import os
+
+    ws = Workspace(tmp_path)
+    assert ws.housekeeping() == {"pending_rows": 0, "tmp_folders": 0}  # nothing was ever written
+    for name in ("a", "b", "c"):
+        (tmp_path / ".tmp" / name).mkdir(parents=True)
+        os.utime(tmp_path / ".tmp" / name, (time.time() - 3600,) * 2)
+    assert ws.housekeeping() == {"pending_rows": 0, "tmp_folders": 3}
+    assert list((tmp_path / ".tmp").iterdir()) == []
+
+
+@pytest.mark.parametrize(("sqlite_message", "advice"), [
+    ("database is locked", "another process is writing to it; wait for it to finish, or use another workspace"),
+    ("database table is busy", "another process is writing to it; wait for it to finish, or use another workspace"),
+    ("attempt to write a readonly database", "the folder cannot be written; make it writable or use another workspace"),
+    ("unable to open database file", "the folder cannot be written; make it writable or use another workspace"),
+    ("disk I/O error", "the folder cannot be written; make it writable or use another workspace"),
+    ("database or disk is full", "the disk is full; free some space"),
+    ("file is not a database",
+     "the file is damaged; move it away (a new empty registry is then created) or use another workspace"),
+])
+def test_each_sqlite_failure_gets_its_own_advice(tmp_path: Path, sqlite_message: str, advice: str) -> None:
+    from unlearn_core.store import registry_error
+
+    err = registry_error(tmp_path, sqlite3.OperationalError(sqlite_message))
+    assert str(err) == f"workspace registry {tmp_path / 'registry.sqlite'} cannot be used ({sqlite_message}): {advice}"
