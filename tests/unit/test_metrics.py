@@ -358,3 +358,16 @@ def test_attack_inputs_are_refused_by_name_with_the_exact_reason():
     # one member and one non-member are enough for both attacks
     assert loss_threshold_mia(np.array([0.1]), np.array([1.0, 2.0]))["auc"] == 1.0
     assert svc_mia(np.array([1.0]), np.array([0.0]), np.array([0.9]), max_per_side=1).n_per_side == 1
+
+
+def test_svc_attack_is_seeded_balanced_and_seed_0_by_default():
+    rng = np.random.default_rng(5)
+    retain, test, forget = rng.uniform(0.3, 1.0, 900), rng.uniform(0.0, 0.7, 400), rng.uniform(0.0, 1.0, 60)
+    default = svc_mia(retain, test, forget, max_per_side=200)
+    assert default.n_per_side == 200
+    again = svc_mia(retain, test, forget, seed=0, max_per_side=200)
+    np.testing.assert_array_equal(default.forget_member_prob, again.forget_member_prob)  # same seed, same answer
+    other = svc_mia(retain, test, forget, seed=1, max_per_side=200)
+    assert not np.allclose(default.forget_member_prob, other.forget_member_prob)  # the seed picks the samples
+    assert svc_mia(retain[:30], test, forget).n_per_side == 30  # fewer members than non-members: 30 of each
+    assert svc_mia(retain, test[:40], forget).n_per_side == 40
