@@ -214,7 +214,7 @@ def test_a_hand_picked_forget_set_points_at_its_own_indices_file(tmp_path: Path)
     assert indices.dtype == np.int64 and indices.tolist() == [4, 8, 15]
 
 
-def test_ids_sort_by_creation_time_and_broken_entries_keep_their_row(tmp_path: Path) -> None:
+def test_ids_start_with_the_creation_time_and_broken_entries_keep_their_row(tmp_path: Path) -> None:
     import re
 
     from unlearn_core.store import new_id
