@@ -15,13 +15,16 @@ from typing import Any
 import torch
 
 from .data import SplitDataset
+from .fingerprint import data_fingerprint
 from .forget import resolve
 from .memory import PeakMemory, track_peak_memory
-from .methods import MethodConfig, UnlearnData
-from .models import ModelMeta, SplitClassifier
-from .progress import ProgressFn, no_progress
-from .runs import get_retrained, unlearn_run
-from .store import Workspace
+from .methods import MethodConfig, UnlearnData, get_method
+from .metrics import evaluate_model
+from .models import ModelMeta, SplitClassifier, load_checkpoint, state_digest
+from .progress import Cancelled, ProgressFn, StopFn, never_stop, no_progress
+from .runs import find_run, get_retrained, unlearn_run
+from .store import MODEL_FILE, Workspace
+from .study.members import member_figures
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,11 @@ class BenchJob:
     """What every task of a sweep shares: data, original model, forget spec, device, workspace.
 
     The workspace is a folder path that every task opens itself, so on a Ray cluster it must be
-    on a filesystem that every node sees (see `executors`).
+    on a filesystem that every node sees (see `executors`). A benchmark draws each seed's forget
+    set with that seed; a seed study (`forget_seed` set) keeps one forget set, drawn with
+    `forget_seed`, and varies only the training seed, and with `members` each task also returns
+    its model's figures and per-example forget scores (`study.members`), reusing a stored run of
+    the same request instead of running it again.
     """
 
     data: SplitDataset
@@ -38,6 +45,8 @@ class BenchJob:
     forget_spec: str
     device: torch.device
     workspace_root: str
+    forget_seed: int | None = None
+    members: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,34 +89,68 @@ def one_line(err: BaseException) -> str:
 
 
 def run_task(
-    task: BenchTask, job: BenchJob, oracle: TaskResult | None = None, progress: ProgressFn = no_progress
+    task: BenchTask, job: BenchJob, oracle: TaskResult | None = None, progress: ProgressFn = no_progress,
+    should_stop: StopFn = never_stop,
 ) -> TaskResult:
-    """Run one task of the sweep and return its result; an exception becomes a failed result.
+    """Run one task of the sweep and return its result; an exception becomes a failed result
+    (a cancel, `Cancelled`, is raised: it stops the whole sweep).
 
     A method task is given its seed's oracle result: when that failed, the method is not run.
     """
     start = time.perf_counter()
     if oracle is not None and not oracle.ok:
         return TaskResult(task, None, f"its retrained oracle (seed {task.seed}) failed", 0.0)
+    forget_seed = task.seed if job.forget_seed is None else job.forget_seed
     try:
         workspace = Workspace(job.workspace_root)
+        data = UnlearnData(job.data, resolve(job.forget_spec, job.data, forget_seed))
         if task.is_oracle:
-            data = UnlearnData(job.data, resolve(job.forget_spec, job.data, task.seed))
-            with track_peak_memory(job.device) as peak:
-                oracle = get_retrained(
-                    job.model, job.meta, data, seed=task.seed, device=job.device, workspace=workspace,
-                    progress=progress,
-                )
-            measured = PeakMemory() if oracle.reused else peak  # loading a stored oracle says nothing of its cost
-            summary = {"retrain_time_s": oracle.time_s, "retrain_reused": oracle.reused,
-                       "retrain_reason": oracle.reason, **measured.to_dict()}
+            summary = _oracle_task(task, job, data, workspace, forget_seed, progress, should_stop)
         else:
-            record = unlearn_run(
-                job.data, job.model, job.meta, job.forget_spec, task.method, task.config, seed=task.seed,
-                device=job.device, workspace=workspace, progress=progress,
-            )
-            summary = {k: v for k, v in record.summary.items() if k != "details"}
-            summary["run_id"] = record.entry.id if record.entry else None
+            summary = _method_task(task, job, data, workspace, forget_seed, progress, should_stop)
+    except Cancelled:
+        raise
     except Exception as err:  # noqa: BLE001 - a failed task is reported; the sweep goes on
         return TaskResult(task, None, one_line(err), time.perf_counter() - start)
     return TaskResult(task, summary, None, time.perf_counter() - start)
+
+
+def _oracle_task(task: BenchTask, job: BenchJob, data: UnlearnData, workspace: Workspace, forget_seed: int,
+                 progress: ProgressFn, should_stop: StopFn) -> dict[str, Any]:
+    with track_peak_memory(job.device) as peak:
+        oracle = get_retrained(
+            job.model, job.meta, data, seed=task.seed, device=job.device, workspace=workspace,
+            progress=progress, should_stop=should_stop,
+        )
+    measured = PeakMemory() if oracle.reused else peak  # loading a stored oracle says nothing of its cost
+    summary = {"retrain_time_s": oracle.time_s, "retrain_reused": oracle.reused,
+               "retrain_reason": oracle.reason, **measured.to_dict()}
+    if job.members:
+        summary["member"] = member_figures(evaluate_model(oracle.model, data, device=job.device, seed=forget_seed),
+                                           data)
+    return summary
+
+
+def _method_task(task: BenchTask, job: BenchJob, data: UnlearnData, workspace: Workspace, forget_seed: int,
+                 progress: ProgressFn, should_stop: StopFn) -> dict[str, Any]:
+    config = task.config if task.config is not None else get_method(task.method).config_cls()
+    stored = find_run(
+        workspace, dataset=job.data.name, method=task.method, forget=job.forget_spec, seed=forget_seed,
+        model_digest=state_digest(job.model), config=config.to_dict(), fingerprint=data_fingerprint(job.data),
+        train_seed=task.seed,
+    ) if job.members else None
+    if stored is not None:  # a study member computed before: its model is evaluated again, not retrained
+        unlearned, _ = load_checkpoint(stored.file(MODEL_FILE))
+        summary = {k: v for k, v in stored.info.items() if k != "details"}
+        summary.update(run_id=stored.id, reused=True,
+                       member=member_figures(evaluate_model(unlearned, data, device=job.device, seed=forget_seed), data))
+        return summary
+    record = unlearn_run(
+        job.data, job.model, job.meta, job.forget_spec, task.method, config, seed=forget_seed,
+        train_seed=task.seed, device=job.device, workspace=workspace, progress=progress, should_stop=should_stop,
+    )
+    summary = {k: v for k, v in record.summary.items() if k != "details"}
+    summary["run_id"] = record.entry.id if record.entry else None
+    if job.members:
+        summary.update(reused=False, member=member_figures(record.evals["unlearned"], data))
+    return summary

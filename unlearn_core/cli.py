@@ -1,4 +1,4 @@
-"""Command line: datasets, methods, train, eval, unlearn, runs, bench, make-assets (and worker).
+"""Command line: datasets, methods, train, eval, unlearn, study, runs, bench, inspect, make-assets (and worker).
 
 Every command accepts ``--json`` for scripts (one JSON object on stdout). Bad arguments and
 bad input exit non-zero with a one-line message on stderr, never a traceback. The argument
@@ -291,6 +291,34 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 1 if table["failed"] else 0
 
 
+def cmd_study(args: argparse.Namespace) -> int:
+    """A seed study: K unlearned runs against K retrained models, judged against retraining's spread."""
+    from .bench import report_task
+    from .executors import make_executor
+    from .models.defaults import obtain_model
+    from .study.seed_study import check_k, run_study
+    from .study.text import study_text
+
+    check_k(args.seeds)
+    executor = make_executor(  # first, so a missing Ray is said before any data is loaded
+        args.executor, address=args.address, ray_cpus=args.ray_cpus, task_cpus=args.task_cpus,
+        progress=_stderr_progress(not args.quiet),
+    )
+    data = _load_data(args)
+    config = _config(args.method, args.set)
+    device = pick_device(args.device)
+    workspace = _workspace(args.workspace)
+    original = obtain_model(data, args.model, seed=0, device=device, checkpoint=args.checkpoint, workspace=workspace,
+                            progress=_stderr_progress(not args.quiet))
+    result, _ = run_study(
+        data, args.forget, args.method, config, k=args.seeds, seed=args.seed, device=device,
+        workspace_root=args.workspace, executor=executor, original=original, reuse=not args.recompute,
+        on_task=None if args.quiet else report_task,
+    )
+    _emit(args, result, study_text(result))
+    return 0
+
+
 def cmd_make_assets(args: argparse.Namespace) -> int:
     from .models.defaults import DEFAULT_MODELS, make_default
 
@@ -426,6 +454,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray-cpus", type=int, help="CPUs of the local Ray instance (default: this machine's)")
     p.add_argument("--task-cpus", type=int, default=1, help="CPUs (torch threads) each Ray task asks for")
     p.set_defaults(fn=cmd_bench)
+
+    p = sub.add_parser("study", help="seed study: K unlearned runs vs K retrained models, verdict per metric")
+    common(p)
+    p.add_argument("--forget", required=True, help="the forget set (as for unlearn); drawn once, with --seed")
+    p.add_argument("--method", required=True, help="method name (see `methods`)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="method parameter, repeatable")
+    p.add_argument("--seeds", type=int, default=8, help="K: training seeds per side (4-64; 8 is usual)")
+    p.add_argument("--recompute", action="store_true",
+                   help="recompute the study's figures even if it is stored (stored members are still reused)")
+    p.add_argument("--model", help="architecture of the original (default: the dataset's shipped model)")
+    p.add_argument("--checkpoint", help="unlearn this checkpoint instead of the default model")
+    p.add_argument("--seed", type=int, default=0, help="draws the forget set (random kinds) and evaluation samples")
+    p.add_argument("--workspace", default="workspace", help="workspace folder (members and the study are stored)")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="local: one member after the other here; ray: each member a Ray task")
+    p.add_argument("--address", help="with --executor ray: an existing Ray cluster (default: start a local instance)")
+    p.add_argument("--ray-cpus", type=int, help="CPUs of the local Ray instance (default: this machine's)")
+    p.add_argument("--task-cpus", type=int, default=1, help="CPUs (torch threads) each Ray task asks for")
+    p.set_defaults(fn=cmd_study)
 
     p = sub.add_parser("inspect", help="layer CKA, prediction matrices, probe and relearn test of a stored run")
     common(p, dataset=False)

@@ -23,7 +23,7 @@ from typing import Protocol
 import torch
 
 from .bench_tasks import BenchJob, BenchTask, TaskResult, one_line, run_task
-from .progress import ProgressFn, no_progress
+from .progress import ProgressFn, StopFn, never_stop, no_progress
 
 OnDone = Callable[[TaskResult], None]
 RAY_INSTALL = "pip install -r requirements-ray.txt (or bash scripts/install.sh --with-ray)"
@@ -42,17 +42,22 @@ class Executor(Protocol):
 
 @dataclass
 class LocalExecutor:
-    """In this process, one task after the other; `progress` gets each task's inner progress."""
+    """In this process, one task after the other; `progress` gets each task's inner progress and
+    `should_stop` can cancel the sweep (`Cancelled` is raised from the running task)."""
 
     progress: ProgressFn = no_progress
     name: str = "local"
+    should_stop: StopFn = never_stop
 
     def run(self, tasks: list[BenchTask], job: BenchJob, on_done: OnDone) -> list[TaskResult]:
         oracles: dict[int, TaskResult] = {}
         results: dict[int, TaskResult] = {}
         for i in oracles_first(tasks):
             task = tasks[i]
-            result = run_task(task, job, None if task.is_oracle else oracles[task.seed], self.progress)
+            # a method task waits on its seed's oracle, where the sweep has one (a study of `retrain`
+            # runs the method at seeds of its own)
+            oracle = None if task.is_oracle else oracles.get(task.seed)
+            result = run_task(task, job, oracle, self.progress, self.should_stop)
             if task.is_oracle:
                 oracles[task.seed] = result
             results[i] = result
@@ -144,7 +149,7 @@ class RayExecutor:
             for i in oracles_first(tasks):
                 task = tasks[i]
                 # A method's task takes its oracle's ObjectRef: Ray starts it when the oracle is done.
-                ref = remote.remote(task, job_ref, None if task.is_oracle else oracle_refs[task.seed], self.task_cpus)
+                ref = remote.remote(task, job_ref, None if task.is_oracle else oracle_refs.get(task.seed), self.task_cpus)
                 if task.is_oracle:
                     oracle_refs[task.seed] = ref
                 position[ref] = i

@@ -22,13 +22,21 @@ from .forget import ForgetSet, resolve
 from .memory import track_peak_memory
 from .methods import MethodConfig, RunContext, RunOutcome, UnlearnData, UnlearnResult, get_method, run_method
 from .methods.registry import MethodInfo
-from .metrics import HEADLINE_KEYS, ModelEval, compare_to_retrain, evaluate_model, params_changed_frac
+from .metrics import (
+    HEADLINE_KEYS,
+    ModelEval,
+    avg_gap_informative,
+    compare_to_retrain,
+    evaluate_model,
+    params_changed_frac,
+)
 from .model_cache import measured_here, obtain
 from .models import ModelMeta, SplitClassifier, state_digest
 from .models.defaults import check_compatible
 from .progress import ProgressEvent, ProgressFn, StopFn, never_stop, no_progress
 from .serialize import to_jsonable
 from .store import Entry, Workspace
+from .study.records import stored_noise_floor
 
 HEADLINE = HEADLINE_KEYS  # the metrics table's headline (metrics/definitions.py)
 
@@ -156,33 +164,40 @@ def unlearn_run(
     should_stop: StopFn = never_stop,
     model_name: str | None = None,
     run_id: str | None = None,
+    train_seed: int | None = None,
 ) -> RunRecord:
     """Run `method` on `model` to forget `forget_spec`, evaluate against retraining, store it.
 
-    Everything that can be refused is refused first (`validate_run`). The run is written to
-    `workspace` (when given, under `run_id` if given) before it is returned; the retrained oracle
-    is computed once per (dataset content, recipe, forget set, seed) and reused from the workspace.
+    `seed` draws the forget set (random kinds) and the evaluation's samples; `train_seed` (default:
+    `seed`) seeds the method and the retrained oracle, so a seed study (`unlearn_core.study`) runs
+    one forget set at several training seeds. Everything that can be refused is refused first
+    (`validate_run`). The run is written to `workspace` (when given, under `run_id` if given) before
+    it is returned; the retrained oracle is computed once per (dataset content, recipe, forget set,
+    training seed) and reused from the workspace.
     """
     info = get_method(method)
     config = config if config is not None else info.config_cls()
+    train_seed = seed if train_seed is None else train_seed
     forget = resolve(forget_spec, dataset, seed)
     validate_run(dataset, model, meta, forget, info, config)
     data = UnlearnData(dataset, forget)
     oracle = get_retrained(
-        model, meta, data, seed=seed, device=device, workspace=workspace,
+        model, meta, data, seed=train_seed, device=device, workspace=workspace,
         progress=_phase(progress, "retraining oracle"), should_stop=should_stop,
     )
     with track_peak_memory(device) as peak:  # the method's own peak (the oracle's is its own work)
         if method == "retrain":  # the oracle is the result: train it once
             outcome = RunOutcome(method, config, UnlearnResult(oracle.model), oracle.time_s)
         else:
-            ctx = RunContext(device, meta, seed, _phase(progress, info.title), should_stop)
+            ctx = RunContext(device, meta, train_seed, _phase(progress, info.title), should_stop)
             outcome = run_method(method, model, data, ctx, config)
     summary, evals = summarize_run(
         dataset, model, meta, data, outcome.result.model, oracle, method=method, config=config.to_dict(),
-        time_s=outcome.time_s, device=device, seed=seed, progress=progress,
+        time_s=outcome.time_s, device=device, seed=seed, progress=progress, train_seed=train_seed,
         extra={**peak.to_dict(), "model_name": model_name or meta.arch},
     )
+    if workspace is not None:
+        summary["noise_floor"] = stored_noise_floor(workspace, summary)
     record = RunRecord(summary, None, outcome.result.model, oracle.model, evals,
                        outcome.result.artifacts, outcome.result.mask)
     if workspace is not None:
@@ -205,10 +220,13 @@ def summarize_run(
     seed: int,
     progress: ProgressFn = no_progress,
     extra: dict[str, Any] | None = None,
+    train_seed: int | None = None,
 ) -> tuple[dict[str, Any], dict[str, ModelEval]]:
     """Evaluate the original, unlearned and retrained models alike and build a run's summary (the
     CLI's `unlearn` JSON): one place for every run, the studio's own and external ones.
-    `time_s` is None when the unlearning happened elsewhere; `extra` adds fields."""
+    `time_s` is None when the unlearning happened elsewhere; `extra` adds fields; `train_seed`
+    (default `seed`) is the oracle's training seed."""
+    train_seed = seed if train_seed is None else train_seed
     progress(ProgressEvent(0, 1, "evaluating original, unlearned and retrained models"))
     evals = {
         "original": evaluate_model(model, data, device=device, seed=seed),
@@ -228,6 +246,8 @@ def summarize_run(
         "n_retain": forget.n_retain,
         **{name: ev.headline() for name, ev in evals.items()},
         "avg_gap": versus["avg_gap"],
+        "avg_gap_informative": avg_gap_informative(evals["unlearned"], evals["retrain"]),
+        "train_seed": train_seed,
         "time_s": time_s,
         "retrain_time_s": retrain_time,
         "params_changed_frac": params_changed_frac(model, unlearned),
@@ -238,7 +258,7 @@ def summarize_run(
         "retrain_measured_at": oracle.measured.get("measured_at"),
         "retrain_device": oracle.measured.get("device"),
         "retrain_host_load": oracle.measured.get("host_load"),
-        "retrain_key": retrain_key(meta, forget.forget_idx, seed, data_fingerprint(dataset)),
+        "retrain_key": retrain_key(meta, forget.forget_idx, train_seed, data_fingerprint(dataset)),
         "data_fingerprint": data_fingerprint(dataset),
         "versus_retrain": versus,
         "details": {name: ev.to_dict() for name, ev in evals.items()},
@@ -259,13 +279,16 @@ def store_run(workspace: Workspace, record: RunRecord, meta: ModelMeta, run_id: 
 
 
 def find_run(workspace: Workspace, *, dataset: str, method: str, forget: str, seed: int, model_digest: str,
-             config: dict[str, Any], fingerprint: str | None = None) -> Entry | None:
-    """The newest stored run of exactly this method, settings, forget set, seed and starting model
-    (and data content, when `fingerprint` is given), so a repeated request (e.g. the guided tour)
-    can show it instead of recomputing it."""
+             config: dict[str, Any], fingerprint: str | None = None, train_seed: int | None = None) -> Entry | None:
+    """The newest stored run of exactly this method, settings, forget set, seed (and training seed,
+    default `seed`) and starting model (and data content, when `fingerprint` is given), so a
+    repeated request (e.g. the guided tour, a seed study's member) can show it instead of
+    recomputing it."""
+    train_seed = seed if train_seed is None else train_seed
     for entry in workspace.list("run", dataset=dataset):
         s = entry.info
         if (s["method"], s["forget"], s["seed"], s.get("model_digest")) == (method, forget, seed, model_digest) \
+                and s.get("train_seed", s["seed"]) == train_seed \
                 and s.get("config") == to_jsonable(config) \
                 and (fingerprint is None or s.get("data_fingerprint") == fingerprint):
             return entry

@@ -33,7 +33,7 @@ from safetensors.torch import load_file, save_file
 from .models import ModelMeta, SplitClassifier, load_checkpoint, save_checkpoint
 from .serialize import dumps
 
-KINDS = ("model", "run", "forget_set")
+KINDS = ("model", "run", "forget_set", "study")
 MODEL_FILE = "model.safetensors"
 STALE_PENDING_S = 600.0  # a put writes its files in seconds; a pending row this old was left by a crash
 FileWriter = Callable[[Path], None]

@@ -20,9 +20,10 @@ from .mia import (
     svc_mia,
     true_label_confidence,
 )
-from .scores import avg_gap, backdoor_asr, params_changed_frac, tug_of_war
+from .scores import GAP_KEYS, avg_gap, avg_gap_informative, backdoor_asr, params_changed_frac, tug_of_war
 
 __all__ = [
+    "GAP_KEYS",
     "HEADLINE_KEYS",
     "METRICS",
     "MIAResult",
@@ -31,6 +32,7 @@ __all__ = [
     "Predictions",
     "at_chance",
     "avg_gap",
+    "avg_gap_informative",
     "backdoor_asr",
     "compare_to_retrain",
     "evaluate_model",

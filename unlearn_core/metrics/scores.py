@@ -13,20 +13,35 @@ import numpy as np
 import torch
 from torch import nn
 
+from .mia import at_chance
+
+MIA_ATTACK = "mia_attack_acc"
+
 
 def _value(m: Any, key: str) -> float:
     value = m[key] if isinstance(m, Mapping) else getattr(m, key)
     return float("nan") if value is None else float(value)
 
 
-def avg_gap(m: Any, m_r: Any) -> float:
+GAP_KEYS = ("forget_acc", "mia_efficacy", "retain_acc", "test_acc")
+
+
+def avg_gap(m: Any, m_r: Any, keys: tuple[str, ...] = GAP_KEYS) -> float:
     """SalUn's average gap to Retrain in percentage points (lower is better).
 
     Mean of |UA - UA_r|, |MIA - MIA_r|, |RA - RA_r|, |TA - TA_r| x 100, with UA = 1 - forget
     accuracy (so |UA - UA_r| = |FA - FA_r|) and MIA the MIA-efficacy. NaN if any term is NaN.
+    `keys` restricts it to some of those terms (`avg_gap_informative`).
     """
-    keys = ("forget_acc", "mia_efficacy", "retain_acc", "test_acc")
     return float(100.0 * np.mean([abs(_value(m, k) - _value(m_r, k)) for k in keys]))
+
+
+def avg_gap_informative(m: Any, m_r: Any) -> float:
+    """`avg_gap` without MIA-efficacy where its attack is at chance on either model (`m` / `m_r`
+    carry ``mia_attack_acc``; see `mia.at_chance`): a gap in noise says nothing about forgetting."""
+    accs = [x.get(MIA_ATTACK) if isinstance(x, Mapping) else getattr(x, MIA_ATTACK, None) for x in (m, m_r)]
+    noisy = any(at_chance(None if a is None else float(a)) for a in accs)
+    return avg_gap(m, m_r, tuple(k for k in GAP_KEYS if not (noisy and k == "mia_efficacy")))
 
 
 def tug_of_war(m: Any, m_r: Any) -> float:
