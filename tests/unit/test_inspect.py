@@ -146,6 +146,16 @@ def test_inspect_on_a_retrain_run(retrain_run, capsys) -> None:
         assert row["cka_vs_retrain"] == pytest.approx(1.0, abs=1e-9)
         assert row["cka_vs_retrain_test"] == pytest.approx(1.0, abs=1e-9)
         assert row["cka_vs_original"] == pytest.approx(row["cka_original_vs_retrain"], abs=1e-12)
+        assert row["cka_vs_retrain_debiased"] == pytest.approx(1.0, abs=1e-9)
+        for key in ("cka_ceiling", "cka_floor", "cka_ceiling_debiased", "cka_floor_debiased_test"):
+            assert 0.0 <= abs(row[key]) < 1.0, key  # the references: another seed, an untrained network
+    assert out["layers"][-1]["cka_floor_debiased"] < out["layers"][-1]["cka_ceiling_debiased"]
+    refs = out["cka_references"]
+    assert refs["ceiling_seed"] == record.summary["seed"] + 1 and refs["floor_seed"] == record.summary["seed"] + 2
+    membership = out["membership"]
+    assert set(membership) == {"confidence", "loss", "scaled_confidence", "entropy"}
+    assert membership["loss"]["original"]["accuracy"] == membership["scaled_confidence"]["original"]["accuracy"]
+    assert 0.5 <= membership["entropy"]["unlearned"]["accuracy"] <= 1.0
     pm = out["prediction_matrix"]
     assert pm["classes"] == [str(c) for c in range(10)] and pm["n"] == record.summary["n_forget"] == 146
     counts = np.diag(pm["original"])

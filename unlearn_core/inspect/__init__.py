@@ -1,8 +1,11 @@
 """Inspection depth: is it really forgotten, per layer and per sample, beyond the outputs?
 
-- `cka`: linear CKA per layer of the features (unlearned vs original and vs retrained);
+- `cka`: linear CKA per layer of the features (unlearned vs original and vs retrained), biased and
+  debiased, read against a ceiling (retrained vs retrained, another seed) and a floor (untrained
+  vs retrained);
 - `predictions`: original -> unlearned and original -> retrained prediction matrices;
-- `membership`: a threshold attack over true-label confidence or loss you can steer;
+- `membership`: a threshold attack you can steer, over LiRA's scaled confidence or the prediction
+  entropy (and the older confidence / loss, one attack with the scaled confidence);
 - `persample`: one sample under the three models (with pixel IG) and the "still remembered" list;
 - `probe`: can the forgotten class / concept be read out of the penultimate features?
 - `relearn`: how fast a few finetuning steps bring the forget accuracy back;
@@ -13,6 +16,7 @@ from .cka import feature_layers, layer_grams, linear_cka
 from .inspection import (
     LayerSimilarity,
     LoadedRun,
+    cka_references,
     inspect_run,
     layer_similarity,
     load_run,
@@ -22,15 +26,28 @@ from .inspection import (
     relearn_view,
     run_dataset,
     run_original,
+    second_retrained,
     summary_text,
+    untrained_model,
 )
-from .membership import SampleScores, attack_at, called_member, membership_score, nearest_to_threshold
+from .membership import (
+    OFFERED,
+    SampleScores,
+    attack_at,
+    best_attack,
+    called_member,
+    membership_score,
+    nearest_to_threshold,
+    prediction_entropy,
+    scaled_confidence,
+)
 from .persample import SampleView, sample_view, still_remembered
 from .predictions import PredictionMatrices, prediction_matrix
 from .relearn import RelearnResult, estimate_relearn_seconds, relearn_test
 from .sample import InspectionSample, inspection_sample
 
 __all__ = [
+    "OFFERED",
     "InspectionSample",
     "LayerSimilarity",
     "LoadedRun",
@@ -39,7 +56,9 @@ __all__ = [
     "SampleScores",
     "SampleView",
     "attack_at",
+    "best_attack",
     "called_member",
+    "cka_references",
     "estimate_relearn_seconds",
     "feature_layers",
     "inspect_run",
@@ -51,6 +70,7 @@ __all__ = [
     "membership_score",
     "model_scores",
     "nearest_to_threshold",
+    "prediction_entropy",
     "prediction_matrix",
     "prediction_view",
     "probe_view",
@@ -59,6 +79,9 @@ __all__ = [
     "run_dataset",
     "run_original",
     "sample_view",
+    "scaled_confidence",
+    "second_retrained",
     "still_remembered",
     "summary_text",
+    "untrained_model",
 ]

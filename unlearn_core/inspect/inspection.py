@@ -4,6 +4,14 @@
 The three models are the run's original (the model it started from), the unlearned model and
 the retrained oracle, all loaded from the workspace (see `load_run`); the retrained model may
 have been removed from the workspace, and every figure against it is then None.
+
+Layer CKA is read against two references (`cka_references`): the *ceiling*, the CKA between the
+retrained oracle and a second retrained model of another training seed (run seed + 1) on the same
+forget set - as close to retraining as retraining itself gets - and the *floor*, the CKA between
+the retrained oracle and an untrained network of the same architecture (fresh initialisation,
+seed run seed + 2, shared with neither retrained model) - what no learning at all already scores.
+An unlearned model's CKA to retraining means something only where the ceiling stands clearly
+above the floor.
 """
 
 from __future__ import annotations
@@ -16,12 +24,14 @@ from torch import nn
 
 from ..comparison import run_models
 from ..data import SplitDataset, load_dataset
+from ..fingerprint import data_fingerprint
 from ..forget import ForgetSet, resolve
-from ..models import SplitClassifier, load_checkpoint, state_digest
+from ..models import ModelMeta, SplitClassifier, load_checkpoint, state_digest
+from ..models.checkpoint import read_meta
 from ..store import MODEL_FILE, Entry, Workspace
 from ..train import predict_logits
-from .cka import cka_per_layer, layer_grams
-from .membership import SampleScores, sample_scores
+from .cka import LayerGrams, cka_per_layer, layer_grams
+from .membership import SCORES, SampleScores, best_attack, sample_scores
 from .persample import still_remembered
 from .predictions import PredictionMatrices, prediction_matrices
 from .probe import probe_accuracy, probe_images
@@ -29,16 +39,21 @@ from .relearn import DEFAULT_LR, DEFAULT_SHOTS, DEFAULT_STEPS, RelearnResult, re
 from .sample import DEFAULT_PER_SIDE, InspectionSample, inspection_sample
 
 WHO = ("original", "unlearned", "retrain")
+CEILING_SEED_OFFSET = 1  # the ceiling's second retrained model trains with the run's seed + 1
+FLOOR_SEED_OFFSET = 2  # the floor's untrained network is initialised with the run's seed + 2
 
 
 @dataclass
 class LoadedRun:
-    """A stored run with its dataset, resolved forget set and models (`retrain` may be absent)."""
+    """A stored run with its dataset, resolved forget set and models (`retrain` may be absent);
+    `workspace` and `meta` (the original's recipe, as stored with the run) build the CKA references."""
 
     entry: Entry
     data: SplitDataset
     forget: ForgetSet
     models: dict[str, SplitClassifier]
+    workspace: Workspace | None = None
+    meta: ModelMeta | None = None
 
     @property
     def seed(self) -> int:
@@ -69,7 +84,9 @@ def load_run(workspace: Workspace, run_id: str, original: SplitClassifier, data:
     by_role: dict[str, SplitClassifier] = {"original": original, "unlearned": unlearned}
     if retrained is not None:
         by_role["retrain"] = retrained
-    return LoadedRun(entry, data, resolve(entry.info["forget"], data, int(entry.info["seed"])), by_role)
+    meta = read_meta(entry.file(MODEL_FILE))  # the metadata header only, not the weights
+    return LoadedRun(entry, data, resolve(entry.info["forget"], data, int(entry.info["seed"])), by_role,
+                     workspace, meta)
 
 
 def run_original(entry: Entry, data: SplitDataset, *, device: torch.device, workspace: Workspace,
@@ -85,43 +102,125 @@ def run_original(entry: Entry, data: SplitDataset, *, device: torch.device, work
     return obtain_model(data, entry.info.get("model"), seed=0, device=device, workspace=workspace)[0]
 
 
+# -- the CKA references --------------------------------------------------------------------------
+def untrained_model(meta: ModelMeta, seed: int) -> SplitClassifier:
+    """A freshly initialised network of `meta`'s architecture (init seeded with `seed`), in eval
+    mode: the CKA floor. Torch's global random state is left as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return meta.build().eval()
+
+
+def second_retrained(run: LoadedRun, *, device: torch.device, train: bool = True) -> SplitClassifier | None:
+    """The CKA ceiling's second retrained model: the run's recipe trained at seed run seed + 1 on
+    the run's resolved forget set (`runs.get_retrained`, cached in the run's workspace like every
+    oracle). With `train` False only a cached one is returned (None when there is none); None also
+    without the run's metadata. The original model is not modified; torch's global random state is
+    left as it was."""
+    if run.meta is None:
+        return None
+    with torch.random.fork_rng():  # training seeds torch's global generator, loading draws from it
+        return _second_retrained(run, run.meta, run.seed + CEILING_SEED_OFFSET, device=device, train=train)
+
+
+def _second_retrained(run: LoadedRun, meta: ModelMeta, seed: int, *, device: torch.device,
+                      train: bool) -> SplitClassifier | None:
+    if not train:
+        if run.workspace is None:
+            return None
+        from ..runs import retrain_key  # runs imports the metrics and methods: only when needed
+
+        found = run.workspace.find("model", retrain_key(meta, run.forget.forget_idx, seed, data_fingerprint(run.data)))
+        return None if found is None else run.workspace.load_model(found.id)[0]
+    from ..methods import UnlearnData
+    from ..runs import get_retrained
+
+    return get_retrained(run.models["original"], meta, UnlearnData(run.data, run.forget), seed=seed, device=device,
+                         workspace=run.workspace).model
+
+
+def cka_references(run: LoadedRun, *, device: torch.device, train: bool = True) -> dict[str, SplitClassifier]:
+    """The reference models of the layer CKA: ``retrain_2`` (see `second_retrained`; absent when
+    it is not available) and ``untrained`` (see `untrained_model`). Empty without the run's
+    metadata or without its retrained model (both references are measured against it)."""
+    if run.meta is None or "retrain" not in run.models:
+        return {}
+    refs = {"untrained": untrained_model(run.meta, run.seed + FLOOR_SEED_OFFSET)}
+    second = second_retrained(run, device=device, train=train)
+    if second is not None:
+        refs["retrain_2"] = second
+    return refs
+
+
+def references_info(run: LoadedRun) -> dict[str, Any]:
+    """What the CKA references are (the ``cka_references`` block of the inspect JSON)."""
+    return {
+        "ceiling": "retrained model vs a second retrained model (another training seed, same forget set)",
+        "floor": "retrained model vs an untrained network of the same architecture (fresh initialisation)",
+        "ceiling_seed": run.seed + CEILING_SEED_OFFSET,
+        "floor_seed": run.seed + FLOOR_SEED_OFFSET,
+        "estimators": {"cka_*": "biased linear CKA (Kornblith et al. 2019)",
+                       "cka_*_debiased": "linear CKA over the unbiased HSIC (Song et al. 2012; Nguyen et al. 2021)"},
+    }
+
+
 # -- the inspections ---------------------------------------------------------------------------
+PAIRS: dict[str, tuple[str, str]] = {  # pair -> the two models it compares
+    "vs_original": ("unlearned", "original"),
+    "vs_retrain": ("unlearned", "retrain"),
+    "original_vs_retrain": ("original", "retrain"),
+    "ceiling": ("retrain_2", "retrain"),
+    "floor": ("untrained", "retrain"),
+}
+
+
 @dataclass
 class LayerSimilarity:
     """Linear CKA per layer (see `cka`) of the unlearned model against the original and the
-    retrained model, and of the original against the retrained (the distance unlearning should
-    cover), on the forget sample and on the test sample. None where the retrained model is absent."""
+    retrained model, of the original against the retrained one (the distance unlearning should
+    cover), and the references: ``ceiling`` (a second retrained model against the retrained one)
+    and ``floor`` (an untrained network against the retrained one); on the forget sample and on
+    the test sample, with the biased (`cka`) and the debiased (`cka_debiased`) estimator. None
+    where a model of the pair is absent."""
 
     names: list[str]
     cka: dict[str, dict[str, list[float] | None]]  # "forget" | "test" -> pair -> per-layer values
+    cka_debiased: dict[str, dict[str, list[float] | None]] | None = None
 
     def rows(self) -> list[dict[str, Any]]:
-        """One row per layer: the CLI's ``layers`` (forget sample) plus the test-sample values."""
+        """One row per layer: the CLI's ``layers`` (forget sample) plus the test-sample values
+        (``_test``), each pair as ``cka_<pair>`` and, debiased, ``cka_<pair>_debiased``."""
         out = []
+        estimators = (("", self.cka), ("_debiased", self.cka_debiased or {}))
         for i, name in enumerate(self.names):
             row: dict[str, Any] = {"name": name}
-            for side, suffix in (("forget", ""), ("test", "_test")):
-                for pair, values in self.cka[side].items():
-                    row[f"cka_{pair}{suffix}"] = None if values is None else values[i]
+            for est, table in estimators:
+                for side, suffix in (("forget", ""), ("test", "_test")):
+                    for pair in PAIRS:
+                        values = table.get(side, {}).get(pair)
+                        row[f"cka_{pair}{est}{suffix}"] = None if values is None else values[i]
             out.append(row)
         return out
 
 
 def layer_similarity(models: dict[str, nn.Module], data: SplitDataset, sample: InspectionSample, *,
-                     device: torch.device) -> LayerSimilarity:
-    """CKA per layer on the inspection sample; each model runs once per side."""
+                     device: torch.device, references: dict[str, nn.Module] | None = None) -> LayerSimilarity:
+    """CKA per layer on the inspection sample; each model (and each reference model, see
+    `cka_references`) runs once per side."""
+    everyone = {**models, **(references or {})}
     cka: dict[str, dict[str, list[float] | None]] = {}
+    debiased: dict[str, dict[str, list[float] | None]] = {}
     names: list[str] = []
     for side, x in (("forget", data.train.subset(sample.forget_idx).x), ("test", data.test.subset(sample.test_idx).x)):
-        grams = {who: layer_grams(m, x, device=device) for who, m in models.items()}
+        grams = {who: layer_grams(m, x, device=device) for who, m in everyone.items()}
         names = grams["unlearned"].names
-        has_retrain = "retrain" in grams
-        cka[side] = {
-            "vs_original": cka_per_layer(grams["unlearned"], grams["original"]),
-            "vs_retrain": cka_per_layer(grams["unlearned"], grams["retrain"]) if has_retrain else None,
-            "original_vs_retrain": cka_per_layer(grams["original"], grams["retrain"]) if has_retrain else None,
-        }
-    return LayerSimilarity(names, cka)
+        cka[side] = {pair: _pair_cka(grams, a, b, debiased=False) for pair, (a, b) in PAIRS.items()}
+        debiased[side] = {pair: _pair_cka(grams, a, b, debiased=True) for pair, (a, b) in PAIRS.items()}
+    return LayerSimilarity(names, cka, debiased)
+
+
+def _pair_cka(grams: dict[str, LayerGrams], a: str, b: str, *, debiased: bool) -> list[float] | None:
+    return cka_per_layer(grams[a], grams[b], debiased=debiased) if a in grams and b in grams else None
 
 
 def prediction_view(models: dict[str, nn.Module], data: SplitDataset, forget: ForgetSet, *,
@@ -168,13 +267,18 @@ def relearn_view(models: dict[str, nn.Module], data: SplitDataset, sample: Inspe
 
 def inspect_run(run: LoadedRun, *, device: torch.device, per_side: int = DEFAULT_PER_SIDE,
                 relearn_steps: int = DEFAULT_STEPS, shots: int = DEFAULT_SHOTS, lr: float = DEFAULT_LR,
-                remembered: int = 10) -> dict[str, Any]:
+                remembered: int = 10, references: bool = True) -> dict[str, Any]:
     """Every inspection of a run as one JSON-friendly dict (the CLI's ``inspect --json``):
     ``run_id``, ``layers``, ``prediction_matrix``, ``probe``, ``relearn`` (accuracies as
-    fractions), plus ``prediction_matrix_test``, ``still_remembered`` and the sample sizes."""
+    fractions), plus ``prediction_matrix_test``, ``still_remembered``, ``membership`` (per score
+    of `membership.SCORES` and model: the threshold attack at its best threshold), the sample sizes and
+    ``cka_references`` (what the layers' ``cka_ceiling`` / ``cka_floor`` compare; None without
+    them). With `references` the ceiling's second retrained model is trained (once per
+    workspace) when it is not cached; without, the reference fields are None."""
     sample = inspection_sample(run.data, run.forget, seed=run.seed, per_side=per_side)
     models = run.models
-    layers = layer_similarity(models, run.data, sample, device=device)
+    refs = cka_references(run, device=device) if references else {}
+    layers = layer_similarity(models, run.data, sample, device=device, references=refs)
     matrices = prediction_view(models, run.data, run.forget, device=device)
     scores = model_scores(models, run.data, sample, device=device)
     probe = probe_view(models, run.data, run.forget, sample, device=device)
@@ -192,8 +296,10 @@ def inspect_run(run: LoadedRun, *, device: torch.device, per_side: int = DEFAULT
         "probe": _with_all(probe),
         "relearn": _with_all(relearn.to_dict()),
         "still_remembered": still_remembered(scores, sample.forget_idx, remembered) if "retrain" in scores else None,
+        "membership": {score: _with_all({who: best_attack(s, score) for who, s in scores.items()}) for score in SCORES},
         "sample": {"n_forget": len(sample.forget_idx), "n_test": len(sample.test_idx),
                    "n_nonmember": len(sample.nonmember_idx), "seed": sample.seed},
+        "cka_references": references_info(run) if refs else None,
     }
 
 
@@ -202,8 +308,9 @@ def _with_all(values: dict[str, Any]) -> dict[str, Any]:
     return {**{who: None for who in WHO}, **values}
 
 
-__all__ = ["LayerSimilarity", "LoadedRun", "inspect_run", "layer_similarity", "load_run", "model_scores",
-           "prediction_view", "probe_view", "relearn_view", "run_dataset", "run_original", "summary_text"]
+__all__ = ["PAIRS", "LayerSimilarity", "LoadedRun", "cka_references", "inspect_run", "layer_similarity", "load_run",
+           "model_scores", "prediction_view", "probe_view", "references_info", "relearn_view", "run_dataset",
+           "run_original", "second_retrained", "summary_text", "untrained_model"]
 
 
 def summary_text(report: dict[str, Any]) -> str:
@@ -212,8 +319,12 @@ def summary_text(report: dict[str, Any]) -> str:
         return "–" if value is None else f"{value:.3f}"
 
     lines = [f"run {report['run_id']} ({report['method']} forgetting {report['forget']})",
-             "linear CKA on forget samples (unlearned vs original / vs retrained):"]
-    lines += [f"  {row['name']:<12} {fmt(row['cka_vs_original'])} / {fmt(row['cka_vs_retrain'])}"
+             "linear CKA on forget samples (unlearned vs original / vs retrained; references vs retrained: "
+             "ceiling = retrained at another seed, floor = untrained), biased | debiased:"]
+    lines += [f"  {row['name']:<12} "
+              + " | ".join(f"{fmt(row['cka_vs_original' + e])} / {fmt(row['cka_vs_retrain' + e])} "
+                           f"(ceiling {fmt(row.get('cka_ceiling' + e))}, floor {fmt(row.get('cka_floor' + e))})"
+                           for e in ("", "_debiased"))
               for row in report["layers"]]
     probe, relearn = report["probe"], report["relearn"]
     lines.append("probe accuracy (" + probe["what"] + "): "

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ..concepts.attribution import PixelAttribution, pixel_attributions
-from .membership import SampleScores, membership_score
+from .membership import OFFERED, SampleScores, membership_score
 
 
 @dataclass
@@ -31,7 +31,9 @@ class SampleView:
 def sample_rows(scores: dict[str, SampleScores], position: int) -> dict[str, dict[str, float | int]]:
     """The drill-down figures of the forget sample at `position` of the inspection sample, per model.
 
-    ``membership_score`` is `membership.membership_score` against that model's test losses."""
+    ``membership_score`` is `membership.membership_score` against that model's test losses;
+    ``scaled_confidence`` and ``entropy`` are the membership view's two attack scores (present
+    when the scores hold them)."""
     rows = {}
     for who, s in scores.items():
         if not 0 <= position < len(s.forget_loss):
@@ -41,8 +43,17 @@ def sample_rows(scores: dict[str, SampleScores], position: int) -> dict[str, dic
             "confidence": float(s.forget_confidence[position]),
             "loss": float(s.forget_loss[position]),
             "membership_score": float(membership_score(s.forget_loss[position : position + 1], s.nonmember_loss)[0]),
+            **{score: float(s.forget(score)[position]) for score in OFFERED if _has(s, score)},
         }
     return rows
+
+
+def _has(scores: SampleScores, score: str) -> bool:
+    try:
+        scores.forget(score)
+    except ValueError:
+        return False
+    return True
 
 
 def sample_view(models: dict[str, nn.Module], scores: dict[str, SampleScores], forget_idx: np.ndarray,

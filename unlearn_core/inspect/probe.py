@@ -7,8 +7,14 @@ its held-out accuracy (chance 0.5). What it separates depends on the forget set:
 - with a test counterpart (class or concept forgetting): test images of the forgotten slice
   against test images outside it. No model trained on these images, so the probe asks only
   "is the forgotten class / concept still linearly encoded?", not "was this image seen?";
-- without one (random samples, flags): forget samples against as many retain samples: a
-  membership probe, near chance for a model that never trained on either side specially.
+- without one (random samples, flags): forget samples against retain samples *of the same
+  classes, in the same numbers* (negatives stratified by class, `stratified_negatives`): a
+  membership probe, near chance for a model that never trained on either side specially. Drawn
+  uniformly from the retain set instead, the negatives of a non-IID forget set
+  (``random:0.1@2,5``: forget samples of classes 2 and 5 only) would be mostly other classes, and
+  the probe would separate classes 2 and 5 from the rest - class identity, which every model
+  encodes, not membership. Where a class has fewer retain samples than forget samples, all of
+  them are taken (the probe then balances the two sides by subsampling).
 
 The retrained model is the reference, and it is usually far above chance for a class: a model
 that never saw a 3 still maps 3s to their own region of feature space, because 3s look alike.
@@ -34,12 +40,26 @@ def probe_images(data: SplitDataset, forget: ForgetSet, sample: InspectionSample
         pos = data.test.subset(sample.nonmember_idx).x
         neg = data.test.subset(sample.test_idx).x
         return pos, neg, "test images of the forgotten slice vs other test images"
-    rng = np.random.default_rng(sample.seed + 1)
-    retain = forget.retain_idx
-    if len(retain) > len(sample.forget_idx):
-        retain = np.sort(rng.choice(retain, len(sample.forget_idx), replace=False))
+    labels = data.train.y.numpy()
+    retain = stratified_negatives(labels, sample.forget_idx, forget.retain_idx, seed=sample.seed + 1)
     return (data.train.subset(sample.forget_idx).x, data.train.subset(retain).x,
-            "forget samples vs retain samples")
+            "forget samples vs retain samples of the same classes")
+
+
+def stratified_negatives(labels: np.ndarray, positive_idx: np.ndarray, pool_idx: np.ndarray, *, seed: int) -> np.ndarray:
+    """Sorted indices drawn from `pool_idx` with the class counts of `positive_idx` (`labels` [N]
+    gives each index's class): for each class, as many pool samples as positives of that class
+    (all of the pool's samples of the class when it has fewer). Seeded with `seed`."""
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(labels)
+    pool = np.asarray(pool_idx, dtype=np.int64)
+    pool_labels = labels[pool]
+    classes, counts = np.unique(labels[np.asarray(positive_idx, dtype=np.int64)], return_counts=True)
+    chosen = []
+    for c, n in zip(classes, counts, strict=True):
+        candidates = pool[pool_labels == c]
+        chosen.append(rng.choice(candidates, n, replace=False) if len(candidates) > n else candidates)
+    return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.int64)
 
 
 def probe_accuracy(model: nn.Module, positives: torch.Tensor, negatives: torch.Tensor, *, device: torch.device,
