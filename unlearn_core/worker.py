@@ -52,7 +52,8 @@ class RunRequest:
     dataset's shipped default or `model` (an architecture trained with the recipe, cached).
     `config` holds the method's parameters by name. Method ``external`` runs no method: it
     evaluates `unlearned`, a checkpoint unlearned by other code from that model
-    (`external.evaluate_external`).
+    (`external.evaluate_external`). With `study_k` the request is a seed study of the method
+    (`study.seed_study.run_study`, K = `study_k`) instead of one run.
     """
 
     dataset: str
@@ -66,6 +67,7 @@ class RunRequest:
     seed: int = 0
     device: str = "auto"
     unlearned: str | None = None
+    study_k: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -188,6 +190,8 @@ def _execute_request(workspace: Workspace, run_id: str, request: RunRequest, tra
         model, meta = obtain_model(data, request.model, seed=0, device=device, checkpoint=request.checkpoint,
                                    workspace=workspace, progress=phase("training the original model"),
                                    should_stop=tracker.should_stop)
+    if request.study_k is not None:
+        return _execute_study(workspace, request, tracker, data, (model, meta), device)
     if request.method == EXTERNAL:
         return evaluate_external(data, model, meta, load_external(request.unlearned, meta), request.forget,
                                  seed=request.seed, device=device, workspace=workspace, checkpoint=request.unlearned,
@@ -196,6 +200,35 @@ def _execute_request(workspace: Workspace, run_id: str, request: RunRequest, tra
     return unlearn_run(data, model, meta, request.forget, request.method, config, seed=request.seed, device=device,
                        workspace=workspace, progress=tracker.progress, should_stop=tracker.should_stop,
                        run_id=run_id)
+
+
+def _execute_study(workspace: Workspace, request: RunRequest, tracker: _Tracker, data: SplitDataset,
+                   original: tuple[Any, Any], device: Any) -> dict[str, Any]:
+    """A seed study as a tracked run: progress over its 2K members, cancellable between and within them."""
+    from .executors import LocalExecutor
+    from .methods import get_method
+    from .study.seed_study import check_k, run_study
+
+    k = check_k(request.study_k)
+    total = 2 * k
+    done = [0]
+
+    def inner(e: ProgressEvent) -> None:  # one member's progress, placed within the whole study
+        step = done[0] + (e.step / e.total if e.total else 0.0)
+        tracker.progress(ProgressEvent(round(1000 * step), 1000 * total,
+                                       f"seed study, member {min(done[0] + 1, total)} of {total} | {e.message}",
+                                       e.metrics))
+
+    def finished(_result: Any, n_done: int, _n: int) -> None:
+        done[0] = n_done
+
+    config = get_method(request.method).config_cls(**request.config)
+    result, _ = run_study(
+        data, request.forget, request.method, config, k=k, seed=request.seed, device=device,
+        workspace_root=str(workspace.root), executor=LocalExecutor(inner, should_stop=tracker.should_stop),
+        on_task=finished, original=original,
+    )
+    return result
 
 
 def _tracked(workspace: Workspace, run_id: str, request: RunRequest, forward: ProgressFn,
@@ -251,5 +284,6 @@ def run_tracked(workspace: Workspace, request: RunRequest, title: str, progress:
 
 
 def title_for(request: RunRequest) -> str:
-    """A default run title: method, forget spec and dataset."""
-    return f"{request.method} forgetting {request.forget} on {request.dataset}"
+    """A default run title: method, forget spec and dataset (and K for a seed study)."""
+    study = f"seed study (K = {request.study_k}): " if request.study_k is not None else ""
+    return f"{study}{request.method} forgetting {request.forget} on {request.dataset}"
