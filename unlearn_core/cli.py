@@ -41,6 +41,35 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {' '.join(message.split())}; see {self.prog} --help\n")
 
 
+def _seed(text: str) -> int:
+    """argparse type of --seed: an integer from 0 to 2**32 - 1 (refused here, not after the training)."""
+    from .options import parse_int
+    from .worker import check_seed
+
+    try:
+        return check_seed(parse_int(text), "the seed")
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err) if "must be" in str(err) else f"invalid int value: {text!r}") from None
+
+
+def _device_name(text: str) -> str:
+    """argparse type of --device: refuses an empty name (it used to mean auto silently)."""
+    if text.strip() == "":
+        raise argparse.ArgumentTypeError("empty device name; use auto, cuda, mps or cpu")
+    return text
+
+
+def _model_bytes(data, arch: str, arch_options: dict[str, Any]) -> int:
+    """The size of the model about to be trained, from a shapes-only build (no memory), which also
+    refuses, before any training, an option the architecture cannot take."""
+    from .models import build_model
+
+    c, h, _ = data.input_shape
+    with torch.device("meta"):
+        model = build_model(arch, num_classes=data.num_classes, in_channels=c, image_size=h, **arch_options)
+    return sum(t.numel() * t.element_size() for t in model.state_dict().values())
+
+
 def _model_options(args: argparse.Namespace) -> dict[str, Any]:
     """``--model-option`` pairs typed by the architecture's builder (torchvision ones: JSON values)."""
     options: dict[str, Any] = dict(split_pairs(getattr(args, "model_option", None), "--model-option"))
@@ -152,6 +181,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in given if v is not None}  # 0 is refused by TrainConfig, not ignored
     config = recipe_for(data.name, args.model, args.seed, **overrides)
     device = pick_device(args.device)
+    size = _model_bytes(data, args.model, arch_options)
+    if out is not None or workspace is not None:
+        from .fs_policy import check_free_space
+
+        check_free_space(workspace.root if workspace is not None else out.parent, 2 * size,
+                         f"storing the {args.model} model")
     model, meta, log = train_model(
         data, args.model, config, device=device, arch_options=arch_options,
         progress=_stderr_progress(not args.quiet),
@@ -248,7 +283,16 @@ def cmd_runs(args: argparse.Namespace) -> int:
     from .store import Workspace
 
     workspace = Workspace(args.workspace)
-    cleaned = workspace.housekeeping()
+    if args.clean or args.dry_run:  # housekeeping only when asked: listing never deletes
+        report = workspace.clean(dry_run=args.dry_run)
+        verb = "would remove" if args.dry_run else "removed"
+        lines = [f"{verb} pending registry row {r}" for r in report.pending_rows]
+        lines += [f"{verb} {p}" for p in report.tmp_folders] + [f"skipped {p}" for p in report.skipped]
+        _emit(args, {"cleaned": report.counts(), "dry_run": args.dry_run, "removed": report.tmp_folders,
+                     "pending_rows": report.pending_rows, "skipped": report.skipped},
+              "\n".join(lines) or f"nothing to clean in {workspace.root}")
+        return 0
+    cleaned = {"pending_rows": 0, "tmp_folders": 0}
     if args.cancel:
         row = run_records.request_cancel(workspace, args.cancel)
         _emit(args, {"run": row.to_dict()}, f"cancel requested for run {row.id} ({row.title})")
@@ -276,6 +320,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         args.executor, address=args.address, ray_cpus=args.ray_cpus, task_cpus=args.task_cpus,
         progress=_stderr_progress(not args.quiet),
     )
+    if args.methods != "all" and not any(m.strip() for m in args.methods.split(",")):
+        raise CliError(f"--methods {args.methods!r} names no method; give all, or method names separated by commas")
     data = _load_data(args)
     device = pick_device(args.device)
     _workspace(args.workspace)
@@ -384,7 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--dataset", required=True, help="dataset name (see `datasets`)")
             p.add_argument("--data-root", help="folder of a local dataset (mnist, cifar10, imagefolder, ...)")
             p.add_argument("--data-option", action="append", metavar="KEY=VALUE", help="dataset option, repeatable")
-        p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cuda, mps or cpu")
+        p.add_argument("--device", default="auto", type=_device_name, help="auto (cuda > mps > cpu), cuda, mps or cpu")
         p.add_argument("--json", action="store_true", help="print one JSON object")
         p.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
@@ -392,7 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
         """The original model, seed and workspace of a run compared with retraining (unlearn, evaluate-external)."""
         p.add_argument("--model", help="architecture of the original (default: the dataset's shipped model)")
         p.add_argument("--checkpoint", help=checkpoint_help)
-        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--seed", type=_seed, default=0, help="0 to 2**32 - 1")
         p.add_argument("--workspace", default="workspace", help="workspace folder (runs, cached retrains)")
         p.add_argument("--no-store", action="store_true", help="do not write to the workspace")
 
@@ -407,7 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--model", default="small_cnn", help="architecture (small_cnn, resnet18, tv:<torchvision name>)")
     p.add_argument("--model-option", action="append", metavar="KEY=VALUE", help="architecture option, e.g. width=16")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0, help="0 to 2**32 - 1")
     p.add_argument("--epochs", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--batch-size", type=int)
@@ -432,6 +478,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workspace", default="workspace", help="workspace folder")
     p.add_argument("--cancel", metavar="ID", help="ask run ID to stop")
     p.add_argument("--limit", type=int, default=50, help="newest runs listed")
+    p.add_argument("--clean", action="store_true",
+                   help="remove what crashed writers left in the workspace (listing never does); says what it removes")
+    p.add_argument("--dry-run", action="store_true", help="with --clean: only say what would be removed")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(fn=cmd_runs)
 

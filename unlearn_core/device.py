@@ -28,9 +28,12 @@ def available_devices() -> list[str]:
 def pick_device(requested: str | None = None) -> torch.device:
     """Return `requested` if it is usable, else the best available device (cuda > mps > cpu).
 
-    Raises ValueError when a specific device is asked for that this machine does not have.
+    Raises ValueError when a specific device is asked for that this machine does not have, and for
+    an empty or blank name (a typo, not a request for auto: say ``auto``).
     """
-    if requested in (None, "", "auto"):
+    if requested is not None and str(requested).strip() == "":
+        raise ValueError(f"device {requested!r} is empty: use auto, cuda, mps or cpu")
+    if requested in (None, "auto"):
         return torch.device(available_devices()[0])
     kind = str(requested).split(":")[0]
     if kind not in ("cuda", "mps", "cpu"):

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from .data import SplitDataset
+from .options import parse_float, parse_int
 
 KINDS = ("class", "random", "indices", "concept", "flag")
 
@@ -101,7 +102,7 @@ class UnlearnData:
 
 def _ints(text: str, what: str) -> list[int]:
     try:
-        values = [int(v) for v in text.split(",") if v.strip() != ""]
+        values = [parse_int(v) for v in text.split(",") if v.strip() != ""]
     except ValueError:
         raise ValueError(f"{what} must be comma-separated integers; got {text!r}") from None
     if not values:
@@ -157,7 +158,7 @@ def resolve(spec: str, data: SplitDataset, seed: int = 0) -> ForgetSet:
 def _random(arg: str, y: np.ndarray, num_classes: int, seed: int) -> np.ndarray:
     frac_text, at, classes_text = arg.partition("@")
     try:
-        frac = float(frac_text)
+        frac = parse_float(frac_text)
     except ValueError:
         raise ValueError(f"random fraction must be a number in (0, 1); got {frac_text!r}") from None
     if not 0 < frac < 1:
@@ -181,8 +182,8 @@ def _indices_from_file(path_text: str, n: int) -> np.ndarray:
     if not path.is_file():
         raise ValueError(f"index file not found: {path}")
     try:
-        values = [int(line) for line in path.read_text().split() if line.strip()]
-    except ValueError:
+        values = [parse_int(line) for line in path.read_text().split() if line.strip()]
+    except (ValueError, UnicodeDecodeError):
         raise ValueError(f"{path} must hold one integer train index per line") from None
     bad = [v for v in values if not 0 <= v < n]
     if bad:

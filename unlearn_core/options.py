@@ -13,6 +13,7 @@ annotations are the schema, and this covers the few types they use.
 from __future__ import annotations
 
 import math
+import re
 import types
 import typing
 from collections.abc import Callable, Iterable
@@ -20,6 +21,31 @@ from collections.abc import Callable, Iterable
 TRUE_WORDS = ("true", "yes", "on", "1")
 FALSE_WORDS = ("false", "no", "off", "0")
 NONE_WORDS = ("none", "null")
+_INT = re.compile(r"[+-]?[0-9]+")
+_FLOAT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
+def parse_int(text: str) -> int:
+    """An integer written in ASCII digits (``"3"``, ``"-2"``); ValueError for anything else.
+
+    Python's ``int`` also reads other scripts' digits (``int("٣") == 3``) and underscores; a
+    value typed at the command line or stored in a file is read only in the one spelling shown
+    back to the user.
+    """
+    if not isinstance(text, str) or _INT.fullmatch(text.strip()) is None:
+        raise ValueError(f"not an integer in ASCII digits: {text!r}")
+    return int(text.strip())
+
+
+def parse_float(text: str) -> float:
+    """A finite number written in ASCII (``"0.1"``, ``"1e-3"``); ValueError for anything else
+    (other scripts' digits, underscores, nan, inf)."""
+    if not isinstance(text, str) or _FLOAT.fullmatch(text.strip()) is None:
+        raise ValueError(f"not a number in ASCII digits: {text!r}")
+    value = float(text.strip())
+    if not math.isfinite(value):
+        raise ValueError(f"not a finite number: {text!r}")
+    return value
 
 
 def split_pairs(pairs: Iterable[str] | None, flag: str) -> dict[str, str]:
@@ -79,12 +105,9 @@ def _from_text(raw: str, kind: object) -> object:
             return False
         raise ValueError
     if kind is int:
-        return int(raw.strip())
+        return parse_int(raw)
     if kind is float:
-        value = float(raw.strip())
-        if not math.isfinite(value):
-            raise ValueError
-        return value
+        return parse_float(raw)
     if kind is str:
         return raw
     raise ValueError
@@ -115,9 +138,10 @@ def coerce_options(options: dict[str, object], declared: dict[str, object], owne
     Unknown option names are refused too, listing the known ones. A new dict is returned; the
     caller's is not changed.
     """
-    unknown = sorted(set(options) - set(declared))
+    unknown = sorted(set(options) - set(declared), key=str)
     if unknown:
-        raise ValueError(f"{owner} has no option(s) {', '.join(unknown)}; options: {', '.join(declared) or 'none'}")
+        shown = ", ".join(k if isinstance(k, str) and k.isprintable() else repr(k) for k in unknown)
+        raise ValueError(f"{owner} has no option(s) {shown}; options: {', '.join(declared) or 'none'}")
     out: dict[str, object] = {}
     for key, value in options.items():
         kind = declared[key]
@@ -134,4 +158,4 @@ def coerce_options(options: dict[str, object], declared: dict[str, object], owne
     return out
 
 
-__all__ = ["FALSE_WORDS", "TRUE_WORDS", "coerce_options", "declared_types", "split_pairs"]
+__all__ = ["FALSE_WORDS", "TRUE_WORDS", "coerce_options", "declared_types", "parse_float", "parse_int", "split_pairs"]

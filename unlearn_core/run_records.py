@@ -144,8 +144,11 @@ def create(workspace: Workspace, run_id: str, title: str, request: dict[str, Any
 
 
 def log_path(workspace: Workspace, run_id: str):
-    """Where a run's log (and the trace of a failure) is written: ``<workspace>/logs/<id>.log``."""
-    return workspace.root / "logs" / f"{run_id}.log"
+    """Where a run's log (and the trace of a failure) is written: ``<workspace>/logs/<id>.log``
+    (the id checked by the file-system policy first)."""
+    from .fs_policy import check_id
+
+    return workspace.root / "logs" / f"{check_id(run_id, 'run id')}.log"
 
 
 def get(workspace: Workspace, run_id: str) -> RunRow:

@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Callable
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from . import fs_policy
 from .models import ModelMeta, SplitClassifier, load_checkpoint, save_checkpoint
 from .serialize import dumps
 
@@ -69,6 +70,30 @@ class Entry:
 
     def file(self, name: str) -> Path:
         return self.path / name
+
+
+@dataclass
+class CleanReport:
+    """What `Workspace.clean` removed (or would remove): pending row ids, `.tmp` paths, what it skipped."""
+
+    pending_rows: list[str] = field(default_factory=list)
+    tmp_folders: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        """How many rows and folders (the `cleaned` field of `runs --json`)."""
+        return {"pending_rows": len(self.pending_rows), "tmp_folders": len(self.tmp_folders)}
+
+
+def _write(writer: FileWriter, path: Path) -> None:
+    """Run one file writer; a full disk reported in words only (safetensors) becomes an OSError."""
+    try:
+        writer(path)
+    except Exception as err:
+        full = fs_policy.disk_error(err, path)
+        if full is None:
+            raise
+        raise full from None
 
 
 class WorkspaceError(ValueError):
@@ -134,6 +159,7 @@ class Workspace:
         Commands call it before an expensive step (training, a benchmark) whose result would
         otherwise be lost to a read-only or full disk, or a registry another process holds.
         """
+        fs_policy.check_workspace_folders(self.root)
         try:
             fd, probe = tempfile.mkstemp(dir=self.root, prefix=".probe-")
             os.close(fd)
@@ -171,13 +197,16 @@ class Workspace:
     ) -> Entry:
         """Store a new entry atomically and return it; `files` maps file names to writers.
 
-        `entry_id` (from `new_id`) lets a tracked run store its result under its own id.
+        `entry_id` (from `new_id`) lets a tracked run store its result under its own id; it must
+        match `fs_policy.ID_PATTERN`. The scratch and kind folders are checked (`fs_policy`)
+        before anything is written: a link leading out of the workspace is refused.
         """
         if kind not in KINDS:
             raise ValueError(f"unknown entry kind {kind!r}; kinds: {', '.join(KINDS)}")
         for file_name in files or {}:
             _check_file_name(file_name)
-        entry_id = entry_id or new_id()
+        entry_id = fs_policy.check_id(new_id() if entry_id is None else entry_id)
+        tmp_root, kind_root = fs_policy.workspace_dir(self.root, ".tmp"), fs_policy.workspace_dir(self.root, kind)
         created = time.time()
         info_text = dumps(info)
         with closing(self.connect()) as db, db:
@@ -185,26 +214,27 @@ class Workspace:
                 "INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)",
                 (entry_id, kind, name, dataset, key, created, info_text),
             )
-        final = self.root / kind / entry_id
-        tmp = self.root / ".tmp" / entry_id
+        final = kind_root / entry_id
+        tmp = tmp_root / entry_id
         try:
-            tmp.mkdir(parents=True)
+            tmp.mkdir()
             for file_name, writer in (files or {}).items():
-                writer(tmp / file_name)
+                _write(writer, tmp / file_name)
             (tmp / "info.json").write_text(info_text)
-            final.parent.mkdir(parents=True, exist_ok=True)
             tmp.rename(final)  # fails rather than overwrite: ids are unique
             with closing(self.connect()) as db, db:
                 db.execute("UPDATE entries SET status = 'complete' WHERE id = ?", (entry_id,))
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            if tmp.is_dir() and not tmp.is_symlink():
+                shutil.rmtree(tmp, ignore_errors=True)
             with closing(self.connect()) as db, db:
                 db.execute("DELETE FROM entries WHERE id = ? AND status = 'pending'", (entry_id,))
             raise
-        return Entry(entry_id, kind, name, dataset, key, created, info, final)
+        return Entry(entry_id, kind, name, dataset, key, created, info, self.root / kind / entry_id)
 
     def list(self, kind: str, dataset: str | None = None) -> list[Entry]:
-        """Complete entries of `kind` (optionally of one dataset), newest first."""
+        """Complete entries of `kind` (optionally of one dataset), newest first; rows whose id the
+        file-system policy refuses (a crafted registry) are left out."""
         query = "SELECT * FROM entries WHERE kind = ? AND status = 'complete'"
         args: list[object] = [kind]
         if dataset is not None:
@@ -212,7 +242,7 @@ class Workspace:
             args.append(dataset)
         with closing(self.connect()) as db:
             rows = db.execute(query + " ORDER BY created DESC, id DESC", args).fetchall()
-        return [self._entry(r) for r in rows]
+        return [self._entry(r) for r in rows if fs_policy.ID_PATTERN.fullmatch(r["id"])]  # a crafted id is never served
 
     def get(self, entry_id: str) -> Entry:
         """The complete entry with this id, or a ValueError."""
@@ -240,26 +270,46 @@ class Workspace:
             db.execute("UPDATE entries SET status = 'broken' WHERE id = ?", (entry_id,))
 
     def housekeeping(self, older_than_s: float = STALE_PENDING_S) -> dict[str, int]:
-        """Remove what a crashed writer left: pending rows and `.tmp` folders older than `older_than_s`.
+        """Remove what a crashed writer left (`clean`); returns how many rows and folders went."""
+        return self.clean(older_than_s).counts()
 
-        Younger ones may belong to a put in progress in another process and are left alone.
-        Returns how many rows and folders were removed.
+    def clean(self, older_than_s: float = STALE_PENDING_S, *, dry_run: bool = False) -> CleanReport:
+        """Remove (or with `dry_run` only list) what a crashed writer left: pending rows and `.tmp`
+        entries older than `older_than_s`; younger ones may belong to a put in progress elsewhere.
+
+        Only inside the workspace (`fs_policy.remove_inside`): a `.tmp` that is a link is never
+        entered (it is reported as skipped), and a link inside it is removed itself, not followed.
         """
         cutoff = time.time() - older_than_s
-        with closing(self.connect()) as db, db:
-            rows = db.execute("DELETE FROM entries WHERE status = 'pending' AND created < ?", (cutoff,)).rowcount
-        folders = 0
+        with closing(self.connect()) as db:
+            rows = [r[0] for r in db.execute("SELECT id FROM entries WHERE status = 'pending' AND created < ?",
+                                             (cutoff,))]
+        report = CleanReport(pending_rows=rows)
         tmp_root = self.root / ".tmp"
-        for tmp in tmp_root.iterdir() if tmp_root.is_dir() else []:
-            if tmp.stat().st_mtime < cutoff:
-                shutil.rmtree(tmp, ignore_errors=True)
-                folders += 1
-        return {"pending_rows": rows, "tmp_folders": folders}
+        if tmp_root.is_symlink():
+            report.skipped.append(f"{tmp_root} (a link: never entered)")
+        elif tmp_root.is_dir():
+            for tmp in sorted(tmp_root.iterdir()):
+                if tmp.lstat().st_mtime < cutoff:
+                    report.tmp_folders.append(str(tmp))
+        if dry_run:
+            return report
+        if rows:
+            with closing(self.connect()) as db, db:
+                db.executemany("DELETE FROM entries WHERE id = ? AND status = 'pending'", [(r,) for r in rows])
+        for tmp in report.tmp_folders:
+            try:
+                fs_policy.remove_inside(self.root, tmp)
+            except OSError:
+                pass  # gone already, or not removable now: the next clean tries again
+        return report
 
     def _entry(self, row: sqlite3.Row) -> Entry:
+        if row["kind"] not in KINDS:
+            raise ValueError(f"registry row {row['id']!r} has an unknown kind {row['kind']!r}; refused")
         return Entry(
             row["id"], row["kind"], row["name"], row["dataset"], row["key"], row["created"],
-            json.loads(row["info"]), self.root / row["kind"] / row["id"],
+            json.loads(row["info"]), self.root / row["kind"] / fs_policy.check_id(row["id"]),
         )
 
     # -- typed helpers ---------------------------------------------------------------------

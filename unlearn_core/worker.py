@@ -26,10 +26,12 @@ from typing import Any
 
 from . import run_records
 from .data import SplitDataset
+from .fs_policy import check_free_space, check_id
 from .progress import Cancelled, ProgressEvent, ProgressFn, no_progress
 from .store import Workspace, new_id
 
 CANCEL_GRACE_S = 10.0
+RUN_COPIES = 3  # a run stores the unlearned model, the retrained oracle and a mask / artifacts
 PROGRESS_WRITE_S = 0.5  # at most two progress writes a second: each is a SQLite transaction
 PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
 
@@ -82,12 +84,24 @@ class RunRequest:
         from .external import METHOD as EXTERNAL
         from .methods import get_method
 
+        check_seed(self.seed)
         if self.method == EXTERNAL:
             if not self.unlearned or not Path(self.unlearned).is_file():
                 raise ValueError(f"the unlearned checkpoint {self.unlearned or '(none given)'} is not a file")
         else:
             get_method(self.method).config_cls(**self.config)
         pick_device(self.device)
+
+
+SEED_MAX = 2**32 - 1  # numpy's generators take seeds in 0..2**32-1
+
+
+def check_seed(seed: object, name: str = "seed") -> int:
+    """`seed` if it is an integer in 0..`SEED_MAX`, else a ValueError naming `name` (checked before
+    the work: numpy refuses -1 and torch 2**70 only deep inside a run, after the training)."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= SEED_MAX:
+        raise ValueError(f"{name} must be an integer from 0 to {SEED_MAX} (2**32 - 1); got {seed!r}")
+    return seed
 
 
 def start_run(workspace: Workspace, request: RunRequest, title: str) -> run_records.RunRow:
@@ -190,6 +204,8 @@ def _execute_request(workspace: Workspace, run_id: str, request: RunRequest, tra
         model, meta = obtain_model(data, request.model, seed=0, device=device, checkpoint=request.checkpoint,
                                    workspace=workspace, progress=phase("training the original model"),
                                    should_stop=tracker.should_stop)
+    check_free_space(workspace.root, RUN_COPIES * sum(t.numel() * t.element_size() for t in model.state_dict().values()),
+                     "storing this run")
     if request.study_k is not None:
         return _execute_study(workspace, request, tracker, data, (model, meta), device)
     if request.method == EXTERNAL:
@@ -261,6 +277,7 @@ def execute(workspace: Workspace, run_id: str) -> int:
 
     from . import recipes, runs  # noqa: F401  (import before the run counts as started: seconds under load)
 
+    check_id(run_id, "run id")  # before any path (its log, its entry) is built from it
     torch.set_num_threads(worker_threads())
     row = run_records.get(workspace, run_id)
     try:

@@ -60,11 +60,11 @@ def _idx(arr: np.ndarray) -> bytes:
     return header + arr.astype(np.uint8).tobytes()
 
 
-def _mnist(root: Path, gz_bytes: bytes | None = None) -> Path:
+def _mnist(root: Path, gz_bytes: bytes | None = None, image_shape: tuple[int, int] = (28, 28)) -> Path:
     """An MNIST folder of 10 images per split; `gz_bytes` replaces the train images' .gz content."""
     raw = root / "MNIST" / "raw"
     raw.mkdir(parents=True)
-    images = np.zeros((10, 28, 28), np.uint8)
+    images = np.zeros((10, *image_shape), np.uint8)
     for prefix in ("train", "t10k"):
         (raw / f"{prefix}-images-idx3-ubyte.gz").write_bytes(gzip.compress(_idx(images)))
         (raw / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(gzip.compress(_idx(np.arange(10))))
@@ -181,6 +181,30 @@ def bad(tmp_path_factory: pytest.TempPathFactory, marker: Path) -> dict[str, Pat
     put("images_ok", _imagefolder(d / "images_ok"))
     put("images_empty", d / "images_empty")
     (files["images_empty"] / "a").mkdir(parents=True)
+
+    # -- issue 26: file-system and late-failure cases --------------------------------------------
+    put("images_fifo", _imagefolder(d / "images_fifo"))
+    os.mkfifo(files["images_fifo"] / "a" / "zz.png")  # opening it would block forever
+    put("images_loop", _imagefolder(d / "images_loop"))
+    (files["images_loop"] / "a" / "up").symlink_to("..")  # a class folder linking to its parent
+    put("images_non_utf8", _imagefolder(d / "images_non_utf8"))
+    os.mkdir(os.fsencode(files["images_non_utf8"]) + b"/caf\xe9")
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(os.fsdecode(os.fsencode(files["images_non_utf8"])
+                                                                    + b"/caf\xe9/0.png"))
+    put("images_one_each", d / "images_one_each")  # one image per class: test_fraction 0.2 leaves no test image
+    for c in ("a", "b"):
+        (files["images_one_each"] / c).mkdir(parents=True)
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(files["images_one_each"] / c / "0.png")
+    put("mnist_2x2", _mnist(d / "mnist_2x2", image_shape=(2, 2)))
+    put("mnist_0x0", _mnist(d / "mnist_0x0", image_shape=(0, 0)))
+    for dtype in (torch.int64, torch.bool):
+        wrong = dict(state)
+        wrong["head.weight"] = state["head.weight"].to(dtype)
+        name = f"head_{str(dtype).removeprefix('torch.')}"
+        put(name, write_safetensors(d / f"{name}.safetensors", wrong, meta))
+    put("class_names_1", write_safetensors(d / "class_names_1.safetensors", state, {**meta, "class_names": ["0"]}))
+    put("arch_num_classes", write_safetensors(d / "arch_num_classes.safetensors", state,
+                                              {**meta, "arch_options": {"num_classes": 3}}))
 
     put("indices_out_of_range", d / "indices_out_of_range.txt")
     files["indices_out_of_range"].write_text("1\n2\n999999\n")

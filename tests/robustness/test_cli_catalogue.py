@@ -83,6 +83,46 @@ def internal_bug(ctx: Ctx, mp: pytest.MonkeyPatch) -> None:
     mp.setattr("unlearn_core.cli.cmd_unlearn", boom)
 
 
+def no_work(ctx: Ctx, mp: pytest.MonkeyPatch) -> None:
+    """Training or a run starting is an internal error here: the refusal must come before the work."""
+    def started(*args, **kwargs):
+        raise RuntimeError("the work started before the refusal")
+
+    mp.setattr("unlearn_core.models.defaults.train_model", started)
+    mp.setattr("unlearn_core.worker._execute_request", started)
+
+
+def safetensors_disk_full(ctx: Ctx, mp: pytest.MonkeyPatch) -> None:
+    """safetensors reports a full disk as its own error type, in words only (as it does for real)."""
+    from safetensors import SafetensorError
+
+    def full(*args, **kwargs):
+        raise SafetensorError('Error while serializing: IoError(Os { code: 28, kind: StorageFull, '
+                              'message: "No space left on device" })')
+
+    mp.setattr("unlearn_core.models.checkpoint.save_file", full)
+
+
+def little_free_space(ctx: Ctx, mp: pytest.MonkeyPatch) -> None:
+    """The disk has 1 MB free; training must not start."""
+    import shutil
+
+    mp.setattr("unlearn_core.fs_policy.shutil.disk_usage", lambda path: shutil._ntuple_diskusage(2**30, 2**30, 2**20))
+    no_work(ctx, mp)
+
+
+def broken_workspace(ctx: Ctx, folder: str, link_out: bool = False) -> Path:
+    """A workspace in scratch whose `folder` is a file (or, with `link_out`, a link to scratch's outside)."""
+    root = ctx.tmp / f"ws-{folder.strip('.')}{'-link' if link_out else ''}"
+    Workspace(root)
+    if link_out:
+        (ctx.tmp / "elsewhere").mkdir(exist_ok=True)
+        (root / folder).symlink_to(ctx.tmp / "elsewhere")
+    else:
+        (root / folder).write_text("not a folder")
+    return root
+
+
 def unlearn(ctx: Ctx, *extra: str, forget: str = "class:3", method: str = "finetune") -> list[str]:
     return ["unlearn", *D, "--forget", forget, "--method", method, "--workspace", str(ctx.ws), *Q, *extra]
 
@@ -230,6 +270,55 @@ CASES = [
     Case("forget everything", lambda c: unlearn(c, forget="class:0,1,2,3,4,5,6,7,8,9"), "nothing would be left"),
     Case("method cannot do this kind", lambda c: unlearn(c, forget="random:0.1", method="unsir"),
          "supports class forgetting, not samples"),
+    # -- issue 26: the file-system policy and late failures, refused before any work ------------
+    Case("FIFO in an ImageFolder", data("imagefolder", "images_fifo"), "refused 1 FIFO ("),
+    Case("class folder linking to its parent", data("imagefolder", "images_loop"),
+         "link to a folder or file already read"),
+    Case("class folder name not UTF-8", data("imagefolder", "images_non_utf8"), "b'caf\\xe9'"),
+    Case("ImageFolder with an empty test split", data("imagefolder", "images_one_each"),
+         "leave 2 to train and 0 to test"),
+    Case("MNIST of 2x2 images", data("mnist", "mnist_2x2"), "holds 10 images of 2x2 pixels"),
+    Case("MNIST of 0x0 images", data("mnist", "mnist_0x0"), "holds 10 images of 0x0 pixels"),
+    Case("int64 head weight", lambda c: evaluate(c, "head_int64"),
+         "wrong dtypes: head.weight: checkpoint int64 vs model float32"),
+    Case("bool head weight", lambda c: evaluate(c, "head_bool"),
+         "wrong dtypes: head.weight: checkpoint bool vs model float32"),
+    Case("metadata class_names too short", lambda c: evaluate(c, "class_names_1"),
+         "class_names holds 1 names but num_classes is 10"),
+    Case("metadata arch_options num_classes", lambda c: evaluate(c, "arch_num_classes"),
+         "arch_options must not set num_classes"),
+    Case("torchvision option it does not take", digits("train", "--model", "tv:resnet18", "--model-option", "bogus=1"),
+         "torchvision resnet18 does not accept the option(s) bogus=1", no_work),
+    Case("--seed -1", lambda c: unlearn(c, "--seed", "-1"),
+         "argument --seed: the seed must be an integer from 0 to 4294967295 (2**32 - 1); got -1", no_work),
+    Case("--seed 2**70", lambda c: unlearn(c, "--seed", str(2**70)), "argument --seed: the seed must be", no_work),
+    Case("--device ''", lambda c: ["eval", *D, "--quiet", "--device", ""], "argument --device: empty device name"),
+    Case("bench --methods ,", lambda c: ["bench", *D, "--forget", "class:3", "--methods", ",", *Q],
+         "--methods ',' names no method", no_work),
+    Case("forget class:\u0663 (Arabic-Indic 3)", lambda c: unlearn(c, forget="class:\u0663"),
+         "class list must be comma-separated integers", no_work),
+    Case("forget random:\u0660.\u0661", lambda c: unlearn(c, forget="random:\u0660.\u0661"),
+         "random fraction must be a number", no_work),
+    Case("--set epochs=\u0663", lambda c: unlearn(c, "--set", "epochs=\u0663"), "epochs expects int", no_work),
+    Case("workspace scratch folder is a file", lambda c: [*unlearn(c)[:-5], "--workspace",
+                                                          str(broken_workspace(c, ".tmp")), *Q],
+         ".tmp is not a folder", no_work),
+    Case("workspace run folder is a file", lambda c: [*unlearn(c)[:-5], "--workspace",
+                                                      str(broken_workspace(c, "run")), *Q],
+         "run is not a folder", no_work),
+    Case("workspace model folder is a file", lambda c: [*unlearn(c)[:-5], "--workspace",
+                                                        str(broken_workspace(c, "model")), *Q],
+         "model is not a folder", no_work),
+    Case("workspace scratch folder links outside", lambda c: [*unlearn(c)[:-5], "--workspace",
+                                                              str(broken_workspace(c, ".tmp", link_out=True)), *Q],
+         "leads outside", no_work),
+    Case("train: too little free space", lambda c: ["train", *D, "--workspace", str(c.ws), *Q],
+         "MB free but this run stores about", little_free_space),
+    Case("train: disk full inside safetensors", lambda c: ["train", *D, "--workspace", str(c.ws), "--epochs", "1",
+                                                           "--model-option", "width=2", *Q],
+         "the disk is full", safetensors_disk_full),
+    Case("worker on a crafted run id", lambda c: ["worker", "../evil", "--workspace", str(c.ws)],
+         "run id '../evil' is not a valid id"),
     # -- the last resort -----------------------------------------------------------------------
     Case("internal error", lambda c: unlearn(c), "internal error: RuntimeError: planted bug; trace written to",
          internal_bug, status=1),

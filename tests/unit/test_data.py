@@ -311,6 +311,10 @@ def test_imagefolder_errors(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no images"):
         load_dataset("imagefolder", root=str(tmp_path))
     (tmp_path / "a" / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(ValueError, match="leave 1 to train and 0 to test"):  # refused before any image is read
+        load_dataset("imagefolder", root=str(tmp_path))
+    for i in range(4):
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "a" / f"{i}.png")
     with pytest.raises(ValueError, match="broken.png"):
         load_dataset("imagefolder", root=str(tmp_path))
 

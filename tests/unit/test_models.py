@@ -267,7 +267,7 @@ def test_meta_overrides_stored_architecture(tmp_path: Path, small) -> None:
 
 
 _GOOD_META = {"arch": "small_cnn", "num_classes": 10, "input_shape": [1, 16, 16], "dataset": "digits", "note": "n",
-              "dataset_options": {}, "arch_options": {}, "recipe": {}, "metrics": {}, "class_names": ["a"], "seed": 1}
+              "dataset_options": {}, "arch_options": {}, "recipe": {}, "metrics": {}, "class_names": [], "seed": 1}
 
 
 @pytest.mark.parametrize(("field", "value", "expected"), [

@@ -4,8 +4,9 @@ Nothing is ever downloaded. The files must sit in torchvision's on-disk layout (
 ``torchvision.datasets.X(root, download=True)`` leaves behind). The official formats are read by
 the small readers below rather than torchvision's dataset classes: those verify the MD5 checksums
 of the official archives (rejecting re-packed copies and the tiny files the tests write), and
-torchvision's MNIST reader cannot read the ``.gz`` files as downloaded. ImageFolder uses
-torchvision's folder scanning. Everything is loaded into memory as float32 in [0, 1].
+torchvision's MNIST reader cannot read the ``.gz`` files as downloaded. ImageFolder folders are
+walked by the file-system policy (`fs_policy.TreeWalk`: regular files inside the root only, each
+once, in torchvision's order). Everything is loaded into memory as float32 in [0, 1].
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
+from torchvision.datasets.folder import IMG_EXTENSIONS
 
+from ..fs_policy import TreeWalk
 from .base import Split, SplitDataset, stratified_split
 from .registry import register_dataset
 
@@ -112,6 +114,9 @@ def _load_idx_dataset(
         x, y = _read_idx(images), _read_idx(labels)
         if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
             raise ValueError(f"{name}: {images.name} / {labels.name} do not hold N images with N labels")
+        if x.shape[1:] != (28, 28) or len(x) == 0:
+            raise ValueError(f"{name}: {images} holds {len(x)} images of {x.shape[1]}x{x.shape[2]} pixels; "
+                             f"{name} images are 28x28 (and a split needs at least one): use the official files")
         splits[split] = _split(x[:, None], y, limit, seed)
     return _dataset(
         name, splits["train"], splits["test"], class_names, {"root": str(root), "limit": limit, "seed": seed}
@@ -273,8 +278,10 @@ def _load_images(samples: list[tuple[str, int]], size: int, grayscale: bool) -> 
     return torch.from_numpy(out).float().div_(255.0)
 
 
-def _scan(folder: Path, class_to_idx: dict[str, int]) -> list[tuple[str, int]]:
-    return make_dataset(str(folder), class_to_idx, extensions=IMG_EXTENSIONS, allow_empty=True)
+def _scan(walk: TreeWalk, folder: Path, class_to_idx: dict[str, int]) -> list[tuple[str, int]]:
+    """(path, label) of every image under ``folder/<class>/`` (a missing class folder holds none)."""
+    return [(str(path), label) for name, label in class_to_idx.items() if (folder / name).is_dir()
+            for path in walk.files(folder / name, IMG_EXTENSIONS)]
 
 
 @register_dataset(
@@ -302,19 +309,21 @@ def build_imagefolder(
     layout = "<root>/<class>/<image> or <root>/train/<class>/ and <root>/test/<class>/"
     has_splits = (base / "train").is_dir() and (base / "test").is_dir()
     train_dir = base / "train" if has_splits else base
-    try:
-        classes, class_to_idx = find_classes(str(train_dir))
-        samples = _scan(train_dir, class_to_idx)
-        test_samples = _scan(base / "test", class_to_idx) if has_splits else []
-    except FileNotFoundError as err:
-        raise ValueError(f"ImageFolder {base}: {err} (expected {layout})") from err
+    walk = TreeWalk(base)  # one walk for both splits: no image is read twice
+    classes = [p.name for p in walk.subfolders(train_dir)]
+    if not classes:
+        raise ValueError(f"ImageFolder {train_dir}: no class folders (expected {layout})")
+    class_to_idx = {name: i for i, name in enumerate(classes)}
+    samples = _scan(walk, train_dir, class_to_idx)
+    test_samples = _scan(walk, base / "test", class_to_idx) if has_splits else []
+    walk.refuse_problems("ImageFolder")
     if not samples or (has_splits and not test_samples):
         where = train_dir if not samples else base / "test"
         raise ValueError(
             f"ImageFolder {where}: no images ({', '.join(IMG_EXTENSIONS)}) in class subfolders (expected {layout})"
         )
     if has_splits:
-        extra = sorted({p.name for p in (base / "test").iterdir() if p.is_dir()} - set(classes))
+        extra = sorted({p.name for p in walk.subfolders(base / "test")} - set(classes))
         if extra:
             raise ValueError(f"ImageFolder {base / 'test'} has classes not in train/: {', '.join(extra)}")
         train_idx, test_idx = np.arange(len(samples)), np.arange(len(test_samples))
@@ -322,6 +331,12 @@ def build_imagefolder(
         labels = np.array([label for _, label in samples])
         train_idx, test_idx = stratified_split(labels, test_fraction, seed)
         test_samples = samples
+        if len(test_idx) == 0 or len(train_idx) == 0:
+            raise ValueError(
+                f"ImageFolder {base}: {len(samples)} images split by test_fraction={test_fraction} leave "
+                f"{len(train_idx)} to train and {len(test_idx)} to test; add images, change test_fraction, "
+                "or give train/ and test/ folders"
+            )
     train_idx = train_idx[_subset(len(train_idx), limit, seed)]
     test_idx = test_idx[_subset(len(test_idx), limit, seed)]
 

@@ -19,6 +19,7 @@ import torch
 
 from ..forget import UnlearnData
 from ..models import ModelMeta, SplitClassifier
+from ..options import parse_float, parse_int
 from ..progress import ProgressEvent, ProgressFn, StopFn, never_stop, no_progress
 from ..train import TrainConfig
 
@@ -123,8 +124,12 @@ def config_from_strings(cls: type[MethodConfig], values: dict[str, str]) -> Meth
                 if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
                     raise ValueError
                 kwargs[key] = raw.lower() in ("true", "1", "yes")
-            elif kind in (int, float, str):
-                kwargs[key] = kind(raw)
+            elif kind is int:
+                kwargs[key] = parse_int(raw)
+            elif kind is float:
+                kwargs[key] = parse_float(raw)
+            elif kind is str:
+                kwargs[key] = raw
             else:
                 kwargs[key] = raw
         except ValueError:

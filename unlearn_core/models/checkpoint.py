@@ -19,6 +19,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
+from ..fs_policy import disk_error
 from .base import SplitClassifier
 from .registry import build_model
 
@@ -108,6 +109,13 @@ def _check_meta_fields(raw: dict[str, object]) -> None:
         raise bad("seed", "an integer")
     if "class_names" in raw and not all(isinstance(c, str) for c in raw["class_names"]):
         raise bad("class_names", "a list of names")
+    if raw.get("class_names") and len(raw["class_names"]) != raw["num_classes"]:
+        raise ValueError(f"metadata field class_names holds {len(raw['class_names'])} names but num_classes is "
+                         f"{raw['num_classes']}; they must agree")
+    fixed = sorted(set(raw.get("arch_options") or {}) & {"num_classes", "in_channels", "image_size"})
+    if fixed:
+        raise ValueError(f"metadata field arch_options must not set {', '.join(fixed)} (given by num_classes and "
+                         "input_shape); got " + json.dumps(raw["arch_options"], sort_keys=True))
     if raw.get("recipe"):
         from ..options import coerce_options, declared_types
         from ..train import TrainConfig
@@ -130,7 +138,13 @@ def save_checkpoint(model: torch.nn.Module, path: str | Path, meta: ModelMeta) -
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     os.close(fd)
     try:
-        save_file(state, tmp, metadata={META_KEY: meta.to_json()})
+        try:
+            save_file(state, tmp, metadata={META_KEY: meta.to_json()})
+        except SafetensorError as err:  # a full disk is a SafetensorError naming it in words only
+            full = disk_error(err, path)
+            if full is None:
+                raise
+            raise full from None
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
@@ -228,8 +242,19 @@ def check_finite(state: dict[str, torch.Tensor], name: str) -> None:
                              "would be meaningless). Re-export the checkpoint from a model that trained normally")
 
 
+def _dtype_kind(dtype: torch.dtype) -> str:
+    """What a tensor's values are: floating point, complex, bool or integer."""
+    if dtype.is_floating_point:
+        return "floating point"
+    if dtype.is_complex:
+        return "complex"
+    return "bool" if dtype == torch.bool else "integer"
+
+
 def check_state_dict(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
-    """Raise CheckpointMismatch naming every missing / unexpected key and wrong shape."""
+    """Raise CheckpointMismatch naming every missing / unexpected key, wrong shape and wrong dtype
+    (a kind of value other than the architecture's: an int64 or bool weight where floats belong;
+    float16 for float32 is the same kind and loads)."""
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
@@ -238,9 +263,16 @@ def check_state_dict(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> 
         for k in set(expected) & set(state)
         if tuple(state[k].shape) != tuple(expected[k].shape)
     )
-    if missing or unexpected or wrong:
+    dtypes = sorted(
+        f"{k}: checkpoint {str(state[k].dtype).removeprefix('torch.')} vs model "
+        f"{str(expected[k].dtype).removeprefix('torch.')}"
+        for k in set(expected) & set(state)
+        if _dtype_kind(state[k].dtype) != _dtype_kind(expected[k].dtype)
+    )
+    if missing or unexpected or wrong or dtypes:
         parts = []
-        for title, items in (("missing keys", missing), ("unexpected keys", unexpected), ("wrong shapes", wrong)):
+        for title, items in (("missing keys", missing), ("unexpected keys", unexpected), ("wrong shapes", wrong),
+                             ("wrong dtypes", dtypes)):
             if items:
                 shown = ", ".join(items[:10]) + (f", ... ({len(items)} in all)" if len(items) > 10 else "")
                 parts.append(f"{title}: {shown}")

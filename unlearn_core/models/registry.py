@@ -50,6 +50,9 @@ def model_options(name: str, options: dict[str, object]) -> dict[str, object]:
     A ValueError names an unknown architecture, an unknown option, a value of the wrong type or
     a width out of range. torchvision architectures declare no option types: theirs pass as given.
     """
+    fixed = sorted(set(options) & set(_FIXED))
+    if fixed:
+        raise ValueError(f"model {name!r}: {', '.join(fixed)} cannot be an option (it comes from the data)")
     if name.startswith(TORCHVISION_PREFIX):
         return dict(options)
     builder = _MODELS.get(name).builder  # a ValueError naming the choices for an unknown name

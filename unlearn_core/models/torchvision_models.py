@@ -43,7 +43,11 @@ def build_torchvision(
         raise ValueError(f"torchvision has no classification model {arch!r}; e.g. {', '.join(available[:8])}, ...")
     if in_channels not in (1, 3):
         raise ValueError(f"torchvision models take 1- or 3-channel images; got {in_channels}")
-    net = torchvision.models.get_model(arch, weights=None, num_classes=num_classes, **options)
+    try:
+        net = torchvision.models.get_model(arch, weights=None, num_classes=num_classes, **options)
+    except TypeError as err:  # an option the architecture does not take (or one given twice)
+        given = ", ".join(f"{k}={v!r}" for k, v in options.items())
+        raise ValueError(f"torchvision {arch} does not accept the option(s) {given}: {err}") from None
     old_head = _detach_last_linear(net)
     features = nn.Sequential(_GrayToRGB(), net, nn.Flatten())
     model = SplitClassifier(features, nn.Linear(old_head.in_features, num_classes))
