@@ -65,7 +65,12 @@ def _dataset() -> SplitDataset:
 DIGITS = st.sampled_from(list("0123456789") + ["\u0663", "\u0661", "\uff13", "\u09e9", "\u00b2", "-", "+", " ", "_"])
 NUMBER = st.one_of(st.integers(-10, 50).map(str), st.floats(allow_nan=True).map(str),
                    st.text(DIGITS, min_size=0, max_size=4), st.text(max_size=6))
+VALID_CLASS = st.integers(0, 3).map(str)
 FORGET_SPECS = st.one_of(
+    st.builds(lambda v: f"class:{','.join(v)}", st.lists(VALID_CLASS, min_size=1, max_size=3)),
+    st.builds(lambda f: f"random:{f}", st.floats(0.01, 0.9).map(lambda x: f"{x:.3f}")),
+    st.builds(lambda f, c: f"random:{f}@{','.join(c)}", st.floats(0.01, 0.2).map(lambda x: f"{x:.2f}"),
+              st.lists(VALID_CLASS, min_size=2, max_size=4)),
     st.builds(lambda v: f"class:{','.join(v)}", st.lists(NUMBER, max_size=5)),
     st.builds(lambda f, c: f"random:{f}" + (f"@{','.join(c)}" if c is not None else ""), NUMBER,
               st.none() | st.lists(NUMBER, max_size=3)),
@@ -113,10 +118,29 @@ SET_VALUES = st.one_of(st.integers(-5, 300).map(str), st.floats(allow_nan=True, 
                        st.text(DIGITS, max_size=4), st.text(max_size=6))
 
 
+def _valid_value(spec) -> st.SearchStrategy[str]:
+    """A value inside the parameter's declared type, range and choices, as text."""
+    if spec.choices is not None:
+        return st.sampled_from([str(c) for c in spec.choices])
+    if spec.type is bool:
+        return st.sampled_from(["true", "false", "yes", "no", "1", "0", "TRUE"])
+    low = spec.min if spec.min is not None else 0
+    high = spec.max if spec.max is not None else low + 100
+    if spec.type is int:
+        return st.integers(int(low), int(high)).map(str)
+    if spec.type is float:
+        return st.floats(float(low), float(high)).map(repr)
+    return st.text(max_size=6)
+
+
 @st.composite
 def set_pairs(draw: st.DrawFn) -> tuple[str, dict[str, str]]:
     method = draw(st.sampled_from(sorted(SCHEMAS)))
-    keys = list(SCHEMAS[method][1]) + ["bogus", ""]
+    specs = SCHEMAS[method][1]
+    if specs and draw(st.booleans()):  # values the config must accept, and build exactly
+        keys = draw(st.lists(st.sampled_from(sorted(specs)), max_size=3, unique=True))
+        return method, {k: draw(_valid_value(specs[k])) for k in keys}
+    keys = list(specs) + ["bogus", ""]
     pairs = draw(st.dictionaries(st.sampled_from(keys), SET_VALUES, max_size=3))
     return method, pairs
 
@@ -156,9 +180,19 @@ JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers(-3, 2**40) | 
 OPTION_KEYS = st.sampled_from(["width", "num_classes", "in_channels", "image_size", "depth", ""])
 
 
+BENIGN = {"seed": st.integers(0, 2**31), "note": st.text(max_size=8), "metrics": st.dictionaries(st.text(max_size=4),
+                                                                                               st.floats(0, 1)),
+          "dataset_options": st.dictionaries(st.text(max_size=4), st.integers()),
+          "class_names": st.lists(st.text(max_size=3), min_size=10, max_size=10) | st.just([])}
+
+
 @st.composite
 def metadata(draw: st.DrawFn) -> dict:
     meta = dict(GOOD_META)
+    if draw(st.booleans()):  # fields that change nothing the model is built from: it must load
+        for field in draw(st.lists(st.sampled_from(sorted(BENIGN)), max_size=3, unique=True)):
+            meta[field] = draw(BENIGN[field])
+        return meta
     for field in draw(st.lists(st.sampled_from(sorted(GOOD_META) + ["extra"]), max_size=3, unique=True)):
         if field == "arch_options":
             meta[field] = draw(st.dictionaries(OPTION_KEYS, st.integers(-2, 4) | JSON_VALUES, max_size=2))
@@ -199,13 +233,15 @@ def test_checkpoint_metadata_loads_a_model_that_fits_or_is_refused_in_one_line(t
 
 # -- data-folder trees -----------------------------------------------------------------------------
 CLASS_NAMES = st.sampled_from(["a", "b", "c", "caf\u00e9", "\u732b", "with space", ".hidden", "x" * 40])
-ITEMS = st.sampled_from(["png", "png", "png", "garbage.png", "notes.txt", "fifo.png", "link-parent", "link-sibling",
+ITEMS = st.sampled_from(["png"] * 12 + ["sub/png"] * 2 + ["notes.txt", "broken-link.png"]) | st.sampled_from([
+    "png", "garbage.png", "notes.txt", "fifo.png", "link-parent", "link-sibling",
                          "link-outside", "link-file", "broken-link.png", "non-utf8-folder", "sub/png"])
 
 
 @st.composite
 def trees(draw: st.DrawFn) -> dict[str, list[str]]:
-    return draw(st.dictionaries(CLASS_NAMES, st.lists(ITEMS, max_size=6), max_size=4))
+    return draw(st.dictionaries(CLASS_NAMES, st.lists(ITEMS, min_size=draw(st.integers(0, 4)), max_size=7),
+                                max_size=4))
 
 
 _BAD = {"garbage.png", "fifo.png", "link-parent", "link-sibling", "link-outside", "link-file", "non-utf8-folder"}
