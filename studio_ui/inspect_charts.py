@@ -10,20 +10,43 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from unlearn_core.inspect.membership import LABELS as SCORE_LABELS
+
 from .charts import MODEL_COLORS
 
 WHO = ("original", "unlearned", "retrain")
 
-CKA_CAPTION = (
-    "Linear CKA (1 = the same representation up to rotation and scale) of the unlearned model's layers against the "
-    "original (blue) and the retrained model (green), on forget samples (solid) and on test images of the kept "
-    "classes (dotted). Grey dashes: original against retrained, the distance unlearning should cover. A method "
-    "that forgot in the representation follows the green line on forget samples in the deep layers too.")
+ESTIMATOR_TEXT = {
+    "biased": "biased linear CKA (Kornblith et al. 2019; with layers much wider than the sample it scores even "
+              "unrelated representations high)",
+    "debiased": "debiased linear CKA (unbiased HSIC, Song et al. 2012, as in Nguyen et al. 2021; about 0 for "
+                "unrelated representations, whatever the layer's width)",
+}
+
+
+def cka_caption(estimator: str = "biased") -> str:
+    """What the CKA figure of `cka_figure(layers, estimator)` shows."""
+    return (
+        f"{ESTIMATOR_TEXT[estimator].capitalize()}: 1 = the same representation up to rotation and scale. Lines: the "
+        "unlearned model's layers against the original (blue) and the retrained model (green), on forget samples "
+        "(solid) and on test images of the kept classes (dotted); grey dashes: original against retrained, the "
+        "distance unlearning should cover. References against the retrained model, on forget samples, where "
+        "computed: the ceiling (black dash-dots: a second retrained model of another training seed, as close as "
+        "retraining gets to itself) and the floor (brown long dashes: an untrained network of the same "
+        "architecture, what no learning at all scores); the shaded band lies between them. The green solid line "
+        "means something only where the band is wide: near the ceiling the layer is like retraining's, near the "
+        "floor no closer than an untrained network.")
+
+
+CKA_CAPTION = cka_caption("biased")  # the HTML report draws `cka_figure`'s default estimator
 MATRIX_CAPTION = (
     "Rows: what the original model predicts; columns: what the other model predicts, on the same samples (counts). "
     "Where do the forgotten samples go after unlearning, and is it where retraining sends them?")
 MEMBERSHIP_CAPTION = (
-    "The attack calls a sample a member when its score is on the member side of the threshold. TPR: forget samples "
+    "The attack calls a sample a member when its score is on the member side of the threshold: scaled confidence "
+    "log(p / (1 - p)) of the true label (LiRA's statistic; member when at least the threshold; the same ranking as "
+    "the confidence or the loss, on a scale that spreads out confident samples), or the prediction's entropy "
+    "(member when at most the threshold; ignores the label, so it is another attack). TPR: forget samples "
     "called members; FPR: unseen test samples called members; accuracy: (TPR + 1 - FPR) / 2, 0.5 = cannot tell "
     "them apart. The unlearned model's row should match the retrained model's, not reach 0.5 everywhere.")
 SCATTER_CAPTION = (
@@ -43,24 +66,44 @@ RELEARN_CAPTION = (
     "An unlearned model that relearns much faster than the retrained one has hidden the data, not removed it.")
 
 
-def cka_figure(layers: list[dict[str, Any]]) -> go.Figure:
-    """Two lines per side (vs original, vs retrained) across the layers, plus the original-vs-retrained reference."""
+CEILING_COLOR, FLOOR_COLOR, BAND_COLOR = "#111111", "#8c564b", "rgba(44, 160, 44, 0.10)"
+
+
+def cka_figure(layers: list[dict[str, Any]], estimator: str = "biased") -> go.Figure:
+    """Across the layers, with `estimator` (``biased`` | ``debiased``): two lines per side (the
+    unlearned model vs the original and vs the retrained one), the original-vs-retrained reference,
+    and, where the rows hold them, the floor and the ceiling (forget samples) with a band between."""
+    if estimator not in ESTIMATOR_TEXT:
+        raise ValueError(f"estimator must be one of {', '.join(ESTIMATOR_TEXT)}; got {estimator!r}")
+    est = "" if estimator == "biased" else "_debiased"
     names = [row["name"] for row in layers]
     fig = go.Figure()
+    floor = [row.get(f"cka_floor{est}") for row in layers]
+    ceiling = [row.get(f"cka_ceiling{est}") for row in layers]
+    if any(v is not None for v in floor):
+        fig.add_scatter(x=names, y=floor, mode="lines+markers", name="floor: untrained vs retrained, forget samples",
+                        line=dict(color=FLOOR_COLOR, dash="longdash"), marker=dict(symbol="triangle-down"))
+    if any(v is not None for v in ceiling):
+        fill = "tonexty" if any(v is not None for v in floor) else None
+        fig.add_scatter(x=names, y=ceiling, mode="lines+markers", fill=fill, fillcolor=BAND_COLOR,
+                        name="ceiling: retrained vs retrained (another seed), forget samples",
+                        line=dict(color=CEILING_COLOR, dash="dashdot"), marker=dict(symbol="triangle-up"))
     series = (("cka_vs_original", "unlearned vs original", MODEL_COLORS["original"]),
               ("cka_vs_retrain", "unlearned vs retrained", MODEL_COLORS["retrain"]),
               ("cka_original_vs_retrain", "original vs retrained (reference)", "#7f7f7f"))
     for key, label, color in series:
         for suffix, side, dash in (("", "forget samples", "solid" if "unlearned" in label else "dash"),
                                    ("_test", "test images", "dot")):
-            values = [row.get(key + suffix) for row in layers]
+            values = [row.get(key + est + suffix) for row in layers]
             if all(v is None for v in values) or (suffix and "reference" in label):
                 continue
             fig.add_scatter(x=names, y=values, mode="lines+markers", name=f"{label}, {side}",
                             line=dict(color=color, dash=dash))
-    fig.update_layout(title="Layer-wise similarity of representations (linear CKA)", xaxis_title="layer (input → head)",
-                      yaxis_title="linear CKA", yaxis_range=[0, 1.03], height=400, legend_title="pair, images",
-                      xaxis_type="category")
+    shown = [v for trace in fig.data for v in trace.y if v is not None]
+    low = min([0.0, *shown]) - 0.03
+    fig.update_layout(title=f"Layer-wise similarity of representations ({estimator} linear CKA)",
+                      xaxis_title="layer (input → head)", yaxis_title=f"{estimator} linear CKA",
+                      yaxis_range=[low, 1.03], height=420, legend_title="pair, images", xaxis_type="category")
     return fig
 
 
@@ -96,7 +139,7 @@ def membership_figure(forget: dict[str, np.ndarray], nonmember: dict[str, np.nda
         fig.add_histogram(x=v, name=f"unseen test images, {who}", opacity=0.35, xbins=bins, histnorm="probability",
                           marker_color=MODEL_COLORS[who], marker_pattern_shape="/")
     fig.add_vline(x=threshold, line_dash="dash", annotation_text="threshold")
-    label = "confidence in the true label" if score == "confidence" else "loss (cross-entropy)"
+    label = SCORE_LABELS[score]
     fig.update_layout(barmode="overlay", height=380, title=f"Attack score: {label}", xaxis_title=label,
                       yaxis_title="share of samples")
     return fig

@@ -15,10 +15,12 @@ import streamlit as st
 import torch
 
 from unlearn_core.inspect import (
+    OFFERED,
     InspectionSample,
     LoadedRun,
     attack_at,
     called_member,
+    cka_references,
     estimate_relearn_seconds,
     inspection_sample,
     layer_similarity,
@@ -31,6 +33,7 @@ from unlearn_core.inspect import (
     sample_view,
     still_remembered,
 )
+from unlearn_core.inspect.membership import LABELS as SCORE_LABELS
 from unlearn_core.inspect.relearn import DEFAULT_LR, DEFAULT_SHOTS, DEFAULT_STEPS, split_shots
 
 from . import inspect_charts as charts
@@ -59,10 +62,13 @@ def sample_of(keys: Keys, run_id: str) -> InspectionSample:
     return inspection_sample(run.data, run.forget, seed=run.seed)
 
 
-@st.cache_resource(show_spinner="Comparing the layers (CKA)...")
-def layers_of(keys: Keys, run_id: str) -> list[dict[str, Any]]:
+@st.cache_resource(show_spinner="Comparing the layers (CKA) and their references...")
+def layers_of(keys: Keys, run_id: str, train_ceiling: bool = False) -> list[dict[str, Any]]:
+    """The CKA rows with the floor (always) and the ceiling (its second retrained model from the
+    workspace cache, or trained now when `train_ceiling`)."""
     run = loaded_run(keys, run_id)
-    return layer_similarity(run.models, run.data, sample_of(keys, run_id), device=CPU).rows()
+    refs = cka_references(run, device=CPU, train=train_ceiling)
+    return layer_similarity(run.models, run.data, sample_of(keys, run_id), device=CPU, references=refs).rows()
 
 
 @st.cache_resource(show_spinner="Predicting the forget samples...")
@@ -116,7 +122,6 @@ def render_inspection(run_id: str) -> dict[str, Any]:
     keys: Keys = (data_ref(), model_ref(), workspace_root())
     with user_errors("Could not inspect this run"):
         run = loaded_run(keys, run_id)
-        layers = layers_of(keys, run_id)
         matrices = matrices_of(keys, run_id)
         probe = probe_of(keys, run_id)
     classes = list(run.data.class_names)
@@ -125,8 +130,7 @@ def render_inspection(run_id: str) -> dict[str, Any]:
         st.warning("The retrained model of this run is no longer in the workspace: figures against it are missing.")
 
     st.subheader("Layer by layer: is it gone from the representation?")
-    st.plotly_chart(charts.cka_figure(layers), key="insp_cka")
-    st.caption(charts.CKA_CAPTION)
+    layers = _cka_section(keys, run_id, run, has_retrain)
 
     st.subheader("Where the forgotten samples go")
     sides = [("forget", "forget samples"), ("test", "test images of the forgotten slice")]
@@ -149,19 +153,61 @@ def render_inspection(run_id: str) -> dict[str, Any]:
     return {"layers": layers, "prediction_matrix": matrices, "classes": classes, "probe": probe, "relearn": relearn}
 
 
+def _cka_section(keys: Keys, run_id: str, run: LoadedRun, has_retrain: bool) -> list[dict[str, Any]]:
+    """The CKA chart with its references; the ceiling's second retrained model is trained only on
+    request (its cost stated) unless the workspace has it."""
+    requested: set = st.session_state.setdefault("insp_ceiling_requested", set())
+    train = run_id in requested
+    layers: list[dict[str, Any]] | None = None
+    if train:
+        try:
+            with st.spinner(f"Training the second retrained model (seed {run.seed + 1}) for the ceiling..."):
+                layers = layers_of(keys, run_id, True)
+        except Exception as err:  # noqa: BLE001 (any failure of that training: said, and the page goes on)
+            st.error(f"Could not train the ceiling's second retrained model: {err}", icon=":material/error:")
+            requested.discard(run_id)
+            train = False
+    if layers is None:
+        with user_errors("Could not compare the layers"):
+            layers = layers_of(keys, run_id, False)
+    estimator = st.radio("CKA estimator", ["debiased", "biased"], horizontal=True, key="insp_cka_estimator",
+                         help="debiased: unbiased HSIC (Song et al. 2012), about 0 for unrelated representations "
+                              "however wide the layer; biased: the classic estimate (Kornblith et al. 2019), high "
+                              "even for unrelated wide layers.")
+    st.plotly_chart(charts.cka_figure(layers, estimator), key="insp_cka")
+    st.caption(charts.cka_caption(estimator))
+    if has_retrain and not train and layers and layers[0].get("cka_ceiling") is None:
+        seconds = run.entry.info.get("retrain_time_s")
+        cost = f"about {max(1, round(float(seconds)))} s, as long as this run's retraining" if seconds else \
+            "as long as this run's retraining"
+        st.caption(f"The ceiling needs a second retrained model (training seed {run.seed + 1}, same forget set): "
+                   f"{cost}; it is kept in the workspace and reused.")
+        if st.button("Compute the ceiling", key="insp_ceiling_run", icon=":material/vertical_align_top:"):
+            requested.add(run_id)
+            st.rerun()
+    return layers
+
+
 def _membership_section(keys: Keys, run_id: str, run: LoadedRun) -> None:
     st.subheader("Membership attack at a threshold you choose")
     scores = scores_of(keys, run_id)
     sample = sample_of(keys, run_id)
-    score = st.radio("Attack score", ["confidence", "loss"], horizontal=True, key="insp_score",
-                     help="confidence: member when the true-label confidence is at least the threshold; "
-                          "loss: member when the loss is at most the threshold.")
-    if score == "confidence":
-        threshold = st.slider("Threshold", 0.0, 1.0, 0.5, 0.01, key="insp_thr_conf")
+    score = st.radio("Attack score", list(OFFERED), horizontal=True, key="insp_score",
+                     format_func=lambda s: SCORE_LABELS[s],
+                     help="scaled confidence: member when log(p / (1 - p)) of the true label is at least the "
+                          "threshold (LiRA's statistic; the same ranking as the confidence or the loss); "
+                          "entropy: member when the prediction's entropy is at most the threshold (label-free).")
+    if score == "scaled_confidence":
+        values = np.concatenate([v for s in scores.values() for v in (s.forget(score), s.nonmember(score))])
+        values = values[np.isfinite(values)]
+        low = float(np.floor(max(-50.0, values.min()))) if len(values) else -10.0
+        high = float(np.ceil(min(50.0, values.max()))) if len(values) else 10.0
+        low, high = min(low, -1.0), max(high, 1.0)
+        threshold = st.slider("Threshold", low, high, 0.0, 0.1, key="insp_thr_scaled",
+                              help="0 is p = 1/2; 2.2 is p = 0.9; 4.6 is p = 0.99.")
     else:
-        top = float(max(np.max(s.forget_loss) for s in scores.values()))
-        top = max(0.1, round(min(top, 20.0), 1))
-        threshold = st.slider("Threshold", 0.0, top, min(1.0, top), 0.05, key="insp_thr_loss")
+        top = round(float(np.log(len(run.data.class_names))), 2)  # the entropy of a uniform prediction
+        threshold = st.slider("Threshold", 0.0, top, round(top / 4, 2), 0.01, key="insp_thr_entropy")
     rows = [{"model": who, **{k: pct(v) for k, v in attack_at(s, threshold, score).items()}}
             for who, s in scores.items()]
     st.dataframe(pd.DataFrame(rows)[["model", "accuracy", "tpr", "fpr"]].rename(
@@ -231,6 +277,8 @@ def _sample_section(keys: Keys, run_id: str, run: LoadedRun, has_retrain: bool) 
              caption=f"train #{view.train_index}, label {run.data.class_names[view.label]}")
     rows = pd.DataFrame([{"model": who, "prediction": run.data.class_names[r["prediction"]],
                           "confidence in the label": pct(r["confidence"]), "loss": round(r["loss"], 4),
+                          "scaled confidence": round(r.get("scaled_confidence", float("nan")), 3),
+                          "entropy": round(r.get("entropy", float("nan")), 3),
                           "membership score": round(r["membership_score"], 3)} for who, r in view.rows.items()])
     c1.dataframe(rows, hide_index=True)
     c1.caption("Membership score: share of unseen test images with a higher loss under that model (0.5 = looks "
