@@ -36,7 +36,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from unlearn_core.bench import bench, to_markdown  # noqa: E402
+from unlearn_core.bench import bench, retrain_floor, to_markdown  # noqa: E402
 from unlearn_core.data import load_dataset  # noqa: E402
 from unlearn_core.device import pick_device  # noqa: E402
 
@@ -137,12 +137,16 @@ def _column(table: dict[str, Any]) -> str:
 
 
 def render_summary(tables: dict[str, dict[str, Any]]) -> str:
-    """Average gap to retraining (points) / time as a share of retraining, method x table."""
+    """Average gap to retraining (points) / time as a share of retraining, method x table; first the
+    noise floor, the gap between two seeds' retrained oracles (`bench.retrain_floor`)."""
     columns = [t for name, t in tables.items() if t.get("suite") != "localizers"]
     methods: list[str] = []
     for t in columns:
         methods += [m for m in t["methods"] if m not in methods]
     head = "| method | " + " | ".join(_column(t) for t in columns) + " |\n|---|" + "---|" * len(columns)
+    floors = [retrain_floor(t.get("runs", [])) for t in columns]
+    head += "\n| _retraining vs retraining (floor)_ | " + " | ".join(
+        "–" if f is None else f"_{f:.2f}_" for f in floors) + " |"
     rows = []
     for m in methods:
         cells = []

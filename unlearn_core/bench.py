@@ -146,6 +146,22 @@ def summarize(results: list[TaskResult]) -> dict[str, Any]:
     }
 
 
+def retrain_floor(runs: list[dict[str, Any]]) -> float | None:
+    """The noise floor of a sweep: the mean average gap (points) between the retrained oracles of two
+    seeds (each seed's oracle as evaluated in its first run), or None with fewer than two seeds.
+    For class and concept forget sets every seed forgets the same samples; for random kinds each
+    seed draws its own set, so the floor also holds that draw's variation (a seed study,
+    `unlearn_core.study`, fixes the forget set)."""
+    from .study.verdict import pairwise_gaps
+
+    per_seed: dict[int, dict[str, Any]] = {}
+    for run in runs:
+        per_seed.setdefault(run["seed"], run["retrain"])
+    gaps = pairwise_gaps(list(per_seed.values()), [], same=True)
+    finite = gaps[np.isfinite(gaps)]
+    return float(finite.mean()) if len(finite) else None
+
+
 def split_methods(text: str) -> list[str]:
     """A comma-separated method list, where a comma followed by ``key=`` continues a variant:
     ``del:localizer=random,budget=0.1,finetune`` -> ``["del:localizer=random,budget=0.1", "finetune"]``."""
@@ -179,19 +195,23 @@ def to_markdown(table: dict[str, Any]) -> str:
         cuda = row.get("cuda_max_allocated_mb")
         return num(row.get("peak_rss_mb"), ".0f") + (f" / {num(cuda, '.0f')}" if cuda and cuda["mean"] is not None else "")
 
+    floor = retrain_floor(table.get("runs", []))
+    floor_text = "" if floor is None else f"; retraining vs retraining (two seeds' oracles): {floor:.2f} pts"
     head = (
         f"**{table['dataset']}**, forget `{table['forget']}`, model {table['model']}, "
-        f"{table['seeds']} seed(s), device {table['device']}\n\n"
-        "| method | forget acc | retain acc | test acc | forget-class test acc | MIA-efficacy | avg gap (pts) | time / retrain "
+        f"{table['seeds']} seed(s), device {table['device']}{floor_text}\n\n"
+        "| method | forget acc | retain acc | test acc | forget-class test acc | MIA-efficacy | avg gap (pts; floor) "
+        "| time / retrain "
         "| peak RSS MB (/ CUDA) |\n"
         "|---|---|---|---|---|---|---|---|---|\n"
     )
     r = table["retrain"]
+    floor_cell = "" if floor is None else f" ({floor:.2f})"
     lines = [f"| retrain (oracle) | {pct(r['forget_acc'])} | {pct(r['retain_acc'])} | {pct(r['test_acc'])} | "
-             f"{pct(r['forget_test_acc'])} | {pct(r['mia_efficacy'])} | 0 | 1.00 | {memory(r)} |"]
+             f"{pct(r['forget_test_acc'])} | {pct(r['mia_efficacy'])} | 0{floor_cell} | 1.00 | {memory(r)} |"]
     for name, m in table["methods"].items():
         gap = m["avg_gap"]
-        gap_text = "–" if gap["mean"] is None else f"{gap['mean']:.2f} ± {gap['std']:.2f}"
+        gap_text = "–" if gap["mean"] is None else f"{gap['mean']:.2f} ± {gap['std']:.2f}{floor_cell}"
         lines.append(
             f"| {name} | {pct(m['forget_acc'])} | {pct(m['retain_acc'])} | {pct(m['test_acc'])} | "
             f"{pct(m['forget_test_acc'])} | {pct(m['mia_efficacy'])} | {gap_text} | {num(m['time_ratio'], '.2f')} | "

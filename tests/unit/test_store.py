@@ -91,7 +91,7 @@ def test_put_returns_the_entry_that_get_reads_back_and_refuses_unknown_kinds(tmp
     assert (put.kind, put.name, put.dataset, put.key, put.info) == ("forget_set", "my set", "shapes", "k1", {"n": 3})
     assert before <= put.created <= time.time() and put.path == tmp_path / "forget_set" / put.id
     assert ws.get(put.id) == put  # what the caller holds is what the registry stored
-    with pytest.raises(ValueError, match=r"^unknown entry kind 'runs'; kinds: model, run, forget_set$"):
+    with pytest.raises(ValueError, match=r"^unknown entry kind 'runs'; kinds: model, run, forget_set, study$"):
         ws.put("runs", "x", dataset="digits", info={})
 
 

@@ -232,3 +232,16 @@ def test_plan_and_seeds() -> None:
     for bad in (3, 65, True, 2.5):
         with pytest.raises(ValueError, match="--seeds must be a whole number from 4 to 64"):
             check_k(bad)
+
+
+def test_the_benchmark_floor_is_the_mean_gap_between_two_seeds_oracles() -> None:
+    from unlearn_core.bench import retrain_floor
+
+    a = {"forget_acc": 0.0, "retain_acc": 1.0, "test_acc": 0.9, "mia_efficacy": 1.0}
+    b = {**a, "test_acc": 0.8}
+    c = {**a, "mia_efficacy": 0.6}
+    runs = [{"seed": 0, "retrain": a}, {"seed": 0, "retrain": c},  # a seed's oracle: its first run's
+            {"seed": 1, "retrain": b}, {"seed": 2, "retrain": c}]
+    # pairs (a, b) 2.5, (a, c) 10, (b, c) 12.5 points
+    assert retrain_floor(runs) == pytest.approx((2.5 + 10 + 12.5) / 3)
+    assert retrain_floor(runs[:2]) is None  # one seed: no pair

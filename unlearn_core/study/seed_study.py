@@ -185,7 +185,7 @@ def summarize_study(results: list[TaskResult], forget_idx: np.ndarray) -> tuple[
                          "retrain_median": float(np.median(scores["retrain"][:, n]))}
                         for n, (i, e) in enumerate(zip(forget_idx, quality.epsilons, strict=True))],
         "member_seeds": seeds,
-        "members_reused": sum(1 for r in results if r.ok and r.summary.get("reused")),
+        "members_reused": sum(1 for r in results if r.ok and (r.summary.get("reused") or r.summary.get("retrain_reused"))),
         "run_ids": [r.summary.get("run_id") for r in results if r.ok and not r.task.is_oracle],
         "failed": failed,
     }
