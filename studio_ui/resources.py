@@ -24,11 +24,13 @@ def get_dataset(ref: DataRef) -> SplitDataset:
 
 @st.cache_resource
 def get_workspace(root: str) -> Workspace:
-    """The workspace at `root`, opened once per server: leftovers of a crash are cleaned first."""
+    """The workspace at `root`, opened once per server; runs whose worker died are marked failed.
+
+    Opening never deletes anything (a workspace someone sent you is read, not cleaned): removing a
+    crash's leftovers is `python -m unlearn_core runs --clean`, which says what it removes."""
     from unlearn_core.run_records import settle
 
     workspace = Workspace(root)
-    workspace.housekeeping()
     settle(workspace)
     return workspace
 
