@@ -27,6 +27,7 @@ from studio_ui.labels import format_value, metric_label
 from studio_ui.names import display_name, known_names
 from studio_ui.resources import current_dataset, current_model, current_workspace, get_comparison_view
 from studio_ui.run_list import run_list
+from studio_ui.study_view import noise_floor_of, run_gap_headline, study_of_run, study_panel
 from studio_ui.widgets import scroll_to_top, user_errors
 from unlearn_core.comparison import COMPARISON_HELP, history_rows
 from unlearn_core.methods import list_methods
@@ -56,13 +57,19 @@ def forget_name(run: str) -> str:
     return display_name(by_id[run].info["forget"], names, data.class_names)
 
 
+def training_seed(run: str) -> str:
+    """' (training seed N)' for a seed study's member trained at another seed than the request's."""
+    info = by_id[run].info
+    return f" (training seed {info['train_seed']})" if info.get("train_seed", info["seed"]) != info["seed"] else ""
+
+
 if st.session_state.get("compare_run") not in by_id:  # written before the picker: "Compare in detail" sets it
     mine = [r for r in by_id if r in st.session_state.get("compare_runs", [])]
     st.session_state["compare_run"] = mine[0] if mine else next(iter(by_id))
 run_id = st.selectbox(
     "Run", list(by_id), key="compare_run",
     format_func=lambda i: f"{titles.get(by_id[i].info['method'], by_id[i].info['method'])} forgetting "
-                          f"{forget_name(i)} · seed {by_id[i].info['seed']} · {i}",
+                          f"{forget_name(i)} · seed {by_id[i].info['seed']}{training_seed(i)} · {i}",
     help="Newest first. The forget set's spec is shown under the picker.",
 )
 entry = by_id[run_id]
@@ -81,6 +88,10 @@ versus = comparison_values(s)
 cols = st.columns(3) + st.columns(3)  # two rows: the labels stay whole
 for col, (key, (what, direction)) in zip(cols, COMPARISON_HELP.items(), strict=True):
     col.metric(metric_label(key), format_value(key, versus.get(key)), help=f"{what}; {direction}.")
+st.markdown(f"**Closeness to retraining**: {run_gap_headline(workspace, s)}.",
+            help="The average gap is the mean distance in points over the headline metrics. The floor is what two "
+                 "models retrained at different seeds already differ by (from a seed study of this request), so a "
+                 "gap near the floor is as close as retraining gets to itself.")
 st.caption("Average gap, Tug-of-War and the other terms are explained in the sidebar's Glossary.")
 st.caption(("Unlearned elsewhere (external checkpoint)" if s["time_s"] is None else f"Method {s['time_s']:.1f} s")
            + f", retraining {s['retrain_time_s']:.1f} s"
@@ -88,14 +99,24 @@ st.caption(("Unlearned elsewhere (external checkpoint)" if s["time_s"] is None e
            + (f"; retrained model: {s['retrain_reason']}." if s.get("retrain_reason") else
               " (retrained model reused from the workspace)." if s.get("retrain_reused") else "."))
 
+# -- seed study --------------------------------------------------------------------------------
+original, _ = current_model()
+same_model = state_digest(original) == s.get("model_digest")
+st.subheader("Against retraining's own spread (seed study)")
+if s["method"] == "external":
+    st.caption("A seed study reruns the method at K seeds; a model unlearned elsewhere cannot be rerun here.")
+else:
+    study_panel(s, data, "cmp", can_start=same_model,
+                why_not="This run started from another model than the active one: choose that model on Model & data "
+                        "to run a study of it.")
+
 # -- per-class --------------------------------------------------------------------------------
 per_class = run_per_class_figure(s, data.class_names)
 st.plotly_chart(per_class, key="pc")
 st.caption(PER_CLASS_CAPTION)
 
 # -- embedding and MIA distributions ----------------------------------------------------------
-original, _ = current_model()
-if state_digest(original) != s.get("model_digest"):
+if not same_model:
     st.warning("This run started from another model than the active one: choose that model on "
                "Model & data to see embeddings and score distributions.")
     st.stop()
@@ -114,10 +135,12 @@ mia = mia_figure(v)
 st.plotly_chart(mia, key="mia_hist")
 st.caption(MIA_CAPTION)
 inspection = render_inspection(run_id)
+study_found = study_of_run(workspace, s)
 st.download_button(
     "Download this run as an HTML report", lambda: run_report_html(
         run_id, s, frame, [(per_class, PER_CLASS_CAPTION), (embedding, EMBEDDING_CAPTION), (mia, MIA_CAPTION)],
-        inspection, forget_name=forget_name(run_id)),
+        inspection, forget_name=forget_name(run_id), noise_floor=noise_floor_of(workspace, s),
+        study=study_found.info if study_found else None),
     f"unlearning_report_{run_id}.html", "text/html", icon=":material/description:", on_click="ignore",
     help="One self-contained file (opens offline) with the metric table, these figures and the method's settings.",
 )
@@ -129,7 +152,8 @@ picked = st.multiselect("Runs side by side", history["run"].tolist(), default=hi
                         format_func=lambda i: f"{titles.get(by_id[i].info['method'], by_id[i].info['method'])} · "
                                               f"{forget_name(i)} · {i}")
 table = history[history["run"].isin(picked)] if picked else history
-shown = history_view(table, lambda spec: display_name(spec, names, data.class_names))
+shown = history_view(table, lambda spec: display_name(spec, names, data.class_names),
+                     gap_text=lambda run: run_gap_headline(workspace, by_id[run].info, compact=True))
 st.table(shown.set_index("run"))
 st.caption("Each metric cell: unlearned / retrained (reference), in percent. The downloads keep the stored "
            "fractions and specs.")

@@ -10,6 +10,7 @@ from studio_ui.forms import checked_number, config_form
 from studio_ui.method_docs import show_method_notes
 from studio_ui.resources import current_dataset, current_model, current_workspace
 from studio_ui.run_list import open_on_compare, run_list
+from studio_ui.study_view import run_gap_headline
 from studio_ui.uploads import accept_unlearned
 from studio_ui.widgets import require_forget_set, user_errors
 from unlearn_core.methods import MethodInfo, list_methods
@@ -99,7 +100,7 @@ def show_result(row) -> None:
     else:
         ratio = f"{s['time_ratio']:.2f}x" if s.get("time_ratio") else "–"
         timing = f"{s['time_s']:.1f} s ({ratio} the retrain time)"
-    st.caption(f"Average gap to retrain: {s['avg_gap']:.2f} points · {timing} · retrained model: "
+    st.caption(f"Average {run_gap_headline(current_workspace(), s)} · {timing} · retrained model: "
                f"{s.get('retrain_reason', 'n/a')} · run {row.id}")
     open_on_compare(row, "unlearn")
 

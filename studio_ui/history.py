@@ -13,11 +13,14 @@ from unlearn_core.runs import HEADLINE
 from .labels import format_value, metric_label
 
 
-def history_view(rows: pd.DataFrame, forget_name: Callable[[str], str]) -> pd.DataFrame:
+def history_view(rows: pd.DataFrame, forget_name: Callable[[str], str],
+                 gap_text: Callable[[str], str] | None = None) -> pd.DataFrame:
     """`rows` (from `unlearn_core.comparison.history_rows`) as the table the Compare page shows.
 
     Each headline metric is one column "unlearned / retrained" in percent, so a run's distance to
-    the reference reads in one cell; the CSV / JSON downloads keep the stored values.
+    the reference reads in one cell; the CSV / JSON downloads keep the stored values. `gap_text`
+    (run id -> text) writes the average gap with retraining's noise floor beside it
+    (`study_view.run_gap_headline`), else the gap alone.
     """
     titles = {m.name: m.title.split(" (")[0] for m in list_methods()}
     out = pd.DataFrame({
@@ -31,7 +34,10 @@ def history_view(rows: pd.DataFrame, forget_name: Callable[[str], str]) -> pd.Da
             f"{format_value(key, u)} / {format_value(key, r)}"
             for u, r in zip(rows.get(f"unlearned.{key}", [None] * len(rows)),
                             rows.get(f"retrain.{key}", [None] * len(rows)), strict=True)]
-    out["avg gap (points)"] = rows["avg_gap"].round(2)
+    if gap_text is not None:
+        out["avg gap, points (retraining vs retraining)"] = [gap_text(r) for r in rows["run"]]
+    else:
+        out["avg gap (points)"] = rows["avg_gap"].round(2)
     out["time vs retrain"] = [format_value("time_ratio", v) for v in rows["time_ratio"]]
     out["params changed"] = [format_value("params_changed_frac", v) for v in rows["params_changed_frac"]]
     return out

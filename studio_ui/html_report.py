@@ -1,5 +1,7 @@
 """A self-contained HTML report of one run: what was forgotten and how, the metric table against
-the original and retrained models, the comparison figures with their explanations, the config.
+the original and retrained models, the average gap beside retraining's own seed-to-seed gap (when a
+seed study of the request is stored), the seed study itself (bands per metric, F, the ε histogram),
+the comparison figures with their explanations, the config.
 
 The plotly library is inlined once, so the file opens offline and can be mailed or archived.
 """
@@ -17,6 +19,7 @@ from unlearn_core.comparison import COMPARISON_HELP
 
 from .compare_charts import comparison_values, mia_chance_note
 from .labels import format_value, metric_label
+from .study_charts import BANDS_CAPTION, EPSILON_CAPTION, bands_figure, epsilon_figure
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
@@ -55,19 +58,43 @@ def _inspection_parts(inspection: dict[str, Any]) -> tuple[list[str], list[tuple
     return ["<h2>Erasure beyond the outputs</h2>", table], figures
 
 
+def _study_parts(study: dict[str, Any]) -> tuple[list[str], list[tuple[go.Figure, str]]]:
+    """The seed study's section (overall verdict, table per metric, rule, F beside its reference)
+    and its figures (bands per metric, ε histogram)."""
+    from .study_view import VERDICT_WORDS, verdict_frame, verdict_rule_text
+
+    quality, null = study.get("forgetting_quality"), study.get("forgetting_quality_null")
+    fq = "–" if quality is None or quality != quality else f"{quality:.3f}"
+    parts = [
+        "<h2>Against retraining's own spread (seed study)</h2>",
+        "<p>" + html.escape(f"Over K = {study['k']} seeds per side, {study['method']} is "
+                            f"{VERDICT_WORDS.get(study['verdict_overall'], study['verdict_overall'])}.") + "</p>",
+        verdict_frame(study).to_html(index=False, border=0),
+        "<p class='caption'>" + html.escape(verdict_rule_text(study).replace("**", "").replace("*", "")) + "</p>",
+        "<p>" + html.escape(f"Forgetting quality F = {fq}; retraining against retraining reaches "
+                            f"{null:.3f} at this K (the reference, not 1).") + "</p>",
+    ]
+    return parts, [(bands_figure(study), BANDS_CAPTION), (epsilon_figure(study), EPSILON_CAPTION)]
+
+
 def _fraction(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
 
 
 def run_report_html(run_id: str, summary: dict[str, Any], metrics: pd.DataFrame,
                     figures: list[tuple[go.Figure, str]], inspection: dict[str, Any] | None = None,
-                    forget_name: str | None = None) -> str:
+                    forget_name: str | None = None, noise_floor: dict[str, Any] | None = None,
+                    study: dict[str, Any] | None = None) -> str:
     """The report page for a stored run: its summary, metric table and (figure, caption) pairs, and
     when given the inspection (`inspect_view.render_inspection`'s result): CKA per layer, prediction
     matrices, probe and relearn results.
 
     `forget_name` is the name the user gave the forget set (the title uses it; the spec stays in the text).
+    `noise_floor` (`study.records.stored_noise_floor`) puts retraining's own gap beside the run's;
+    `study` (a stored seed study's result of the same method) adds its section and figures.
     """
+    from .study_view import gap_headline
+
     s = summary
     title = f"Unlearning report: {s['method']} forgetting {forget_name or s['forget']} on {s['dataset']}"
     parts = [
@@ -87,7 +114,13 @@ def run_report_html(run_id: str, summary: dict[str, Any], metrics: pd.DataFrame,
     ]
     if note := mia_chance_note(s):
         parts.append(f"<p class='caption'><b>{html.escape(note)}</b></p>")
-    parts += ["<h2>Against retraining</h2>", _comparison_table(s)]
+    parts += ["<h2>Against retraining</h2>",
+              "<p>" + html.escape("Average " + gap_headline(s, noise_floor, study) + ".") + "</p>",
+              _comparison_table(s)]
+    if study is not None:
+        extra, study_figures = _study_parts(study)
+        parts += extra
+        figures = [*study_figures, *figures]
     if inspection is not None:
         extra, inspection_figures = _inspection_parts(inspection)
         parts += extra
