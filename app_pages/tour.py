@@ -4,6 +4,8 @@ held against a model retrained without the 3s."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import streamlit as st
 
@@ -13,6 +15,7 @@ from studio_ui.error_boundary import error_boundary
 from studio_ui.localization_charts import layer_share_bars
 from studio_ui.resources import get_dataset, get_logits, get_mask, get_model, get_run_artifacts, get_workspace
 from studio_ui.run_list import run_status
+from studio_ui.study_view import noise_floor_of, tour_study_section
 from studio_ui.widgets import image_grid, pct
 from unlearn_core.fingerprint import data_fingerprint
 from unlearn_core.forget import resolve
@@ -28,6 +31,7 @@ FORGET = state.ForgetSelection("class:3", "class 3 (every train image of a 3)")
 METHOD = "del"
 FAST_METHOD = "rfa"  # one of the fast methods (about 0.06x of retraining), run right after DEL
 SEED = 0
+STUDY_K = 4  # the tour's seed study: the smallest K at which the test can call a miss, to keep it cheap
 # benchmarks/results.md, digits class:3, 3 seeds: (average gap to retraining in points, time / retraining)
 BENCHMARK = {"del": (0.16, 1.11), "rfa": (0.16, 0.06)}
 # The whole tour on an idle 2-core CPU: DEL + retraining measured at 17 s (issue 14), RFA about 0.06x of
@@ -74,6 +78,7 @@ stored_fast = find_run(workspace, dataset=data.name, method=FAST_METHOD, forget=
                        model_digest=state_digest(model), config=fast_config.to_dict(),
                        fingerprint=data_fingerprint(data))
 request = jobs.request_for(FORGET.spec, METHOD, config, seed=SEED, data=DATA, model=MODEL)
+study_request = dataclasses.replace(request, study_k=STUDY_K)  # DEL's seed study, computed after the verdict
 fast_request = jobs.request_for(FORGET.spec, FAST_METHOD, fast_config, seed=SEED, data=DATA, model=MODEL)
 
 label = "Run the tour again" if stored else "Run the tour"
@@ -88,6 +93,7 @@ if st.button(label, type="primary", icon=":material/play_arrow:", key="tour_star
     # trains (one lock per cached model), then reuses it instead of training it twice.
     jobs.start_unlearn_run(f"Tour: {info.title} forgetting {FORGET.description}", request)
     jobs.start_unlearn_run(f"Tour: {fast_info.title} forgetting {FORGET.description}", fast_request)
+    st.session_state["tour_study_after_verdict"] = True  # the seed study starts once the verdict is shown
 
 # -- 1. the model --------------------------------------------------------------------------------
 with st.container(border=True):
@@ -130,8 +136,9 @@ with st.container(border=True):
                  icon=":material/frame_inspect:")
 
 
-def verdict(s: dict, fast: dict | None) -> str:
-    """Three sentences a teacher can read out: forgetting, keeping, cost."""
+def verdict(s: dict, fast: dict | None, floor: dict | None = None) -> str:
+    """Three sentences a teacher can read out: forgetting, keeping, cost; with retraining's own gap
+    beside DEL's once a seed study of the request is stored (`floor`)."""
     o, u, r = s["original"], s["unlearned"], s["retrain"]
     text = (f"**Forgetting**: on test 3s the model went from {pct(o['forget_test_acc'])} to "
             f"{pct(u['forget_test_acc'])} with DEL; the retrained model gets {pct(r['forget_test_acc'])}.  \n"
@@ -141,6 +148,9 @@ def verdict(s: dict, fast: dict | None) -> str:
             f"headline figures")
     if fast is not None:
         text += f", RFA {fast['avg_gap']:.2f} points"
+    if floor is not None and floor.get("avg_gap") is not None:
+        text += (f" (retraining vs retraining: floor {floor['avg_gap']:.2f} points, K = {floor['k']} seeds: two "
+                 "retrained models already differ by that much)")
     text += f".  \n**Cost**: DEL took {s['time_s']:.1f} s"
     if fast is not None:
         text += f", RFA {fast['time_s']:.1f} s,"
@@ -163,14 +173,15 @@ def _active(*rows) -> bool:
     return any(r is not None and r.active for r in rows)
 
 
-polling = _active(jobs.latest(request), jobs.latest(fast_request))  # found in the run records, also after a reload
+# found in the run records, also after a reload
+polling = _active(jobs.latest(request), jobs.latest(fast_request), jobs.latest(study_request))
 
 
 def run_and_compare() -> None:
     """The tour's runs (DEL, whose run trains the retrained model, and RFA, which waits for it and
     reuses it): live progress while they run, then the comparison with retraining."""
-    current, fast = jobs.latest(request), jobs.latest(fast_request)
-    if polling and not _active(current, fast):
+    current, fast, study_row = jobs.latest(request), jobs.latest(fast_request), jobs.latest(study_request)
+    if polling and not _active(current, fast, study_row):
         st.rerun()  # the whole page once, so the finished runs are found and polling stops
     with st.container(border=True):
         st.subheader("4. Unlearn, and retrain for reference")
@@ -204,7 +215,9 @@ def run_and_compare() -> None:
         st.dataframe(table)
         st.caption("Accuracy on each slice, and MIA efficacy: the share of the forgotten images a membership "
                    "attack calls unseen. Each method's column should match the retrained column, not 0 or 100%.")
-        st.markdown(verdict(s, f))
+        st.markdown(verdict(s, f, noise_floor_of(workspace, s)))
+        tour_study_section(workspace, s, study_request, study_row, auto_start_key="tour_study_after_verdict",
+                           key="tour")
         st.info(why_it_pays(), icon=":material/speed:")
         st.plotly_chart(run_per_class_figure(s, data.class_names), key="tour_per_class")
         st.caption(PER_CLASS_CAPTION + " (Here: DEL as the unlearned model.)")

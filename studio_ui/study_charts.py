@@ -28,8 +28,9 @@ BANDS_CAPTION = (
     "One panel per headline metric, each zoomed to its own values (in %). The green band spans the K retrained "
     "models, from the lowest to the highest value (green ticks: each model; thick green line: their mean): that is "
     "how far retraining disagrees with itself across training seeds. Red dots are the K unlearned runs (one per "
-    "method seed), the open diamond their mean. Red dots inside the band look like retraining; the panel's title "
-    "gives the test's verdict. A band of zero width means every retrained model scored the same."
+    "method seed), the open diamond their mean. Red dots inside the band look like retraining. The panel's title "
+    "gives the test's verdict (stated below), which weighs all K dots at once: a dot or two just outside the band "
+    "can be chance, especially at small K. A band of zero width means every retrained model scored the same."
 )
 EPSILON_CAPTION = (
     "Each forget example gets an ε: how well the best threshold attack on its scaled confidence log(p/(1-p)) tells "

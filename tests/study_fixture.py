@@ -15,12 +15,12 @@ import numpy as np
 import torch
 
 from unlearn_core.bench_tasks import BenchTask, TaskResult
-from unlearn_core.data import load_dataset
+from unlearn_core.data import SplitDataset, load_dataset
 from unlearn_core.forget import resolve
-from unlearn_core.methods import get_method
+from unlearn_core.methods import MethodConfig, get_method
 from unlearn_core.models.defaults import load_default
 from unlearn_core.runs import unlearn_run
-from unlearn_core.store import Workspace
+from unlearn_core.store import Entry, Workspace
 from unlearn_core.study.records import REQUEST_FIELDS, save_study, study_key
 from unlearn_core.study.seed_study import summarize_study
 
@@ -57,7 +57,16 @@ def build(root: Path) -> StudyWorkspace:
                           workspace=workspace)
     plain = unlearn_run(data, model, meta, SPEC, METHOD, info.config_cls(epochs=2), seed=0, device=cpu,
                         workspace=workspace)
-    forget = resolve(SPEC, data, 0)
+    entry = save_synthetic_study(workspace, data, studied.summary, METHOD, info.config_cls(epochs=1))
+    return StudyWorkspace(root, studied.entry.id, plain.entry.id, entry.id, len(resolve(SPEC, data, 0).forget_idx))
+
+
+def save_synthetic_study(workspace: Workspace, data: SplitDataset, summary: dict, method: str,
+                         config: MethodConfig) -> Entry:
+    """Store a K = 4 study of `summary`'s request (`method` at `config`) from synthetic members:
+    retain accuracy and MIA-efficacy inside retraining's spread, forget accuracy outside it; half
+    the forget examples separable, half indistinguishable."""
+    forget = resolve(summary["forget"], data, summary["seed"])
     n = len(forget.forget_idx)
     rng = np.random.default_rng(0)
     results = []
@@ -65,17 +74,26 @@ def build(root: Path) -> StudyWorkspace:
         values = {"forget_acc": 0.0, "retain_acc": 0.99 + 0.002 * seed, "test_acc": 0.97 + 0.004 * seed,
                   "forget_test_acc": 0.0, "mia_efficacy": 0.90 + 0.02 * seed}
         results.append(TaskResult(BenchTask(seed), _member(values, rng.normal(-8.0, 1.0, n)), None, 1.0))
-    config = info.config_cls(epochs=1)
     for seed in range(K):
         values = {"forget_acc": 0.20 + 0.01 * seed, "retain_acc": 0.992 + 0.001 * seed, "test_acc": 0.975,
                   "forget_test_acc": 0.15, "mia_efficacy": 0.91 + 0.02 * seed}
         scores = rng.normal(-8.0, 1.0, n)
         scores[: n // 2] += 20.0  # the first half of the forget examples is far from retraining
-        results.append(TaskResult(BenchTask(seed, METHOD, METHOD, config), _member(values, scores), None, 1.0))
+        results.append(TaskResult(BenchTask(seed, method, method, config), _member(values, scores), None, 1.0))
     result, stored_scores = summarize_study(results, forget.forget_idx)
-    request = {f: studied.summary[f] for f in REQUEST_FIELDS}
+    request = {f: summary[f] for f in REQUEST_FIELDS}
     result.update(request)
-    result.update(method=METHOD, model=meta.arch, config=studied.summary["config"], k=K, device="cpu",
+    result.update(method=method, model=summary["model"], config=summary["config"], k=K, device="cpu",
                   executor="local", time_s=12.0, reused=False)
-    entry = save_study(workspace, result, stored_scores, study_key(request, METHOD, config.to_dict(), K))
-    return StudyWorkspace(root, studied.entry.id, plain.entry.id, entry.id, n)
+    return save_study(workspace, result, stored_scores, study_key(request, method, config.to_dict(), K))
+
+
+def tour_run(root: Path) -> str:
+    """The guided tour's DEL run (default settings, seed 0) stored in the workspace at `root`: the
+    tour finds it and shows its verdict (about 20 s on an idle 2-core CPU)."""
+    cpu = torch.device("cpu")
+    data = load_dataset("digits")
+    model, meta = load_default("digits", device=cpu)
+    record = unlearn_run(data, model, meta, SPEC, "del", get_method("del").config_cls(), seed=0, device=cpu,
+                         workspace=Workspace(root))
+    return record.entry.id
