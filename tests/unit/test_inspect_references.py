@@ -28,9 +28,9 @@ from unlearn_core.inspect.membership import (
     best_attack,
     prediction_entropy,
     sample_scores,
-    scaled_confidence,
 )
 from unlearn_core.inspect.probe import probe_images, stratified_negatives
+from unlearn_core.metrics import scaled_confidence
 from unlearn_core.models import SplitClassifier, state_digest
 from unlearn_core.runs import unlearn_run
 from unlearn_core.store import Workspace

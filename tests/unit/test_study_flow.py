@@ -12,10 +12,9 @@ from unlearn_core.bench_tasks import TaskResult
 from unlearn_core.fingerprint import data_fingerprint
 from unlearn_core.forget import UnlearnData, resolve
 from unlearn_core.methods import get_method
-from unlearn_core.metrics import evaluate_model
+from unlearn_core.metrics import evaluate_model, scaled_confidence
 from unlearn_core.models import state_digest
 from unlearn_core.store import Workspace
-from unlearn_core.study.epsilon import scaled_confidence
 from unlearn_core.study.members import member_figures
 from unlearn_core.study.records import (
     find_study,

@@ -21,7 +21,8 @@ from unlearn_core.study.records import stored_noise_floor
 from unlearn_core.study.seed_study import run_study, summarize_study
 from unlearn_core.study.verdict import OUTSIDE, WITHIN
 
-pytestmark = pytest.mark.slow  # each study trains 8 retrained models and 8 unlearned ones (about 1-2 min)
+# each study trains 8 retrained models and 8 unlearned ones (about 1-2 min alone; 15 min under a load of 8)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 K = 8
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from unlearn_core.bench_tasks import BenchTask, TaskResult
-from unlearn_core.metrics import avg_gap_informative
+from unlearn_core.metrics import avg_gap_informative, scaled_confidence
 from unlearn_core.study.epsilon import (
     EPSILON_CAP,
     epsilon_bound,
@@ -20,7 +20,6 @@ from unlearn_core.study.epsilon import (
     max_scored_epsilon,
     null_forgetting_quality,
     per_example_epsilon,
-    scaled_confidence,
 )
 from unlearn_core.study.seed_study import check_k, method_seeds, plan_study, summarize_study
 from unlearn_core.study.verdict import (

@@ -39,7 +39,6 @@ from .membership import (
     membership_score,
     nearest_to_threshold,
     prediction_entropy,
-    scaled_confidence,
 )
 from .persample import SampleView, sample_view, still_remembered
 from .predictions import PredictionMatrices, prediction_matrix
@@ -79,7 +78,6 @@ __all__ = [
     "run_dataset",
     "run_original",
     "sample_view",
-    "scaled_confidence",
     "second_retrained",
     "still_remembered",
     "summary_text",

@@ -38,23 +38,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..metrics import per_sample_loss, true_label_confidence
+from ..metrics import per_sample_loss, scaled_confidence, true_label_confidence
 
 SCORES = ("confidence", "loss", "scaled_confidence", "entropy")
 OFFERED = ("scaled_confidence", "entropy")  # two different attacks (see the module docstring)
 MEMBER_IF_HIGH = frozenset({"confidence", "scaled_confidence"})  # the others: member if low
 LABELS = {"confidence": "confidence in the true label", "loss": "loss (cross-entropy)",
           "scaled_confidence": "scaled confidence log(p / (1 - p))", "entropy": "prediction entropy (nats)"}
-
-
-def scaled_confidence(logits: torch.Tensor, y: torch.Tensor) -> np.ndarray:
-    """LiRA's scaled confidence log(p_y / (1 - p_y)) per sample (Carlini et al. 2022), float64 [N],
-    computed as z_y - logsumexp_{k != y} z_k so that p_y near 1 does not round to infinity."""
-    z = logits.detach().double().cpu()
-    y = y.long().cpu()
-    true = z.gather(1, y[:, None])[:, 0]
-    others = z.scatter(1, y[:, None], float("-inf"))
-    return (true - torch.logsumexp(others, 1)).numpy()
 
 
 def prediction_entropy(logits: torch.Tensor) -> np.ndarray:

@@ -17,6 +17,7 @@ from .mia import (
     loss_threshold_mia,
     mia_efficacy,
     per_sample_loss,
+    scaled_confidence,
     svc_mia,
     true_label_confidence,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "params_changed_frac",
     "per_sample_loss",
     "register_metric",
+    "scaled_confidence",
     "svc_mia",
     "true_label_confidence",
     "tug_of_war",

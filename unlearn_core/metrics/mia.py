@@ -35,6 +35,18 @@ def true_label_confidence(logits: torch.Tensor, y: torch.Tensor) -> np.ndarray:
     return probs.gather(1, y.long().view(-1, 1)).squeeze(1).numpy()
 
 
+def scaled_confidence(logits: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+    """LiRA's scaled confidence log(p_y / (1 - p_y)) per sample (Carlini et al. 2022), float64 [N]:
+    z_y - logsumexp_{k != y} z_k of the logits z, finite even where p_y rounds to 1. The per-example
+    statistic of the seed study's ε (`study.epsilon`) and a membership view score (`inspect`)."""
+    if len(logits) != len(y):
+        raise ValueError(f"{len(logits)} logits but {len(y)} labels")
+    z = logits.detach().double().cpu()
+    idx = y.long().cpu().view(-1, 1)
+    others = z.scatter(1, idx, float("-inf"))
+    return (z.gather(1, idx).squeeze(1) - torch.logsumexp(others, dim=1)).numpy()
+
+
 def per_sample_loss(logits: torch.Tensor, y: torch.Tensor) -> np.ndarray:
     """Cross-entropy of each sample (natural log): float64 array [N]."""
     if len(logits) != len(y):

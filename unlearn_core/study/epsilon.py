@@ -4,7 +4,7 @@ et al. 2024, "Are we making progress in unlearning?", arXiv 2406.09073.)
 
 For every forget example x, each of K unlearned models and K retrained models gives one number,
 the logit-scaled confidence of the true label, log(p_y / (1 - p_y)) (LiRA's statistic, Carlini
-et al. 2022). An attack is a decision rule on that number ("this output came from an unlearned
+et al. 2022; `metrics.scaled_confidence`). An attack is a decision rule on that number ("this output came from an unlearned
 model"); each rule has a false-positive rate (FPR) and false-negative rate (FNR) over the 2K
 outputs. An (ε, δ)-indistinguishability bound forces, for every rule,
 FPR + e^ε FNR ≥ 1 - δ and FNR + e^ε FPR ≥ 1 - δ, so each rule gives the lower bound
@@ -38,25 +38,12 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 DELTA = 1e-5
 EPSILON_CAP = 50.0
 BUCKET = 0.5
 PEAKY_RATIO = 0.01  # a side spanning < 1% of the other's range is a point mass
 INTERVAL_SLACK = 2.0  # the double-threshold family: widths within 2 of the peakier side's range
-
-
-def scaled_confidence(logits: torch.Tensor, y: torch.Tensor) -> np.ndarray:
-    """log(p_y / (1 - p_y)) per sample, computed stably from `logits` [N, C] and labels `y` [N]:
-    log p_y - logsumexp_{k≠y} log p_k, in float64 (finite even when p_y rounds to 1)."""
-    if len(logits) != len(y):
-        raise ValueError(f"{len(logits)} logits but {len(y)} labels")
-    logp = torch.log_softmax(logits.double(), dim=1)
-    idx = y.long().view(-1, 1)
-    log_py = logp.gather(1, idx).squeeze(1)
-    others = logp.scatter(1, idx, float("-inf"))
-    return (log_py - torch.logsumexp(others, dim=1)).numpy()
 
 
 def epsilon_bound(fpr: np.ndarray, fnr: np.ndarray, delta: float = DELTA) -> np.ndarray:

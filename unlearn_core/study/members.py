@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..forget import UnlearnData
-from ..metrics import ModelEval
-from .epsilon import scaled_confidence
+from ..metrics import ModelEval, scaled_confidence
 
 MEMBER_KEYS = ("mia_attack_acc",)  # beside the headline: whether MIA-efficacy has any signal
 
