@@ -12,14 +12,16 @@ import torch
 
 from unlearn_core.cli import main
 from unlearn_core.external import evaluate_external, load_external
+from unlearn_core.forget import resolve
 from unlearn_core.inspect import attack_at, feature_layers, layer_grams, linear_cka, membership_score, prediction_matrix
 from unlearn_core.inspect.cka import cka_per_layer, linear_cka_gram
 from unlearn_core.inspect.membership import SampleScores, nearest_to_threshold
 from unlearn_core.inspect.persample import still_remembered
-from unlearn_core.inspect.relearn import relearn_curve
+from unlearn_core.inspect.relearn import relearn_curve, split_shots
 from unlearn_core.models import build_model, save_checkpoint, state_digest
 from unlearn_core.runs import unlearn_run
 from unlearn_core.store import Workspace
+from unlearn_core.train import accuracy, predict_logits
 
 CPU = torch.device("cpu")
 
@@ -113,6 +115,40 @@ def test_relearn_never_touches_the_model_and_is_seeded(digits, digits_model) -> 
     assert state_digest(model) == digest and not model.training
     assert len(a) == 4 and a == b
     assert a[0] == pytest.approx(float((model(x[8:]).argmax(1) == 3).float().mean()))
+
+
+def test_relearn_curve_scores_the_evaluation_samples_only(digits, digits_model) -> None:
+    model, _ = digits_model
+    idx = torch.as_tensor(np.flatnonzero(digits.train.y.numpy() == 3))
+    x, y = digits.train.x[idx], digits.train.y[idx]
+    # evaluation labels no model predicts (every one shifted by 1): accuracy 0 at every step, while
+    # the finetuning samples (true labels) are recognised; scoring those would give about 1
+    curve = relearn_curve(model, x[:8], y[:8], x[8:40], (y[8:40] + 1) % 10, steps=3, device=CPU)
+    assert curve == [0.0, 0.0, 0.0, 0.0]
+
+
+def test_split_shots_keeps_the_finetuning_samples_out_of_the_evaluation() -> None:
+    forget = np.arange(100, 160)
+    train, held_out = split_shots(forget, 16, seed=3)
+    assert len(train) == 16 and len(held_out) == 44
+    assert not set(train) & set(held_out) and sorted([*train, *held_out]) == forget.tolist()
+    assert (train == split_shots(forget, 16, seed=3)[0]).all()
+    assert not (train == split_shots(forget, 16, seed=4)[0]).all()
+    with pytest.raises(ValueError, match="needs more than 16 forget samples; the sample has 16"):
+        split_shots(forget[:16], 16, seed=0)
+
+
+def test_the_relearn_view_evaluates_on_the_inspection_sample_less_its_shots(digits, digits_model) -> None:
+    from unlearn_core.inspect.inspection import relearn_view
+    from unlearn_core.inspect.sample import inspection_sample
+
+    model, _ = digits_model
+    sample = inspection_sample(digits, resolve("class:3", digits, 0), per_side=60, seed=0)
+    result = relearn_view({"original": model}, digits, sample, steps=2, shots=16, device=CPU)
+    assert result.shots == 16 and result.n_eval == len(sample.forget_idx) - 16
+    _, held_out = split_shots(sample.forget_idx, 16, sample.seed)
+    ev = digits.train.subset(held_out)
+    assert result.curves["original"][0] == pytest.approx(accuracy(predict_logits(model, ev.x), ev.y))
 
 
 # -- a stored Retrain run, inspected through the CLI; an external checkpoint ----------------------
