@@ -22,9 +22,11 @@ declare -A PATTERN=(
   [metrics]="unlearn_core.metrics.*"
   [store]="unlearn_core.store.*"
   [checkpoint]="unlearn_core.models.checkpoint.*"
+  [inspect]="unlearn_core.inspect.*"
+  [study]="unlearn_core.study.*"
 )
 modules=("$@")
-[ ${#modules[@]} -eq 0 ] && modules=(forget masks scores metrics store checkpoint)
+[ ${#modules[@]} -eq 0 ] && modules=(forget masks scores metrics store checkpoint inspect study)
 patterns=()
 for m in "${modules[@]}"; do
   [ -n "${PATTERN[$m]:-}" ] || { echo "unknown module '$m'; use: ${!PATTERN[*]}" >&2; exit 2; }

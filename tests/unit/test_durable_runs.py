@@ -303,13 +303,3 @@ def test_two_concurrent_cli_runs_train_one_oracle(tmp_path: Path, tiny) -> None:
     assert sorted(r["id"] for r in listed["runs"]) == sorted(p["run_id"] for p in payloads)
     assert {r["status"] for r in listed["runs"]} == {"done"}
 
-
-def test_opening_a_workspace_in_the_app_deletes_nothing(tmp_path: Path) -> None:
-    from studio_ui.resources import get_workspace
-
-    old = tmp_path / ".tmp" / "left-by-a-crash"
-    old.mkdir(parents=True)
-    os.utime(old, (time.time() - 3600,) * 2)
-    get_workspace.clear()
-    get_workspace(str(tmp_path))
-    assert old.exists()  # cleaning is `runs --clean`, never a side effect of opening
