@@ -81,7 +81,8 @@ st.markdown(f"**{titles.get(s['method'], s['method'])}** forgetting **{forget_na
 # -- metrics table ---------------------------------------------------------------------------
 frame = metric_frame(s)
 st.subheader("Metrics")
-st.table(frame.set_index("metric"))  # a static table wraps its text: no column is cut off at any width
+# a static table wraps its text (no column is cut off at any width); two decimals, as the figures are read
+st.table(frame.set_index("metric").style.format(precision=2, na_rep="–"))
 if note := mia_chance_note(s):
     st.warning(note, icon=":material/casino:")
 versus = comparison_values(s)

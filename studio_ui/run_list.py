@@ -19,7 +19,8 @@ def run_status(row: RunRow, key: str) -> None:
     the one-line reason and the log file when it failed."""
     st.markdown(f"**{row.title}** · {row.label} · {row.elapsed():.0f} s")
     if row.active:
-        text = row.message if not row.cancel_requested else f"cancel requested · {row.message}"
+        text = (f"cancel requested · {row.message}" if row.cancel_requested and "cancel" not in row.message
+                else row.message)
         st.progress(row.progress, text=text)
         if st.button("Cancel", key=f"{key}_cancel_{row.id}", icon=":material/cancel:",
                      disabled=row.cancel_requested):

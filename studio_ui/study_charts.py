@@ -23,6 +23,8 @@ VERDICT_WORDS = {"within": "within retraining's spread", "outside": "OUTSIDE ret
 VERDICT_COLORS = {"within": "#2ca02c", "outside": "#d62728", "no signal": "#7f7f7f"}
 BAND_COLOR = "rgba(44,160,44,0.18)"
 _RETRAIN_LANE, _UNLEARNED_LANE = -0.25, 0.25
+# the ε histogram's bars by what an example in them scores: 1 green, 1/2, 1/4, 1/8 ... then 0 red
+_POINT_COLORS = ["#2ca02c", "#8cc665", "#d9c84e", "#f0a23b", "#e8743b", "#d62728"]
 
 BANDS_CAPTION = (
     "One panel per headline metric, each zoomed to its own values (in %). The green band spans the K retrained "
@@ -81,7 +83,8 @@ def bands_figure(result: dict[str, Any]) -> go.Figure:
                             col=1)
             fig.add_scatter(x=retrain, y=[_RETRAIN_LANE] * len(retrain), mode="markers",
                             name="retrained models (K seeds)",
-                            marker=dict(symbol="line-ns-open", size=14, color=MODEL_COLORS["retrain"]),
+                            marker=dict(symbol="line-ns-open", size=18, color=MODEL_COLORS["retrain"],
+                                        line=dict(width=2.5, color=MODEL_COLORS["retrain"])),
                             showlegend=row == 1, legendgroup="rv",
                             hovertemplate="retrained model: %{x:.2f}%<extra></extra>", row=row, col=1)
         if unlearned:
@@ -131,7 +134,8 @@ def epsilon_figure(result: dict[str, Any]) -> go.Figure:
     max_scored = float(rule.get("max_scored_epsilon") or 1.0)
     labels, counts, points = epsilon_bins([p["epsilon"] for p in result["per_example"]], max_scored,
                                           float(rule.get("bucket", 0.5)))
-    colors = [f"rgba({int(214 - 170 * p)},{int(39 + 121 * p)},{int(40 + 4 * p)},0.85)" for p in points]
+    colors = [_POINT_COLORS[min(len(_POINT_COLORS) - 2, round(-math.log2(p)))] if p > 0 else _POINT_COLORS[-1]
+              for p in points]
     fig = go.Figure(go.Bar(x=labels, y=counts, marker_color=colors, text=counts, textposition="outside",
                            customdata=points,
                            hovertemplate="ε %{x}: %{y} examples<br>each scores %{customdata:.3g}<extra></extra>"))

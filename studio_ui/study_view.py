@@ -185,7 +185,7 @@ def quality_sentence(result: Mapping[str, Any]) -> str | None:
 
 
 def _epsilon_text(eps: float, cap: float = 50.0) -> str:
-    return "separable" if eps >= cap else f"{eps:.2f}"
+    return "max" if eps >= cap else f"{eps:.2f}"
 
 
 def render_study(entry: Entry, data: SplitDataset, key: str) -> None:
@@ -223,6 +223,8 @@ def render_study(entry: Entry, data: SplitDataset, key: str) -> None:
     positions = most_distinguishable(r["per_example"], N_EXAMPLES)
     if positions:
         st.markdown("##### The most distinguishable forget examples")
+        st.caption("The forget images whose outputs give the unlearned models away most clearly, with their ε "
+                   "(ε max: every unlearned model's output lies apart from every retrained model's).")
         picked = [r["per_example"][p] for p in positions]
         indices = [p["index"] for p in picked]
         from .widgets import image_grid

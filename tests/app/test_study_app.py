@@ -77,7 +77,7 @@ def test_stored_study_shows_f_its_reference_and_the_epsilon_histogram(study_ws: 
     assert any("Each forget example gets an ε" in c.value for c in at.caption)
     # the most distinguishable examples: their images, captioned with index and ε, and their scores
     shown = {i.caption for im in at.get("image") for i in im.proto.imgs}
-    planted = {f"#{p['index']} · ε separable" for p in study["per_example"][: study_ws.n_forget // 2]}
+    planted = {f"#{p['index']} · ε max" for p in study["per_example"][: study_ws.n_forget // 2]}
     assert len(shown & planted) == 8  # eight images, all from the planted half (ε at the cap)
     assert "The most distinguishable forget examples" in " ".join(m.value for m in at.markdown)
     examples = next(f for f in _figures(at) if f["layout"].get("yaxis", {}).get("title", {}).get("text")
