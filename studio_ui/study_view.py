@@ -51,13 +51,17 @@ def _same_config(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> bo
     return canon(a) == canon(b)
 
 
+def _same_method(stored: Mapping[str, Any], summary: Mapping[str, Any]) -> bool:
+    """Same method, settings and revision of its auto defaults (`MethodInfo.defaults_revision`)."""
+    return (stored.get("method") == summary.get("method") and _same_config(stored.get("config"), summary.get("config"))
+            and stored.get("method_revision", 1) == summary.get("method_revision", 1))
+
+
 def study_of_run(workspace: Workspace, summary: Mapping[str, Any]) -> Entry | None:
     """The newest stored seed study of this run's request with the same method and settings, or None."""
     if not all(f in summary for f in REQUEST_FIELDS):
         return None
-    return next((e for e in studies_for(workspace, summary)
-                 if e.info.get("method") == summary.get("method") and _same_config(e.info.get("config"),
-                                                                                    summary.get("config"))), None)
+    return next((e for e in studies_for(workspace, summary) if _same_method(e.info, summary)), None)
 
 
 def noise_floor_of(workspace: Workspace, summary: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -112,8 +116,7 @@ def stored_members(workspace: Workspace, summary: Mapping[str, Any], k: int) -> 
     seeds = set(method_seeds(summary["method"], k))
     return [e for e in workspace.list("run", dataset=summary["dataset"])
             if all(e.info.get(f) == summary.get(f) for f in REQUEST_FIELDS)
-            and e.info.get("method") == summary["method"] and _same_config(e.info.get("config"), summary.get("config"))
-            and e.info.get("train_seed", e.info.get("seed")) in seeds]
+            and _same_method(e.info, summary) and e.info.get("train_seed", e.info.get("seed")) in seeds]
 
 
 def study_cost_s(workspace: Workspace, summary: Mapping[str, Any], k: int) -> tuple[float | None, int]:

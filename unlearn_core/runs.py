@@ -194,7 +194,7 @@ def unlearn_run(
     summary, evals = summarize_run(
         dataset, model, meta, data, outcome.result.model, oracle, method=method, config=config.to_dict(),
         time_s=outcome.time_s, device=device, seed=seed, progress=progress, train_seed=train_seed,
-        extra={**peak.to_dict(), "model_name": model_name or meta.arch},
+        extra={**peak.to_dict(), "model_name": model_name or meta.arch, "method_revision": info.defaults_revision},
     )
     if workspace is not None:
         summary["noise_floor"] = stored_noise_floor(workspace, summary)
@@ -283,12 +283,14 @@ def find_run(workspace: Workspace, *, dataset: str, method: str, forget: str, se
     """The newest stored run of exactly this method, settings, forget set, seed (and training seed,
     default `seed`) and starting model (and data content, when `fingerprint` is given), so a
     repeated request (e.g. the guided tour, a seed study's member) can show it instead of
-    recomputing it."""
+    recomputing it. A run made when the method's auto defaults resolved differently (an older
+    `MethodInfo.defaults_revision`) is not it."""
     train_seed = seed if train_seed is None else train_seed
+    revision = get_method(method).defaults_revision
     for entry in workspace.list("run", dataset=dataset):
         s = entry.info
         if (s["method"], s["forget"], s["seed"], s.get("model_digest")) == (method, forget, seed, model_digest) \
-                and s.get("train_seed", s["seed"]) == train_seed \
+                and s.get("train_seed", s["seed"]) == train_seed and s.get("method_revision", 1) == revision \
                 and s.get("config") == to_jsonable(config) \
                 and (fingerprint is None or s.get("data_fingerprint") == fingerprint):
             return entry

@@ -86,6 +86,6 @@ def test_guided_tour_runs_in_one_click(page, app_url) -> None:
     page.get_by_text("Test accuracy per class").first.wait_for()
     assert page.get_by_text("Closeness to retraining").count() == 1
     # the settings line shows what DEL resolved (a whole class: the paper's budget), not the config's auto 0
-    assert page.get_by_text(re.compile(r"DEL ran with its default settings \(.*budget 0\.3,.*epochs 15,")).count() == 1
+    assert page.get_by_text(re.compile(r"DEL ran with its default settings \(.*budget 0\.3,.*epochs 10,")).count() == 1
     page.get_by_role("button", name="Run the tour again").wait_for()
 

@@ -26,24 +26,29 @@ def _ctx(recipe: TrainConfig) -> RunContext:
     return RunContext(CPU, meta, seed=4)
 
 
+def _forget(kind: str) -> ForgetSet:
+    return ForgetSet(f"{kind}:x", kind, np.array([0]), np.array([1]))
+
+
 def test_del_finetune_follows_the_models_recipe_unless_set():
     adam = _ctx(TrainConfig(epochs=10, lr=5e-3, batch_size=32, optimizer="adam"))
-    auto = finetune_config(DELConfig(), adam)
+    auto = finetune_config(DELConfig(), adam, _forget("random"))
     assert (auto.epochs, auto.lr, auto.batch_size, auto.optimizer) == (15, 5e-3, 32, "adam")
     assert (auto.weight_decay, auto.schedule, auto.final_lr_fraction, auto.seed) == (0.0, "cosine", 0.01, 4)
-    fixed = finetune_config(DELConfig(epochs=3, lr=0.05, batch_size=16), adam)
+    fixed = finetune_config(DELConfig(epochs=3, lr=0.05, batch_size=16), adam, _forget("class"))
     assert (fixed.epochs, fixed.lr, fixed.batch_size, fixed.optimizer) == (3, 0.05, 16, "sgd")  # a set rate: SGD
 
 
-def test_del_auto_reproduces_the_measured_digits_setting():
+def test_del_finetunes_as_long_as_the_recipe_for_classes_and_concepts_and_half_again_for_samples():
     digits = _ctx(TrainConfig(epochs=10, lr=0.05, batch_size=64))  # recipes.py's digits recipe
-    auto = finetune_config(DELConfig(), digits)
-    assert (auto.epochs, auto.lr, auto.batch_size, auto.optimizer) == (15, 0.05, 64, "sgd")
+    epochs = {k: finetune_config(DELConfig(), digits, _forget(k)).epochs for k in ("class", "concept", "samples")}
+    assert epochs == {"class": 10, "concept": 10, "samples": 15}  # official 1.0x; the studio's 1.5x on samples
+    auto = finetune_config(DELConfig(), digits, _forget("samples"))
+    assert (auto.lr, auto.batch_size, auto.optimizer) == (0.05, 64, "sgd")
 
 
 def test_del_budget_is_the_papers_for_classes_and_concepts_and_a_tenth_for_samples():
-    def forget(kind: str) -> ForgetSet:
-        return ForgetSet(f"{kind}:x", kind, np.array([0]), np.array([1]))
+    forget = _forget
 
     assert [resolved_budget(DELConfig(), forget(k)) for k in ("class", "concept", "random", "indices", "flag")] == [
         0.30, 0.30, 0.10, 0.10, 0.10]

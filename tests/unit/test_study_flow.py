@@ -137,3 +137,37 @@ def test_study_text_lists_each_verdict_the_floor_and_f(study) -> None:
     assert f"forgetting quality F = 0.000 (retraining vs retraining at this K: {result['forgetting_quality_null']:.3f})" in text
     assert lines[-1].startswith("  verdict: outside retraining's spread")
     assert study_text({**result, "reused": True}).splitlines()[0].endswith("(stored study)")
+
+
+def test_a_run_or_study_of_older_auto_defaults_is_not_reused(study, shipped_digits, digits, monkeypatch) -> None:
+    import dataclasses
+
+    from unlearn_core.methods.registry import METHODS
+
+    result, entry, _, _, root = study
+    assert result["method_revision"] == 1
+    info = get_method("finetune")
+    monkeypatch.setitem(METHODS._entries, "finetune", dataclasses.replace(info, defaults_revision=2))
+    again, other = run_study(digits, "class:3", "finetune", k=4, device=CPU, workspace_root=str(root),
+                             executor=KnownMembers(), original=shipped_digits)
+    assert not again["reused"] and other.id != entry.id and again["method_revision"] == 2
+
+
+def test_find_run_skips_a_run_of_older_auto_defaults(shipped_digits, tmp_path, monkeypatch) -> None:
+    import dataclasses
+
+    from unlearn_core.methods.registry import METHODS
+    from unlearn_core.runs import find_run
+
+    model, meta = shipped_digits
+    workspace = Workspace(tmp_path)
+    summary = {"method": "finetune", "forget": "class:3", "seed": 0, "dataset": "digits", "model_digest": "d",
+               "config": {"epochs": 5}, "method_revision": 1}
+    stored = workspace.save_run(summary, model, meta)
+    query = dict(dataset="digits", method="finetune", forget="class:3", seed=0, model_digest="d",
+                 config={"epochs": 5})
+    assert find_run(workspace, **query).id == stored.id
+    assert find_run(workspace, **query, train_seed=1) is None
+    info = get_method("finetune")
+    monkeypatch.setitem(METHODS._entries, "finetune", dataclasses.replace(info, defaults_revision=2))
+    assert find_run(workspace, **query) is None

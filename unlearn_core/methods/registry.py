@@ -30,6 +30,8 @@ class MethodInfo:
 
     `forget_categories` are `ForgetSet.category` values (class, samples, concept), not the spec
     kinds of `forget.KINDS`; the CLI's JSON calls them ``forget_kinds`` (a contract).
+    `defaults_revision` counts changes to what the config's "auto" values resolve to: a stored run
+    (or seed study) of an older revision is never reused for a request with the same config.
     """
 
     name: str
@@ -42,6 +44,7 @@ class MethodInfo:
     needs_forget_images: bool = True
     localized: bool = False
     summary: str = ""
+    defaults_revision: int = 1
 
     def supports(self, category: str) -> bool:
         return category in self.forget_categories
@@ -57,12 +60,14 @@ def register_method(
     forget_kinds: tuple[str, ...] = CATEGORIES,
     needs_forget_images: bool = True,
     localized: bool = False,
+    defaults_revision: int = 1,
 ) -> Callable[[MethodFn], MethodFn]:
     """Decorator: register `fn` as method `name` (default: the function's name).
 
     The method's config class is the annotation of the function's ``config`` parameter (`config`
     only for a function without one); its docstring's first paragraph is its summary.
     `forget_kinds` are the forget categories it supports (`MethodInfo.forget_categories`).
+    Bump `defaults_revision` when an auto default resolves differently (`MethodInfo`).
     """
     bad = set(forget_kinds) - set(CATEGORIES)
     if bad:
@@ -75,7 +80,8 @@ def register_method(
         summary = (fn.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
         key = name or fn.__name__
         METHODS.register(key, MethodInfo(
-            key, title, paper, config_cls, fn, tuple(forget_kinds), touches, needs_forget_images, localized, summary
+            key, title, paper, config_cls, fn, tuple(forget_kinds), touches, needs_forget_images, localized, summary,
+            defaults_revision,
         ))
         return fn
 

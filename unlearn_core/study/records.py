@@ -25,10 +25,12 @@ SCORES_FILE = "scores.safetensors"
 REQUEST_FIELDS = ("dataset", "data_fingerprint", "model_digest", "forget", "seed")
 
 
-def study_key(request: Mapping[str, Any], method: str, config: Mapping[str, Any], k: int) -> str:
-    """The cache key of a study: its request (`REQUEST_FIELDS`), method, settings and K."""
+def study_key(request: Mapping[str, Any], method: str, config: Mapping[str, Any], k: int, revision: int = 1) -> str:
+    """The cache key of a study: its request (`REQUEST_FIELDS`), method, settings, K, and the method's
+    `defaults_revision` (from 2 on: a study of older auto defaults is not reused)."""
     parts = [str(request[f]) for f in REQUEST_FIELDS]
-    return "|".join(["study", *parts, method, json.dumps(to_jsonable(dict(config)), sort_keys=True), str(k)])
+    method_part = method if revision == 1 else f"{method}@r{revision}"
+    return "|".join(["study", *parts, method_part, json.dumps(to_jsonable(dict(config)), sort_keys=True), str(k)])
 
 
 def save_study(workspace: Workspace, result: dict[str, Any], scores: Mapping[str, np.ndarray], key: str) -> Entry:

@@ -116,7 +116,7 @@ def run_study(
     model, meta = original or obtain_model(data, model_arch, device=device, workspace=workspace)
     request = {"dataset": data.name, "data_fingerprint": data_fingerprint(data), "model_digest": state_digest(model),
                "forget": forget_spec, "seed": seed}
-    key = study_key(request, method, config.to_dict(), k)
+    key = study_key(request, method, config.to_dict(), k, info.defaults_revision)
     if reuse and (stored := find_study(workspace, key)) is not None:
         return {**stored.info, "reused": True, "study_id": stored.id}, stored
     executor = executor or LocalExecutor(progress)
@@ -132,7 +132,8 @@ def run_study(
     results = executor.run(tasks, job, done)
     result, scores = summarize_study(results, forget.forget_idx)
     result.update(request)
-    result.update(method=method, model=meta.arch, config=to_jsonable(config.to_dict()), k=k, device=str(device),
+    result.update(method=method, method_revision=info.defaults_revision, model=meta.arch,
+                  config=to_jsonable(config.to_dict()), k=k, device=str(device),
                   executor=executor.name, time_s=time.perf_counter() - start, reused=False)
     entry = save_study(workspace, result, scores, key)
     return {**result, "study_id": entry.id}, entry
