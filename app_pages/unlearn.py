@@ -13,7 +13,7 @@ from studio_ui.run_list import open_on_compare, run_list
 from studio_ui.study_view import run_gap_headline
 from studio_ui.uploads import accept_unlearned
 from studio_ui.widgets import require_forget_set, user_errors
-from unlearn_core.methods import MethodInfo, list_methods
+from unlearn_core.methods import MethodInfo, list_methods, resolved_defaults
 
 DEFAULT_METHOD = "del"  # a real unlearning method; the oracle is the reference, never the default
 REFERENCE_METHOD = "retrain"
@@ -63,7 +63,7 @@ if name == REFERENCE_METHOD:
 
 problems: list[str] = []
 with st.form(f"form_{name}"):
-    values = config_form(info.config_cls, f"cfg_{name}", problems)
+    values = config_form(info.config_cls, f"cfg_{name}", problems, auto=resolved_defaults(name, forget, meta))
     seed = checked_number("Seed", 0, low=0, high=10_000, integer=True, problems=problems,
                           help="Seeds the method, random forget sets and the retrained oracle.")
     submitted = st.form_submit_button("Run", icon=":material/play_arrow:", type="primary")

@@ -6,6 +6,8 @@ import streamlit as st
 
 from unlearn_core.methods import MethodConfig, config_schema
 
+from .labels import format_setting
+
 
 def range_problem(label: str, value: float, low: float | None, high: float | None) -> str | None:
     """What is wrong with `value` for a field limited to [low, high], or None when it fits."""
@@ -36,11 +38,28 @@ def checked_number(label: str, value: float, *, low: float | None = None, high: 
     return int(entered) if integer else float(entered)
 
 
-def config_form(cls: type[MethodConfig], key: str, problems: list[str] | None = None) -> dict[str, object]:
+def auto_text(value: object) -> str:
+    """How the form shows an "auto" setting: the value it resolves to, or the library's sentence."""
+    if isinstance(value, str) and ":" in value:  # "chosen at run time: ..." -> "auto (chosen at run time)"
+        return f"auto ({value.split(':')[0]})"
+    return f"auto ({format_setting(value)})"
+
+
+def auto_number(label: str, resolved: object, *, integer: bool, help: str, key: str) -> float | int | None:
+    """A number input left empty with "auto (0.30)" in it: empty means auto (None); a number typed in
+    replaces the resolved value."""
+    return st.number_input(label, value=None, step=1 if integer else None, format=None if integer else "%g",
+                           placeholder=auto_text(resolved), help=help, key=key)
+
+
+def config_form(cls: type[MethodConfig], key: str, problems: list[str] | None = None,
+                auto: dict[str, object] | None = None) -> dict[str, object]:
     """One widget per config field (`config_schema`) with its help text, range and the paper's
     value; returns the values. Out-of-range numbers are reported next to their field and appended
-    to `problems`.
+    to `problems`. `auto` (from `unlearn_core.methods.resolved_defaults`) maps the fields resolved at
+    run time to what they resolve to: those fields show "auto (value)" instead of their 0 / -1.
     """
+    auto = auto or {}
     values: dict[str, object] = {}
     schema = config_schema(cls)
     if not schema:
@@ -52,14 +71,33 @@ def config_form(cls: type[MethodConfig], key: str, problems: list[str] | None = 
         with cols[n % 3]:
             if spec.choices:
                 choices = list(spec.choices)
-                values[spec.name] = st.selectbox(spec.name, choices, index=choices.index(spec.default), help=help_text,
-                                                 key=widget_key)
+                resolved = auto.get(spec.name)
+                values[spec.name] = st.selectbox(
+                    spec.name, choices, index=choices.index(spec.default), help=help_text, key=widget_key,
+                    format_func=lambda c, r=resolved: auto_text(r) if c == "auto" and r is not None else str(c))
             elif spec.type is bool:
                 values[spec.name] = st.checkbox(spec.name, value=spec.default, help=help_text, key=widget_key)
+            elif spec.type in (int, float) and spec.name in auto:
+                entered = auto_number(spec.name, auto[spec.name], integer=spec.type is int, key=widget_key,
+                                      help=help_text + (f" Auto here: {auto[spec.name]}." if isinstance(
+                                          auto[spec.name], str) else ""))
+                if entered is None:
+                    values[spec.name] = spec.default  # auto: the run resolves it
+                else:
+                    problem = range_problem(spec.name, entered, spec.min, spec.max)
+                    if problem:
+                        st.error(problem, icon=":material/error:")
+                        if problems is not None:
+                            problems.append(problem)
+                    values[spec.name] = int(entered) if spec.type is int else float(entered)
             elif spec.type in (int, float):
                 values[spec.name] = checked_number(spec.name, spec.default, low=spec.min, high=spec.max,
                                                    integer=spec.type is int, problems=problems, help=help_text,
                                                    key=widget_key)
+            elif spec.name in auto:
+                values[spec.name] = st.text_input(spec.name, value=str(spec.default), key=widget_key,
+                                                  placeholder=auto_text(auto[spec.name]),
+                                                  help=f"{help_text} Auto here: {auto[spec.name]}.")
             else:
                 values[spec.name] = st.text_input(spec.name, value=str(spec.default), help=help_text, key=widget_key)
     return values

@@ -17,7 +17,15 @@ from .base import (
     config_schema,
     param,
 )
-from .registry import MethodInfo, RunOutcome, get_method, list_methods, register_method, run_method
+from .registry import (
+    MethodInfo,
+    RunOutcome,
+    get_method,
+    list_methods,
+    register_method,
+    resolved_defaults,
+    run_method,
+)
 
 __all__ = [
     "MethodConfig",
@@ -33,5 +41,6 @@ __all__ = [
     "list_methods",
     "param",
     "register_method",
+    "resolved_defaults",
     "run_method",
 ]

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from ..forget import UnlearnData
+from ..forget import ForgetSet, UnlearnData
 from ..models import ModelMeta, SplitClassifier
 from ..options import parse_float, parse_int
 from ..progress import ProgressEvent, ProgressFn, StopFn, never_stop, no_progress
@@ -109,6 +109,16 @@ class MethodConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def resolved_defaults(self, forget: ForgetSet, meta: ModelMeta) -> dict[str, Any]:
+        """What this config's "auto" fields (those left at their auto value, 0 or -1) resolve to on
+        `forget` for the model described by `meta`: field name -> the value a run would use, or a
+        short sentence where only the run can tell (e.g. a choice made from the trained model).
+
+        Empty for a method without auto fields; a method with some overrides it next to the code
+        that resolves them, so the form and the run never disagree.
+        """
+        return {}
 
 
 def config_from_strings(cls: type[MethodConfig], values: dict[str, str]) -> MethodConfig:

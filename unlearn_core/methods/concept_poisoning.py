@@ -35,14 +35,15 @@ Documentation (defaults with their measurements, deviations): docs/methods.md#co
 from __future__ import annotations
 
 import time
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
 from ..concepts.attribution import BASELINES
 from ..concepts.poisoning import LABEL_MODES, infer_concepts, paste_concept, plan_poisoning, poison_labels
-from ..models import SplitClassifier
+from ..forget import ForgetSet
+from ..models import ModelMeta, SplitClassifier
 from ..progress import check_stop
 from ..sampling import sample_per_class
 from ..train import Batches, extract_features
@@ -87,6 +88,17 @@ class ConceptPoisoningConfig(MethodConfig):
         0.7, "Concepts whose probe's held-out accuracy is below this are not used to pick target / donor "
         "(chance is 0.5)", min=0.5, max=1.0,
     )
+
+    def resolved_defaults(self, forget: ForgetSet, meta: ModelMeta) -> dict[str, Any]:
+        """The donor class and concept when left at -1 / empty: chosen by the run from the trained model
+        (`plan_poisoning`), so they are described, not computed, here."""
+        resolved: dict[str, Any] = {}
+        if self.donor_class < 0:
+            resolved["donor_class"] = ("chosen at run time: the class sharing the target's top concepts (IG "
+                                       "concept matrix), or the one the model confuses the forget images with")
+        if not self.donor_concept:
+            resolved["donor_concept"] = "chosen at run time: the donor class's strongest value"
+        return resolved
 
 
 @register_method(

@@ -36,13 +36,13 @@ absolute values for every tensor, 1-D ones included, as in the official code.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 
 from ..forget import ForgetSet
 from ..localize import LOCALIZERS, Mask, localize
-from ..models import SplitClassifier
+from ..models import ModelMeta, SplitClassifier
 from ..train import Batches, TrainConfig
 from .base import MethodConfig, RunContext, UnlearnData, UnlearnResult, param
 from .common import batch_size_param, epochs_param, lr_param, run_fit, seeded_build
@@ -85,6 +85,16 @@ class DELConfig(MethodConfig):
         "against 99% for retraining",
     )
     batch_size: int = batch_size_param(0, auto=True, paper="128", what="Mini-batch size (0 = auto: the recipe's)")
+
+    def resolved_defaults(self, forget: ForgetSet, meta: ModelMeta) -> dict[str, Any]:
+        """The budget, epochs, lr and batch size a run on `forget` uses where this config leaves them
+        at 0 (`resolved_budget`, `finetune_config`), and the granularity `auto` stands for."""
+        train = finetune_config(self, RunContext(torch.device("cpu"), meta), forget)
+        resolved: dict[str, Any] = {"budget": resolved_budget(self, forget), "epochs": train.epochs,
+                                    "lr": train.lr, "batch_size": train.batch_size}
+        if self.granularity == "auto":
+            resolved["granularity"] = LOCALIZERS[self.localizer].granularity
+        return {k: v for k, v in resolved.items() if getattr(self, k) in (0, "auto")}
 
 
 PAPER_BUDGET = 0.30  # the paper's alpha (and the official code's, on sample forget sets)

@@ -13,9 +13,10 @@ import time
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from ..forget import UnlearnData
-from ..models import SplitClassifier
+from ..forget import ForgetSet, UnlearnData
+from ..models import ModelMeta, SplitClassifier
 from ..registry import Registry
 from ..train import seed_everything
 from .base import MethodConfig, RunContext, UnlearnResult
@@ -110,6 +111,15 @@ def list_methods() -> list[MethodInfo]:
 def get_method(name: str) -> MethodInfo:
     """The registry entry for `name`, or a ValueError listing the known ones."""
     return METHODS.get(name)
+
+
+def resolved_defaults(name: str, forget: ForgetSet, meta: ModelMeta,
+                      config: MethodConfig | None = None) -> dict[str, Any]:
+    """What method `name`'s "auto" settings (of `config`, default: its defaults) resolve to on
+    `forget` for the model `meta`: field -> value, or a sentence where only the run can tell
+    (`MethodConfig.resolved_defaults`, defined next to the code that resolves them)."""
+    info = get_method(name)
+    return (config or info.config_cls()).resolved_defaults(forget, meta)
 
 
 @dataclass

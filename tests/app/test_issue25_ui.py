@@ -1,0 +1,36 @@
+"""Issue 25, item 3: the defects a user hit, each under AppTest (digits, no background run needed)."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from studio_ui.state import ForgetSelection
+
+
+def _use_forget_set(app: AppTest, spec: str, description: str) -> None:
+    app.session_state["forget_selection"] = ForgetSelection(spec, description)
+
+
+def test_del_form_shows_resolved_auto_values(app: AppTest) -> None:
+    """DEL's budget / epochs / lr / batch size read "auto (value)" for the forget set, never 0."""
+    _use_forget_set(app, "class:3", "class 3")
+    app.switch_page("app_pages/unlearn.py").run()
+    assert not app.exception, app.exception
+    fields = {n.label: n for n in app.number_input}
+    assert fields["budget"].value is None
+    assert fields["budget"].proto.placeholder == "auto (0.3)"
+    for name in ("epochs", "lr", "batch_size"):
+        assert fields[name].proto.placeholder.startswith("auto ("), name
+        assert fields[name].proto.placeholder != "auto (0)", name
+    _use_forget_set(app, "random:0.1", "random 10%")
+    app.run()
+    assert {n.label: n for n in app.number_input}["budget"].proto.placeholder == "auto (0.1)"
+
+
+def test_concept_poisoning_form_has_no_minus_one(app: AppTest) -> None:
+    _use_forget_set(app, "class:3", "class 3")
+    app.switch_page("app_pages/unlearn.py").run()
+    app.selectbox[[s.label for s in app.selectbox].index("Method")].select("concept_poisoning").run()
+    assert not app.exception, app.exception
+    donor = {n.label: n for n in app.number_input}["donor_class"]
+    assert donor.value is None and "auto" in donor.proto.placeholder
