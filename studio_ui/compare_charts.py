@@ -15,7 +15,7 @@ from unlearn_core.metrics import at_chance
 from unlearn_core.runs import HEADLINE
 
 from .charts import MODEL_COLORS, per_class_bars
-from .labels import MODEL_LABELS, metric_label
+from .labels import MODEL_LABELS, format_value, metric_label
 
 WHO = ("original", "unlearned", "retrain")
 BINS = dict(start=0.0, end=1.0, size=1 / 30)  # the same bins for every model, so bars line up
@@ -70,9 +70,8 @@ def metric_frame(summary: dict[str, Any]) -> pd.DataFrame:
         values = [summary["details"][who].get(key) for who in WHO]
         if all(v is None for v in values):
             continue
-        rows.append([metric_label(key), *[None if v is None else round(100 * v, 2) for v in values], what, direction])
-    return pd.DataFrame(rows, columns=["metric", "original (%)", "unlearned (%)", "retrain (%)",
-                                       "what it measures", "how to read"])
+        rows.append([metric_label(key), *[format_value(key, v) for v in values], what, direction])
+    return pd.DataFrame(rows, columns=["metric", "original", "unlearned", "retrain", "what it measures", "how to read"])
 
 
 def run_per_class_figure(summary: dict[str, Any], class_names: list[str]) -> go.Figure:

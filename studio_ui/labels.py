@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import streamlit as st
 
 from unlearn_core.comparison import METRIC_HELP
@@ -27,7 +28,7 @@ METRIC_LABELS: dict[str, str] = {
 }
 # Keys whose values are shares in [0, 1], shown as percentages.
 PERCENT_KEYS = {"forget_acc", "retain_acc", "test_acc", "forget_test_acc", "mia_efficacy", "backdoor_asr",
-                "params_changed_frac"}
+                "params_changed_frac", "mia_attack_acc", "test_acc_all"}
 MODEL_LABELS = {"original": "original", "unlearned": "unlearned", "retrain": "retrained (reference)"}
 
 GLOSSARY: dict[str, str] = {
@@ -51,15 +52,63 @@ def metric_label(key: str) -> str:
     return METRIC_LABELS.get(key, key.replace("_", " "))
 
 
-def format_value(key: str, value: float | None) -> str:
-    """A metric value as the pages show it: shares as percentages, the rest with 3 significant digits."""
+def format_number(value: float | int | None, *, percent: bool = False, unit: str = "") -> str:
+    """Every figure the studio shows goes through here, so one kind of figure reads one way.
+
+    None / NaN -> "–"; `percent`: a share in [0, 1] as a percentage with one decimal ("55.0%",
+    "100.0%"); an int with thousands separators; other numbers with two decimals below 10 ("0.50",
+    "1.00", never "1" beside "1.00"), one below 100 and none above, three significant digits below
+    0.01 ("0.005"); `unit` after a space ("12.3 s") or glued when it is "x" ("0.25x").
+    """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
+    if percent:
+        text = f"{100 * value:.1f}%"
+    elif isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        text = f"{int(value):,}"
+    else:
+        v = float(value)
+        if v != 0 and abs(v) < 0.01:
+            text = f"{v:.3g}"
+        elif abs(v) < 10:
+            text = f"{v:.2f}"
+        elif abs(v) < 100:
+            text = f"{v:.1f}"
+        else:
+            text = f"{v:,.0f}"
+    if not unit:
+        return text
+    return f"{text}{unit}" if unit == "x" else f"{text} {unit}"
+
+
+def format_value(key: str, value: float | None) -> str:
+    """A stored metric value as every page shows it (`format_number` by the key's kind): shares as
+    percentages, AUCs and scores with two decimals, times in seconds, the time ratio as "0.25x"."""
     if key in PERCENT_KEYS:
-        return f"{100 * value:.1f}%"
+        return format_number(value, percent=True)
     if key == "time_ratio":
-        return f"{value:.2f}x"
-    return f"{value:.3g}"
+        return format_number(value, unit="x")
+    if key.endswith("time_s"):
+        return format_number(value, unit="s")
+    return format_number(value)
+
+
+def format_duration(seconds: float | None) -> str:
+    """A duration as pages show it: "under 1 s", "35 s", "2 min 05 s", "1 h 04 min" ("–" when unknown)."""
+    if seconds is None or math.isnan(seconds):
+        return "–"
+    if seconds < 1:
+        return "under 1 s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
+
+
+def format_setting(value: object) -> str:
+    """A method setting (a learning rate, a budget, an epoch count) as the user would type it: 0.015, 0.3, 30."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def glossary_markdown() -> str:

@@ -10,17 +10,50 @@ from unlearn_core.run_records import RunRow
 
 from . import jobs, state
 from .error_boundary import error_boundary
+from .labels import format_duration
 
 POLL_S = 1.0
+
+
+QUEUED_WHY = "waiting for its worker process to start (Python and the library load first, a few seconds)"
+STARTING_WHY = "loading the library, the data and the model"
+
+
+def status_line(row: RunRow, now: float | None = None) -> str:
+    """The status and time of a run in words: "done in 12 s", "cancelled before it started",
+    "cancelled after 8 s", "queued for 3 s" (never "cancelled · 0 s")."""
+    took = format_duration(row.elapsed(now))
+    if row.status == "cancelled":
+        if row.started is None:
+            return "cancelled before it started"
+        return f"cancelled after {took}"
+    if row.status == "queued":
+        return f"queued for {took}"
+    if row.status == "done":
+        return f"done in {took}"
+    if row.active:
+        return f"running for {took}"
+    return f"{row.label} after {took}"
+
+
+def progress_text(row: RunRow) -> str:
+    """What an active run is doing, including why it waits: a queued run waits for its worker process,
+    a just-started one loads the library (`QUEUED_WHY`, `STARTING_WHY`)."""
+    if row.status == "queued":
+        text = QUEUED_WHY
+    elif row.message in ("", "starting", "queued"):
+        text = STARTING_WHY
+    else:
+        text = row.message
+    return f"cancel requested · {text}" if row.cancel_requested and "cancel" not in text else text
 
 
 def run_status(row: RunRow, key: str) -> None:
     """One run: title, status and elapsed time; a progress bar and a cancel button while it runs,
     the one-line reason and the log file when it failed."""
-    st.markdown(f"**{row.title}** · {row.label} · {row.elapsed():.0f} s")
+    st.markdown(f"**{row.title}** · {status_line(row)}")
     if row.active:
-        text = (f"cancel requested · {row.message}" if row.cancel_requested and "cancel" not in row.message
-                else row.message)
+        text = progress_text(row)
         st.progress(row.progress, text=text)
         if st.button("Cancel", key=f"{key}_cancel_{row.id}", icon=":material/cancel:",
                      disabled=row.cancel_requested):

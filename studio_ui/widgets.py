@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-import numpy as np
 import streamlit as st
 
 from unlearn_core.data import Split, SplitDataset
@@ -53,7 +52,10 @@ def user_errors(what: str) -> Iterator[None]:
 
 
 def pct(value: float | None) -> str:
-    return "–" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{100 * value:.1f}%"
+    """A share in [0, 1] as a percentage (`labels.format_number`, the one formatter)."""
+    from .labels import format_number
+
+    return format_number(value, percent=True)
 
 
 def require_forget_set(data: SplitDataset):

@@ -37,7 +37,9 @@ def test_metric_frame_has_one_row_per_measured_metric_in_percent() -> None:
     frame = metric_frame(_summary())
     assert "Backdoor success" not in frame["metric"].tolist()  # never measured: no row
     row = frame[frame["metric"] == "Forget accuracy"].iloc[0]
-    assert (row["original (%)"], row["unlearned (%)"], row["retrain (%)"]) == (100.0, 2.0, 0.0)
+    assert (row["original"], row["unlearned"], row["retrain"]) == ("100.0%", "2.0%", "0.0%")
+    auc = frame[frame["metric"] == "Loss-attack AUC (train vs test)"].iloc[0]
+    assert auc["unlearned"] == "0.52" and "0.5 = no leak" in auc["how to read"]  # an AUC, not a percentage
 
 
 def test_report_is_self_contained_and_escapes_user_text() -> None:

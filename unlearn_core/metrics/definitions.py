@@ -104,7 +104,8 @@ _ROWS = [  # key, label, what it measures, how to read it, compute, headline, li
     ("mia_efficacy", "MIA-efficacy", "share of forget samples a membership attack calls non-members (SalUn)",
      "closer to retrain is better", lambda p: p.attack.efficacy, True, True),
     ("mia_attack_acc", "MIA attack accuracy", "accuracy of MIA-efficacy's SVC attack on the retain (member) and test "
-     "(non-member) samples it was fitted on", "near 50% the attack is at chance and MIA-efficacy is noise",
+     "(non-member) samples it was fitted on", "near 50% the attack is at chance and MIA-efficacy is noise; below 50% too: "
+     "it does no better than a coin, so its errors fall either way of 50%",
      lambda p: p.attack.attack_acc, False, True),
     ("test_acc_all", "Test accuracy (whole test set)", "accuracy on the whole test set, forgotten slice included",
      "closer to retrain is better", _test_acc, False, False),
