@@ -6,12 +6,18 @@ from pathlib import Path
 
 import streamlit as st
 
+from studio_ui.benchmarks_view import results_blocks
+
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results.md"
 
 st.title(":material/table_chart: Benchmarks")
 st.caption("Written by `python benchmarks/run_benchmarks.py` (CPU, 3 seeds). Read each method's average gap to "
            "the retrained model (lower is better) next to its time as a share of retraining (lower is faster).")
 if RESULTS.exists():
-    st.markdown(RESULTS.read_text())
+    for block in results_blocks(RESULTS.read_text()):
+        if block.table is not None:
+            st.dataframe(block.table, hide_index=True, width="stretch")
+        else:
+            st.markdown(block.text)
 else:
     st.info("No benchmark tables in this copy: run `python benchmarks/run_benchmarks.py --suite digits`.")

@@ -34,3 +34,19 @@ def test_concept_poisoning_form_has_no_minus_one(app: AppTest) -> None:
     assert not app.exception, app.exception
     donor = {n.label: n for n in app.number_input}["donor_class"]
     assert donor.value is None and "auto" in donor.proto.placeholder
+
+
+def test_benchmarks_page_reads_cleanly(app: AppTest) -> None:
+    """No raw HTML comment, tables as frames that fit their column, methods by their registry titles."""
+    from unlearn_core.methods import list_methods
+
+    app.switch_page("app_pages/benchmarks.py").run()
+    assert not app.exception, app.exception
+    text = "\n".join(m.value for m in app.markdown)
+    assert "<!--" not in text and "-->" not in text
+    frames = [f.value for f in app.dataframe]
+    assert frames, "the tables are shown as frames"
+    methods = {c for f in frames if "method" in f.columns for c in f["method"]}
+    ids = {m.name for m in list_methods()}
+    assert not methods & ids, methods & ids  # no raw method id
+    assert "DEL (localize, reset, finetune)" in methods
