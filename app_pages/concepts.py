@@ -134,13 +134,15 @@ with tab_forget:
     value = c2.selectbox("Value", data.concepts[attr])
     concept = f"{attr}={value}"
     b1, b2 = st.columns(2)
-    if b1.button(f"Forget every {value} sample (concept:{concept})", key="forget_concept"):
-        state.set_forget_selection(state.ForgetSelection(f"concept:{concept}", f"every {value} ({attr}) sample"))
+    # callbacks, not `if st.button(...)`: they run before the sidebar is drawn, so it shows the new set at once
+    if b1.button(f"Forget every {value} sample (concept:{concept})", key="forget_concept",
+                 on_click=state.set_forget_selection,
+                 args=(state.ForgetSelection(f"concept:{concept}", f"every {value} ({attr}) sample"),)):
         st.success("Active forget set updated: run concept poisoning (or any method) on the Unlearn page.")
     target = b2.selectbox("...or forget a class by concept poisoning", range(data.num_classes),
                           format_func=lambda i: data.class_names[i])
-    if b2.button("Use this class as the forget set", key="forget_class"):
-        state.set_forget_selection(state.ForgetSelection(f"class:{target}", f"class {data.class_names[target]}"))
+    b2.button("Use this class as the forget set", key="forget_class", on_click=state.set_forget_selection,
+              args=(state.ForgetSelection(f"class:{target}", f"class {data.class_names[target]}"),))
     selection = state.forget_selection()
     if selection is not None and selection.spec.split(":")[0] in ("class", "concept"):
         with user_errors("Could not plan the poisoning"):

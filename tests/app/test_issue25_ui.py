@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from studio_ui.state import ForgetSelection
@@ -50,3 +51,20 @@ def test_benchmarks_page_reads_cleanly(app: AppTest) -> None:
     ids = {m.name for m in list_methods()}
     assert not methods & ids, methods & ids  # no raw method id
     assert "DEL (localize, reset, finetune)" in methods
+
+
+@pytest.mark.slow  # builds the shapes data and its concept bank
+def test_forget_every_red_updates_the_sidebar_at_once(app: AppTest) -> None:
+    """Concepts → "Forget every red sample": the sidebar names the new forget set in the same run."""
+    from studio_ui.state import DataRef
+
+    app.session_state["data_ref"] = DataRef("shapes")
+    app.switch_page("app_pages/concepts.py").run()
+    assert not app.exception, app.exception
+    value = next(s for s in app.selectbox if s.label == "Value")
+    value.select("red").run()
+    app.button(key="forget_concept").click().run()
+    assert not app.exception, app.exception
+    assert app.session_state["forget_selection"].spec == "concept:color=red"
+    sidebar = " ".join(c.value for c in app.sidebar.caption)
+    assert "every red (color) sample" in sidebar, sidebar
