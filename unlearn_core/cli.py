@@ -390,9 +390,26 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
     data = run_dataset(entry)
     original = run_original(entry, data, device=device, workspace=workspace, checkpoint=args.checkpoint)
-    report = inspect_run(load_run(workspace, args.run, original, data), device=device, per_side=args.sample,
+    run = load_run(workspace, args.run, original, data)
+    text = ""
+    if args.versus:  # checked before the long inspection: a wrong B fails at once
+        from .inspect.versus import comparable, study_of, study_versus, versus_inspection, versus_text
+
+        other = workspace.get(args.versus)
+        if other.kind != "run" or other.id == run.entry.id:
+            raise CliError(f"--versus {args.versus}: give another stored run than --run")
+        if (why := comparable(run.entry.info, other.info)) is not None:
+            raise CliError(f"--versus {args.versus}: not the same forget set as run {args.run}: {why}")
+    report = inspect_run(run, device=device, per_side=args.sample,
                          relearn_steps=args.relearn_steps, shots=args.shots, lr=args.relearn_lr)
-    _emit(args, report, summary_text(report))
+    if args.versus:
+        versus = versus_inspection(run, load_run(workspace, args.versus, original, data), device=device,
+                                   per_side=args.sample)
+        studies = [study_of(workspace, e.info) for e in (run.entry, other)]
+        versus["study"] = study_versus(*[None if s is None else s.info for s in studies])
+        report["versus"] = versus
+        text = "\n" + versus_text(versus)
+    _emit(args, report, summary_text(report) + text)
     return 0
 
 
@@ -532,6 +549,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--relearn-steps", type=int, default=10, help="finetuning steps of the relearn test")
     p.add_argument("--shots", type=int, default=16, help="forget samples the relearn test finetunes on")
     p.add_argument("--relearn-lr", type=float, default=0.01, help="learning rate of the relearn test")
+    p.add_argument("--versus", metavar="RUN_B", help="another run on the same forget set: adds the A vs B comparison "
+                                                     "(the JSON's \"versus\" object)")
     p.set_defaults(fn=cmd_inspect)
 
     p = sub.add_parser("evaluate-external", help="evaluate a checkpoint unlearned elsewhere against retraining")
