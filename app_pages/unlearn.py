@@ -7,6 +7,7 @@ import streamlit as st
 from studio_ui import jobs, state
 from studio_ui.compare_charts import headline_frame
 from studio_ui.forms import checked_number, config_form
+from studio_ui.labels import format_value
 from studio_ui.method_docs import show_method_notes
 from studio_ui.resources import current_dataset, current_model, current_workspace
 from studio_ui.run_list import open_on_compare, run_list
@@ -14,6 +15,7 @@ from studio_ui.study_view import run_gap_headline
 from studio_ui.uploads import accept_unlearned
 from studio_ui.widgets import require_forget_set, user_errors
 from unlearn_core.methods import MethodInfo, list_methods, resolved_defaults
+from unlearn_core.run_records import RunRow
 
 DEFAULT_METHOD = "del"  # a real unlearning method; the oracle is the reference, never the default
 REFERENCE_METHOD = "retrain"
@@ -22,13 +24,28 @@ REFERENCE_METHOD = "retrain"
 def method_label(m: MethodInfo) -> str:
     return f"{m.title}: the reference, not an unlearning method" if m.name == REFERENCE_METHOD else m.title
 
+
 st.title(":material/auto_fix_high: Unlearn")
 st.caption("Run an unlearning method on the active model and forget set. Every run is compared with "
            "the original model and with a model retrained without the forget set (the gold standard).")
 
+def show_result(row: RunRow) -> None:
+    """A finished run's card: its metric table, gap, timing, and the way to Compare."""
+    s = current_workspace().get(row.id).info
+    st.dataframe(headline_frame(s))
+    if s.get("time_s") is None:  # unlearned elsewhere: its time is unknown
+        timing = "unlearned elsewhere (time unknown)"
+    else:
+        timing = (f"{format_value('time_s', s['time_s'])} ({format_value('time_ratio', s.get('time_ratio'))} "
+                  "the retrain time)")
+    st.caption(f"Average {run_gap_headline(current_workspace(), s)} · {timing} · retrained model: "
+               f"{s.get('retrain_reason', 'n/a')}", help=f"Run id `{row.id}` (the CLI's `--run`).")
+    open_on_compare(row, "unlearn")
+
+
 data = current_dataset()
 if state.forget_selection() is None:  # e.g. after a reload: the runs go on and are listed
-    run_list("unlearn", dataset=data.name)
+    run_list("unlearn", dataset=data.name, on_done=show_result)  # finished cards keep their metric tables
 selection, forget = require_forget_set(data)
 model, meta = current_model()
 st.markdown(f"Forgetting **{selection.description}**: {forget.n_forget} samples (the forget set D_f), "
@@ -90,19 +107,6 @@ with st.expander("Bring your own unlearned model", icon=":material/upload_file:"
             path = accept_unlearned(current_workspace().root, unlearned.name, unlearned.getvalue(), meta)
             jobs.start_unlearn_run(f"{unlearned.name} (unlearned elsewhere) forgetting {selection.description}",
                                    jobs.external_request(selection.spec, str(path), seed=0))
-
-
-def show_result(row) -> None:
-    s = current_workspace().get(row.id).info
-    st.dataframe(headline_frame(s))
-    if s.get("time_s") is None:  # unlearned elsewhere: its time is unknown
-        timing = "unlearned elsewhere (time unknown)"
-    else:
-        ratio = f"{s['time_ratio']:.2f}x" if s.get("time_ratio") else "–"
-        timing = f"{s['time_s']:.1f} s ({ratio} the retrain time)"
-    st.caption(f"Average {run_gap_headline(current_workspace(), s)} · {timing} · retrained model: "
-               f"{s.get('retrain_reason', 'n/a')} · run {row.id}")
-    open_on_compare(row, "unlearn")
 
 
 run_list("unlearn", dataset=data.name, on_done=show_result)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -68,3 +70,35 @@ def test_forget_every_red_updates_the_sidebar_at_once(app: AppTest) -> None:
     assert app.session_state["forget_selection"].spec == "concept:color=red"
     sidebar = " ".join(c.value for c in app.sidebar.caption)
     assert "every red (color) sample" in sidebar, sidebar
+
+
+def test_selection_survives_a_reload(app: AppTest) -> None:
+    """After a reload (a new session on the same workspace) the dataset, model and forget set are restored."""
+    import streamlit as st
+
+    app.switch_page("app_pages/forget_set.py").run()
+    app.multiselect[0].select(3).run()
+    app.button(key="use_classes").click().run()
+    assert app.session_state["forget_selection"].spec == "class:3"
+
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    reloaded = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "app.py"), default_timeout=240)
+    reloaded.session_state["workspace_root"] = app.session_state["workspace_root"]
+    reloaded.run()
+    assert not reloaded.exception, reloaded.exception
+    assert reloaded.session_state["forget_selection"].spec == "class:3"
+    assert "class 3" in " ".join(c.value for c in reloaded.sidebar.caption)
+
+
+def test_saved_selection_round_trip(tmp_path) -> None:
+    from studio_ui.state import DataRef, ForgetSelection, ModelRef, load_selection, save_selection
+
+    save_selection(tmp_path, DataRef("mnist", (("root", "/data/mnist"),)), ModelRef("workspace", "m1"),
+                   ForgetSelection("class:3", "threes"))
+    got = load_selection(tmp_path)
+    assert got["data_ref"] == DataRef("mnist", (("root", "/data/mnist"),))
+    assert got["model_ref"] == ModelRef("workspace", "m1")
+    assert got["forget_selection"] == ForgetSelection("class:3", "threes")
+    (tmp_path / "studio_selection.json").write_text("{broken")
+    assert load_selection(tmp_path) == {}
