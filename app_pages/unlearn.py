@@ -6,6 +6,7 @@ import streamlit as st
 
 from studio_ui import jobs, state
 from studio_ui.compare_charts import headline_frame
+from studio_ui.forget_check import flag_run
 from studio_ui.forms import checked_number, config_form
 from studio_ui.labels import format_value
 from studio_ui.method_docs import show_method_notes
@@ -32,6 +33,7 @@ st.caption("Run an unlearning method on the active model and forget set. Every r
 def show_result(row: RunRow) -> None:
     """A finished run's card: its metric table, gap, timing, and the way to Compare."""
     s = current_workspace().get(row.id).info
+    flag_run(current_workspace(), s)
     st.dataframe(headline_frame(s))
     if s.get("time_s") is None:  # unlearned elsewhere: its time is unknown
         timing = "unlearned elsewhere (time unknown)"
