@@ -20,6 +20,7 @@ from studio_ui.compare_charts import (
     mia_figure,
     run_per_class_figure,
 )
+from studio_ui.forget_check import flag_run
 from studio_ui.history import history_view
 from studio_ui.html_report import run_report_html
 from studio_ui.inspect_view import render_inspection
@@ -77,6 +78,7 @@ s = entry.info
 st.markdown(f"**{titles.get(s['method'], s['method'])}** forgetting **{forget_name(run_id)}** ({s['n_forget']} "
             f"samples) on {s['dataset']} with {s['model']}, seed {s['seed']}, device {s.get('device', '?')}.",
             help=f"Forget spec `{s['forget']}`")
+flag_run(workspace, s)  # a run that forgot nothing is flagged (studio_ui.forget_check)
 
 # -- metrics table ---------------------------------------------------------------------------
 frame = metric_frame(s)
