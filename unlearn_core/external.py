@@ -67,7 +67,7 @@ def evaluate_external(
     )
     summary, evals = summarize_run(
         dataset, original, meta, data, unlearned, oracle, method=METHOD, config={"checkpoint": checkpoint},
-        time_s=None, device=device, seed=seed, progress=progress,  # the other code's time is not known
+        time_s=None, device=device, seed=seed, progress=progress, workspace=workspace,  # the other code's time: unknown
         extra={"params_changed_frac": changed, "model_name": Path(checkpoint).name if checkpoint else "external model",
                "unlearned_digest": state_digest(unlearned), "external_checkpoint": checkpoint},
     )

@@ -193,11 +193,9 @@ def unlearn_run(
             outcome = run_method(method, model, data, ctx, config)
     summary, evals = summarize_run(
         dataset, model, meta, data, outcome.result.model, oracle, method=method, config=config.to_dict(),
-        time_s=outcome.time_s, device=device, seed=seed, progress=progress, train_seed=train_seed,
+        time_s=outcome.time_s, device=device, seed=seed, progress=progress, train_seed=train_seed, workspace=workspace,
         extra={**peak.to_dict(), "model_name": model_name or meta.arch, "method_revision": info.defaults_revision},
     )
-    if workspace is not None:
-        summary["noise_floor"] = stored_noise_floor(workspace, summary)
     record = RunRecord(summary, None, outcome.result.model, oracle.model, evals,
                        outcome.result.artifacts, outcome.result.mask)
     if workspace is not None:
@@ -221,11 +219,13 @@ def summarize_run(
     progress: ProgressFn = no_progress,
     extra: dict[str, Any] | None = None,
     train_seed: int | None = None,
+    workspace: Workspace | None = None,
 ) -> tuple[dict[str, Any], dict[str, ModelEval]]:
     """Evaluate the original, unlearned and retrained models alike and build a run's summary (the
     CLI's `unlearn` JSON): one place for every run, the studio's own and external ones.
     `time_s` is None when the unlearning happened elsewhere; `extra` adds fields; `train_seed`
-    (default `seed`) is the oracle's training seed."""
+    (default `seed`) is the oracle's training seed. ``noise_floor`` is retraining's own spread from a
+    seed study of this request stored in `workspace`, else None."""
     train_seed = seed if train_seed is None else train_seed
     progress(ProgressEvent(0, 1, "evaluating original, unlearned and retrained models"))
     evals = {
@@ -269,6 +269,7 @@ def summarize_run(
         "class_names": list(dataset.class_names),
         **(extra or {}),
     }
+    summary["noise_floor"] = stored_noise_floor(workspace, summary) if workspace is not None else None
     return summary, evals
 
 
