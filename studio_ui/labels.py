@@ -44,6 +44,29 @@ GLOSSARY: dict[str, str] = {
                   "the forget set, the retain set and the test set.",
     "Jaccard overlap": "How much two parameter masks agree: shared selected entries / entries either "
                        "selects. 1 = the same mask; two random masks overlap about α/(2-α).",
+    "CKA (centered kernel alignment)": "How alike two models' layer outputs are on the same images, 0 to 1 (1 = the "
+                                       "same up to rotation and scale). Read it between its floor (an untrained model) "
+                                       "and its ceiling (two retrainings at different seeds).",
+    "JS divergence": "Jensen-Shannon divergence between two models' predicted class probabilities, averaged over "
+                     "images: 0 = the same predictions, ln 2 ≈ 0.69 at most.",
+    "TPR / FPR": "A membership attack's true-positive rate (members it calls members) and false-positive rate "
+                 "(non-members it calls members). An attack at chance has TPR ≈ FPR; an accuracy below 50% is chance "
+                 "too, not a sign of forgetting.",
+    "AUC": "Area under the ROC curve of an attack: 0.50 = it cannot tell members from non-members, 1.00 = it always "
+           "can. Shown as a number, not a percentage.",
+    "Relearn": "How fast the unlearned model picks the forgotten data back up when finetuned on a few of its images: "
+               "fast relearning means the knowledge was hidden, not removed.",
+    "IG (Integrated Gradients)": "An attribution method: how much each input pixel (or concept) moves a class score, "
+                                 "summed along a path from a baseline image to the real one.",
+    "LoRA": "Low-rank adaptation: training small added low-rank matrices beside frozen weights instead of the weights "
+            "themselves (RFA unlearns this way).",
+    "Noise floor": "What two models retrained from scratch at different seeds already differ by (average gap, "
+                   "points). A gap near the floor is as close to retraining as retraining gets to itself.",
+    "Seed study": "K retrained and K unlearned models of one request at different seeds; each metric is judged "
+                  "within or outside retraining's spread by a permutation test.",
+    "ε / forgetting quality F": "Per forget image, ε bounds how well any threshold on a model's confidence tells "
+                                "the unlearned models from the retrained ones (0 = not at all); F, from 0 to 1, "
+                                "summarises the ε of all forget images (1 = indistinguishable from retraining).",
 }
 
 

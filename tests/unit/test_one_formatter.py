@@ -24,3 +24,12 @@ def test_metric_values_by_kind() -> None:
     assert format_value("time_ratio", 0.25) == "0.25x"
     assert format_value("time_s", 12.34) == "12.3 s"
     assert format_value("tug_of_war", 1.0) == "1.00"
+
+
+def test_glossary_explains_the_terms_pages_use() -> None:
+    from studio_ui.labels import GLOSSARY
+
+    terms = " ".join(GLOSSARY)
+    for term in ("CKA", "JS divergence", "TPR / FPR", "Relearn", "IG", "LoRA", "Noise floor", "Seed study",
+                 "forgetting quality F"):
+        assert term in terms, term
