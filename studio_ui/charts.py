@@ -63,3 +63,14 @@ def attribution_row(image: np.ndarray, heatmaps: dict[str, np.ndarray], title: s
     fig.update_layout(title=title, height=260, width=220 * (1 + len(heatmaps)) + 80,
                       margin=dict(l=10, r=10, t=70, b=10))
     return fig
+
+
+def chance_line(fig: go.Figure, y: float = 0.5, text: str = "chance") -> go.Figure:
+    """A dotted horizontal line at `y` labelled `text` in the right margin, outside the plot area, so
+    the label never sits on a bar; returns `fig`."""
+    fig.add_hline(y=y, line_dash="dot", line_color="#555")
+    fig.add_annotation(x=1.0, xref="paper", xanchor="left", y=y, yref="y", text=text, showarrow=False,
+                       font=dict(size=11, color="#555"))
+    right = max(60, (fig.layout.margin.r or 0) if fig.layout.margin else 60)
+    fig.update_layout(margin=dict(r=right))
+    return fig

@@ -12,11 +12,14 @@ import torch
 
 from unlearn_core.concepts import ConceptBank, bank_from_folders
 
+from .charts import chance_line
 from .resources import get_dataset, get_model
 from .state import DataRef, ModelRef, data_ref, model_ref, workspace_root
 from .widgets import user_errors
 
 CPU = torch.device("cpu")
+CONCEPT_PROBE = "concept probe"
+CONTROL_PROBE = "random-label control (chance by design)"
 PROBE_CAPTION = ("Each bar is a linear probe (concept vs no concept) tested on held-out images. A concept near the "
                  "grey random-label control is not encoded by the model's features.")
 
@@ -24,11 +27,12 @@ PROBE_CAPTION = ("Each bar is a linear probe (concept vs no concept) tested on h
 def probe_figure(bank: ConceptBank) -> go.Figure:
     """Held-out accuracy of each concept's probe beside the random-label control, with chance."""
     summary = pd.DataFrame(bank.summary())
-    fig = px.bar(summary, x="concept", y="heldout_accuracy", color="control",
-                 color_discrete_map={False: "#1f77b4", True: "#aaaaaa"},
-                 labels={"heldout_accuracy": "held-out probe accuracy", "control": "random-label control"},
+    summary["probe"] = summary["control"].map({False: CONCEPT_PROBE, True: CONTROL_PROBE})
+    fig = px.bar(summary, x="concept", y="heldout_accuracy", color="probe",
+                 color_discrete_map={CONCEPT_PROBE: "#1f77b4", CONTROL_PROBE: "#aaaaaa"},
+                 labels={"heldout_accuracy": "held-out probe accuracy", "probe": ""},
                  title="How linearly decodable each concept is from the penultimate features")
-    fig.add_hline(y=0.5, line_dash="dot", annotation_text="chance")
+    chance_line(fig)
     fig.update_layout(height=380, yaxis_range=[0, 1.05], xaxis_tickangle=-45)
     return fig
 

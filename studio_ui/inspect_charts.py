@@ -12,7 +12,7 @@ from plotly.subplots import make_subplots
 
 from unlearn_core.inspect.membership import LABELS as SCORE_LABELS
 
-from .charts import MODEL_COLORS
+from .charts import MODEL_COLORS, chance_line
 
 WHO = ("original", "unlearned", "retrain")
 
@@ -29,8 +29,9 @@ def cka_caption(estimator: str = "biased") -> str:
     return (
         f"{ESTIMATOR_TEXT[estimator].capitalize()}: 1 = the same representation up to rotation and scale. Lines: the "
         "unlearned model's layers against the original (blue) and the retrained model (green), on forget samples "
-        "(solid) and on test images of the kept classes (dotted); grey dashes: original against retrained, the "
-        "distance unlearning should cover. References against the retrained model, on forget samples, where "
+        "(solid) and on test images of the kept classes (dotted); the wide pale grey dashed line, drawn under the "
+        "others: original against retrained, the distance unlearning should cover (where a coloured line lies on "
+        "it, that line is at the same value). References against the retrained model, on forget samples, where "
         "computed: the ceiling (black dash-dots: a second retrained model of another training seed, as close as "
         "retraining gets to itself) and the floor (brown long dashes: an untrained network of the same "
         "architecture, what no learning at all scores); the shaded band lies between them. The green solid line "
@@ -88,17 +89,19 @@ def cka_figure(layers: list[dict[str, Any]], estimator: str = "biased") -> go.Fi
         fig.add_scatter(x=names, y=ceiling, mode="lines+markers", fill=fill, fillcolor=BAND_COLOR,
                         name="ceiling: retrained vs retrained (another seed), forget samples",
                         line=dict(color=CEILING_COLOR, dash="dashdot"), marker=dict(symbol="triangle-up"))
-    series = (("cka_vs_original", "unlearned vs original", MODEL_COLORS["original"]),
-              ("cka_vs_retrain", "unlearned vs retrained", MODEL_COLORS["retrain"]),
-              ("cka_original_vs_retrain", "original vs retrained (reference)", "#7f7f7f"))
+    series = (("cka_original_vs_retrain", "original vs retrained (reference)", "#7f7f7f"),  # first: drawn under
+              ("cka_vs_original", "unlearned vs original", MODEL_COLORS["original"]),
+              ("cka_vs_retrain", "unlearned vs retrained", MODEL_COLORS["retrain"]))
     for key, label, color in series:
-        for suffix, side, dash in (("", "forget samples", "solid" if "unlearned" in label else "dash"),
+        reference = "reference" in label
+        for suffix, side, dash in (("", "forget samples", "dash" if reference else "solid"),
                                    ("_test", "test images", "dot")):
             values = [row.get(key + est + suffix) for row in layers]
-            if all(v is None for v in values) or (suffix and "reference" in label):
+            if all(v is None for v in values) or (suffix and reference):
                 continue
             fig.add_scatter(x=names, y=values, mode="lines+markers", name=f"{label}, {side}",
-                            line=dict(color=color, dash=dash))
+                            line=dict(color=color, dash=dash, width=5 if reference else 2),
+                            opacity=0.55 if reference else 1.0)
     shown = [v for trace in fig.data for v in trace.y if v is not None]
     low = min([0.0, *shown]) - 0.03
     fig.update_layout(title=f"Layer-wise similarity of representations ({estimator} linear CKA)",
@@ -168,7 +171,7 @@ def probe_figure(probe: dict[str, Any]) -> go.Figure:
     shown = [who for who in WHO if probe.get(who) is not None]
     fig = go.Figure(go.Bar(x=shown, y=[probe[who] for who in shown], marker_color=[MODEL_COLORS[w] for w in shown],
                            text=[f"{100 * probe[w]:.1f}%" for w in shown], textposition="outside"))
-    fig.add_hline(y=0.5, line_dash="dot", annotation_text="chance")
+    chance_line(fig)  # label in the margin: never on a bar
     fig.update_layout(title="Linear probe accuracy on the penultimate features", yaxis_title="held-out probe accuracy",
                       yaxis_range=[0, 1.1], height=340, xaxis_title="model")
     return fig
