@@ -16,7 +16,7 @@ st.caption("Written by `python benchmarks/run_benchmarks.py` (CPU, 3 seeds). Rea
 if RESULTS.exists():
     for block in results_blocks(RESULTS.read_text()):
         if block.table is not None:
-            st.dataframe(block.table, hide_index=True, width="stretch")
+            st.table(block.table.set_index(block.table.columns[0]))  # static: wraps to the column, no cut-off
         else:
             st.markdown(block.text)
 else:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from unlearn_core.methods import list_methods
 
+NBSP = "\u00a0"
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 
 
@@ -31,11 +32,16 @@ def strip_comments(markdown: str) -> str:
     return _COMMENT.sub("", markdown)
 
 
+def short_titles() -> dict[str, str]:
+    """Method id -> its registry title without the parenthesised gloss ("DEL", "RFA"), as tables show it."""
+    return {m.name: m.title.split(" (")[0] for m in list_methods()}
+
+
 def method_title(cell: str, titles: dict[str, str] | None = None) -> str:
-    """A table's method cell by the method's title: ``del`` -> "DEL (localize, reset, finetune)",
-    ``del:localizer=salun,budget=0.3`` -> "DEL (...) · localizer=salun, budget=0.3"; other cells
-    (the retraining rows) keep their text, without Markdown emphasis."""
-    titles = titles if titles is not None else {m.name: m.title for m in list_methods()}
+    """A table's method cell by the method's title: ``del`` -> "DEL", ``del:localizer=salun,budget=0.3``
+    -> "DEL · localizer=salun, budget=0.3"; other cells (the retraining rows) keep their text, without
+    Markdown emphasis."""
+    titles = titles if titles is not None else short_titles()
     text = cell.strip().strip("_").strip()
     name, _, settings = text.partition(":")
     if name not in titles:
@@ -50,21 +56,33 @@ def _row(line: str) -> list[str]:
 def _table(lines: list[str], titles: dict[str, str]) -> pd.DataFrame:
     header, rows = _row(lines[0]), [_row(line) for line in lines[2:]]  # lines[1] is the |---| rule
     frame = pd.DataFrame([r + [""] * (len(header) - len(r)) for r in rows], columns=header)
-    frame = frame.apply(lambda col: col.str.replace("`", "", regex=False).str.strip("_"))
+    frame = frame.apply(lambda col: col.str.replace("`", "", regex=False).str.strip("_")
+                        .str.replace(" / ", NBSP + "/" + NBSP, regex=False)  # a figure pair never breaks
+                        .str.replace(" ± ", NBSP + "±" + NBSP, regex=False))
     frame.columns = [c.replace("`", "") for c in frame.columns]
     if len(frame.columns) and frame.columns[0] == "method":
         frame["method"] = [method_title(c, titles) for c in frame["method"]]
     return frame
 
 
+def demote_headings(line: str) -> str | None:
+    """The file's title (``# ...``) dropped, as the page has its own; other headings one level smaller."""
+    if line.startswith("# "):
+        return None
+    return "#" + line if line.startswith("##") else line
+
+
 def results_blocks(markdown: str) -> list[Block]:
-    """The results file cut into Markdown text and tables, in order, comments dropped and method ids
-    replaced by titles (`method_title`)."""
-    titles = {m.name: m.title for m in list_methods()}
+    """The results file cut into Markdown text and tables, in order, comments and the file's title
+    dropped, headings one level smaller and method ids replaced by titles (`method_title`)."""
+    titles = short_titles()
     blocks: list[Block] = []
     text: list[str] = []
     table: list[str] = []
-    for line in strip_comments(markdown).splitlines():
+    for raw in strip_comments(markdown).splitlines():
+        line = demote_headings(raw)
+        if line is None:
+            continue
         if line.lstrip().startswith("|"):
             table.append(line)
             continue

@@ -64,6 +64,9 @@ def config_form(cls: type[MethodConfig], key: str, problems: list[str] | None = 
     schema = config_schema(cls)
     if not schema:
         st.caption("This method has no parameters.")
+    if auto:
+        st.caption("Fields reading *auto (…)* are resolved when the run starts; the value shown is what they resolve "
+                   "to for this forget set and model. Type a number to override it.")
     cols = st.columns(3)
     for n, spec in enumerate(schema):
         help_text = spec.help + (f" Paper: {spec.paper}." if spec.paper else "")

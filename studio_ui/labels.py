@@ -130,8 +130,10 @@ def format_duration(seconds: float | None) -> str:
 
 
 def format_setting(value: object) -> str:
-    """A method setting (a learning rate, a budget, an epoch count) as the user would type it: 0.015, 0.3, 30."""
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    """A method setting as the user would type it, shares with two decimals: 0.30, 0.05, 0.015, 30."""
+    if isinstance(value, float):
+        return f"{value:.2f}" if 0 < abs(value) < 10 and round(value, 2) == value else f"{value:g}"
+    return str(value)
 
 
 def glossary_markdown() -> str:

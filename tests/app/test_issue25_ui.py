@@ -21,13 +21,13 @@ def test_del_form_shows_resolved_auto_values(app: AppTest) -> None:
     assert not app.exception, app.exception
     fields = {n.label: n for n in app.number_input}
     assert fields["budget"].value is None
-    assert fields["budget"].proto.placeholder == "auto (0.3)"
+    assert fields["budget"].proto.placeholder == "auto (0.30)"
     for name in ("epochs", "lr", "batch_size"):
         assert fields[name].proto.placeholder.startswith("auto ("), name
         assert fields[name].proto.placeholder != "auto (0)", name
     _use_forget_set(app, "random:0.1", "random 10%")
     app.run()
-    assert {n.label: n for n in app.number_input}["budget"].proto.placeholder == "auto (0.1)"
+    assert {n.label: n for n in app.number_input}["budget"].proto.placeholder == "auto (0.10)"
 
 
 def test_concept_poisoning_form_has_no_minus_one(app: AppTest) -> None:
@@ -40,19 +40,19 @@ def test_concept_poisoning_form_has_no_minus_one(app: AppTest) -> None:
 
 
 def test_benchmarks_page_reads_cleanly(app: AppTest) -> None:
-    """No raw HTML comment, tables as frames that fit their column, methods by their registry titles."""
+    """No raw HTML comment, tables that wrap to their column, methods by their registry titles."""
     from unlearn_core.methods import list_methods
 
     app.switch_page("app_pages/benchmarks.py").run()
     assert not app.exception, app.exception
     text = "\n".join(m.value for m in app.markdown)
     assert "<!--" not in text and "-->" not in text
-    frames = [f.value for f in app.dataframe]
-    assert frames, "the tables are shown as frames"
-    methods = {c for f in frames if "method" in f.columns for c in f["method"]}
+    frames = [t.value for t in app.table]
+    assert frames, "the tables are shown as static tables (they wrap to the column's width)"
+    methods = {c for f in frames if f.index.name == "method" for c in f.index}
     ids = {m.name for m in list_methods()}
     assert not methods & ids, methods & ids  # no raw method id
-    assert "DEL (localize, reset, finetune)" in methods
+    assert "DEL" in methods and "SalUn" in methods  # registry titles (their short form)
 
 
 @pytest.mark.slow  # builds the shapes data and its concept bank
