@@ -64,15 +64,19 @@ def training_seed(run: str) -> str:
     return f" (training seed {info['train_seed']})" if info.get("train_seed", info["seed"]) != info["seed"] else ""
 
 
-if st.session_state.get("compare_run") not in by_id:  # written before the picker: "Compare in detail" sets it
+# the picker's own state is dropped by Streamlit on any other page: the choice is kept beside it ("compare_chosen")
+# and restored; "Compare in detail" writes the picker's key before the page runs, and that wins
+if st.session_state.get("compare_run") not in by_id:
+    kept = st.session_state.get("compare_chosen")
     mine = [r for r in by_id if r in st.session_state.get("compare_runs", [])]
-    st.session_state["compare_run"] = mine[0] if mine else next(iter(by_id))
+    st.session_state["compare_run"] = kept if kept in by_id else mine[0] if mine else next(iter(by_id))
 run_id = st.selectbox(
     "Run", list(by_id), key="compare_run",
     format_func=lambda i: f"{titles.get(by_id[i].info['method'], by_id[i].info['method'])} forgetting "
                           f"{forget_name(i)} · seed {by_id[i].info['seed']}{training_seed(i)} · {i}",
     help="Newest first. The forget set's spec is shown under the picker.",
 )
+st.session_state["compare_chosen"] = run_id
 entry = by_id[run_id]
 s = entry.info
 st.markdown(f"**{titles.get(s['method'], s['method'])}** forgetting **{forget_name(run_id)}** ({s['n_forget']} "

@@ -16,6 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from unlearn_core.comparison import COMPARISON_HELP
+from unlearn_core.inspect.relearn import RELEARN_LEVEL, relearn_summary
 
 from .compare_charts import comparison_values, mia_chance_note
 from .labels import format_value, metric_label
@@ -52,8 +53,12 @@ def _inspection_parts(inspection: dict[str, Any]) -> tuple[list[str], list[tuple
     rows = [["linear probe accuracy (" + probe["what"] + ")", *[_fraction(probe.get(w)) for w in charts.WHO]]]
     if relearn is not None:
         figures.append((charts.relearn_figure(relearn), charts.RELEARN_CAPTION))
-        rows.append([f"forget accuracy after {relearn['steps'][-1]} relearn steps on {relearn['shots']} samples",
-                     *[_fraction(None if relearn.get(w) is None else relearn[w][-1]) for w in charts.WHO]])
+        summary = relearn_summary(relearn)  # the figures the Compare page shows, from the same function
+        level = f"{100 * RELEARN_LEVEL:.0f}%"
+        rows.append([f"steps to relearn (forget accuracy reaches {level}; finetuning on {relearn['shots']} samples)",
+                     *[summary[w]["steps_text"] if w in summary else "–" for w in charts.WHO]])
+        rows.append([f"forget accuracy after relearning ({relearn['steps'][-1]} steps)",
+                     *[summary[w]["final_text"] if w in summary else "–" for w in charts.WHO]])
     table = pd.DataFrame(rows, columns=["measure", *charts.WHO]).to_html(index=False, border=0)
     return ["<h2>Erasure beyond the outputs</h2>", table], figures
 

