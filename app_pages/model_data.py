@@ -10,6 +10,7 @@ import streamlit as st
 from studio_ui import state
 from studio_ui.charts import per_class_bars
 from studio_ui.forms import checked_number
+from studio_ui.model_choice import model_label, oracle_warning, ordered_models
 from studio_ui.progress import streamlit_progress
 from studio_ui.resources import current_device, current_workspace, get_dataset, get_logits, get_model
 from studio_ui.uploads import accept_checkpoint
@@ -89,10 +90,13 @@ source = st.radio("Model source", sources, horizontal=True, key="model_source", 
 if source == "Shipped default":
     state.set_model_ref(state.ModelRef("default"))
 elif source == "From the workspace":
+    stored = ordered_models(stored)  # trained models first: the default pick is never a retrained oracle
     ids = [e.id for e in stored]
-    chosen = st.selectbox("Stored model", stored, format_func=lambda e: f"{e.name} ({e.id})",
+    chosen = st.selectbox("Stored model", stored, format_func=model_label,
                           index=ids.index(active.value) if active.kind == "workspace" and active.value in ids else 0)
     state.set_model_ref(state.ModelRef("workspace", chosen.id))
+    if warning := oracle_warning(chosen):
+        st.warning(warning, icon=":material/warning:")
 elif source == "Checkpoint file":
     upload = st.file_uploader(
         "Checkpoint (.safetensors with Unlearning Studio metadata)", type=["safetensors"],

@@ -25,11 +25,13 @@ CHOICES = ("data_ref", "model_ref", "forget_selection", "compare_runs")
 
 def reset_to_defaults() -> None:
     """Forget the session's choices and go back to the default dataset, model and workspace."""
+    state.clear_saved_selection(state.workspace_root())  # else a reload would bring the broken choice back
     for key in (*CHOICES, "workspace_problem", "workspace_pending"):
         st.session_state.pop(key, None)
     default = os.environ.get("UNLEARN_STUDIO_WORKSPACE", "workspace")
     st.session_state["workspace_root"] = default
     st.session_state["workspace_input"] = default
+    state.clear_saved_selection(default)
 
 
 @contextmanager

@@ -111,6 +111,15 @@ def load_selection(root: str | Path) -> dict[str, Any]:
         return {}
 
 
+def clear_saved_selection(root: str | Path) -> None:
+    """Forget the selection saved in `root` (the error boundary's "Back to the defaults"), so a
+    selection that broke a page does not come back after a reload."""
+    try:
+        (Path(root) / SELECTION_FILE).unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
 def _restore_selection() -> None:
     """Once per session and workspace: the last selection saved there fills what the session lacks."""
     root = workspace_root()

@@ -102,3 +102,25 @@ def test_saved_selection_round_trip(tmp_path) -> None:
     assert got["forget_selection"] == ForgetSelection("class:3", "threes")
     (tmp_path / "studio_selection.json").write_text("{broken")
     assert load_selection(tmp_path) == {}
+
+
+def test_workspace_oracle_is_never_picked_silently(app: AppTest) -> None:
+    """A stored retrained oracle comes after the trained models and warns when chosen."""
+    import torch
+
+    from unlearn_core.models.defaults import load_default
+    from unlearn_core.store import Workspace
+
+    workspace = Workspace(app.session_state["workspace_root"])
+    model, meta = load_default("digits", device=torch.device("cpu"))
+    workspace.save_model(model, meta, "small_cnn on digits seed 0")
+    workspace.save_model(model, meta, "retrain digits class:3 seed 0", info={"forget": "class:3"})  # newest
+
+    app.switch_page("app_pages/model_data.py").run()
+    app.radio(key="model_source").set_value("From the workspace").run()
+    assert not app.exception, app.exception
+    picker = next(s for s in app.selectbox if s.label == "Stored model")
+    assert "retrained" not in str(picker.format_func(picker.value))
+    assert not any("retrained reference model" in w.value for w in app.warning)
+    picker.select_index(1).run()
+    assert any("retrained reference model" in w.value and "class:3" in w.value for w in app.warning)
