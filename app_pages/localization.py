@@ -10,6 +10,7 @@ import streamlit as st
 
 from studio_ui import state
 from studio_ui.charts import image_to_uint8, upscale
+from studio_ui.labels import format_number
 from studio_ui.localization_charts import (
     attack_arrows,
     channel_heatmap,
@@ -18,6 +19,7 @@ from studio_ui.localization_charts import (
     noise_to_image,
     shared_score_range,
 )
+from studio_ui.localization_runs import del_settings, mask_counts, mask_jaccard
 from studio_ui.resources import (
     current_dataset,
     current_model,
@@ -33,6 +35,7 @@ from unlearn_core.comparison import stage_test_accuracy
 from unlearn_core.embed import fit_projection
 from unlearn_core.forget import resolve
 from unlearn_core.localize import GRANULARITIES, LOCALIZERS, attack_features, mask_overlap
+from unlearn_core.models import state_digest
 from unlearn_core.train import extract_features
 
 st.title(":material/frame_inspect: Localization")
@@ -69,15 +72,20 @@ tab_masks, tab_pgd, tab_unsir = st.tabs(["Parameter masks", "Partial-PGD (last l
 keys = (state.data_ref(), state.model_ref(), state.workspace_root(), selection.spec)
 
 with tab_masks:
+    used = del_settings(current_workspace(), data.name, forget, meta, state_digest(model))  # DEL's own settings
     names = list(LOCALIZERS)
+    grans = ["localizer's default", *GRANULARITIES]
     c1, c2 = st.columns(2)  # wide enough for the localizers' full names
     c3, c4 = st.columns(2)
-    first = c1.selectbox("Localizer A", names, index=names.index("del"), format_func=lambda n: LOCALIZERS[n].title)
+    first = c1.selectbox("Localizer A", names, index=names.index(used.localizer),
+                         format_func=lambda n: LOCALIZERS[n].title)
     second = c2.selectbox("Localizer B", names, index=names.index("salun"), format_func=lambda n: LOCALIZERS[n].title)
-    budget = c3.slider("Budget α (share of all parameters)", 0.01, 0.9, 0.30, 0.01,
+    budget = c3.slider("Budget α (share of all parameters)", 0.01, 0.9, round(used.budget, 2), 0.01,
                        help="Both masks select exactly this share of all parameter entries, so they compare at an equal budget.")
-    granularity = c4.selectbox("Granularity", ["localizer's default", *GRANULARITIES],
-                               help="channel: DEL's top-h channel aggregation; parameter: every entry on its own.")
+    granularity = c4.selectbox("Granularity", grans, index=grans.index(used.granularity) if used.granularity in grans
+                               else 0, help="channel: DEL's top-h channel aggregation; parameter: every entry on its own.")
+    st.caption(f"Starts at {used.source}: {LOCALIZERS[used.localizer].title}, budget α = {used.budget:.2f}. "
+               "Change the budget to compare the localizers elsewhere.")
     gran = None if granularity == "localizer's default" else granularity
     st.caption(f"A: {LOCALIZERS[first].help}  B: {LOCALIZERS[second].help}")
     with user_errors("Could not build the masks"):
@@ -89,11 +97,18 @@ with tab_masks:
                 help="Shared selected entries / entries selected by either. 1 = identical masks.")
     c[2].metric("Random masks would overlap about", f"{budget / (2 - budget):.2f}",
                 help="The expected Jaccard index of two independent random masks at this budget.")
+    if used.masks is not None:
+        selected, total = mask_counts(used.masks)
+        d = st.columns(3)
+        d[0].metric("Entries the DEL run reset (its stored mask)", f"{selected:,} of {total:,}",
+                    help=f"Run {used.run_id}: the mask it stored, at budget {used.budget:.2f}.")
+        d[1].metric("Overlap of that mask with A (Jaccard)", format_number(mask_jaccard(used.masks, mask_a.masks)),
+                    help="1.00 when A is drawn at the run's settings: the heatmap A then shows the mask DEL used.")
     zrange = shared_score_range([mask_a, mask_b])  # one colour scale: A and B compare colour for colour
     st.plotly_chart(channel_heatmap(mask_a, f"A · {LOCALIZERS[first].title}: channel scores and selection",
                                     zrange=zrange), key="heat_a")
     st.caption("Each row is a weight tensor, each column an output channel. Colour: how much the channel "
-               "matters for the forget set (log scale); black dots: channels the mask selects.")
+               "matters for the forget set (log scale); white dots ringed in black: channels the mask selects.")
     st.plotly_chart(channel_heatmap(mask_b, f"B · {LOCALIZERS[second].title}: channel scores and selection",
                                     zrange=zrange), key="heat_b")
     st.plotly_chart(layer_share_bars({LOCALIZERS[first].title: mask_a, LOCALIZERS[second].title: mask_b},

@@ -27,10 +27,14 @@ def shared_score_range(masks: list[Mask], max_channels: int = 128) -> tuple[floa
     return (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
 
 
+# white fill with a black ring: visible on Viridis' dark purple cells and on its light yellow ones alike
+SELECTED_MARKER = dict(color="white", size=6, symbol="circle", line=dict(color="black", width=1.5))
+
+
 def channel_heatmap(mask: Mask, title: str, max_channels: int = 128,
                     zrange: tuple[float, float] | None = None) -> go.Figure:
     """Layer (rows) x output channel (columns) heatmap of log10 channel scores; selected channels
-    are marked with a black dot. Layers with no scores (layer-order controls) show selection only.
+    are marked with a white dot ringed in black (`SELECTED_MARKER`: readable on dark and light cells). Layers with no scores (layer-order controls) show selection only.
     `zrange` fixes the colour scale (pass `shared_score_range` to compare two masks)."""
     layers, z = _heat(mask, max_channels)
     sel_x, sel_y = [], []
@@ -44,7 +48,7 @@ def channel_heatmap(mask: Mask, title: str, max_channels: int = 128,
                                colorbar=dict(title="log10 score"),
                                hovertemplate="layer %{y}<br>channel %{x}<br>log10 score %{z:.2f}<extra></extra>"))
     fig.add_scatter(x=sel_x, y=sel_y, mode="markers", name="selected channel",
-                    marker=dict(color="black", size=4, symbol="circle"))
+                    marker=SELECTED_MARKER)
     fig.update_layout(
         title=title, xaxis_title="output channel", yaxis_title="layer (input side at the top)",
         yaxis=dict(tickmode="array", tickvals=list(range(len(layers))), ticktext=names, autorange="reversed"),

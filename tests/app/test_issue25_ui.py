@@ -124,3 +124,45 @@ def test_workspace_oracle_is_never_picked_silently(app: AppTest) -> None:
     assert not any("retrained reference model" in w.value for w in app.warning)
     picker.select_index(1).run()
     assert any("retrained reference model" in w.value and "class:3" in w.value for w in app.warning)
+
+
+def _slider(app: AppTest, label: str):
+    return next(s for s in app.slider if s.label.startswith(label))
+
+
+def test_localization_starts_at_the_budget_del_uses(app: AppTest) -> None:
+    """A sample forget set: DEL resolves 0.10, so the page starts there (not at the paper's 0.30)."""
+    _use_forget_set(app, "random:0.1", "random 10%")
+    app.switch_page("app_pages/localization.py").run()
+    assert not app.exception, app.exception
+    assert _slider(app, "Budget").value == 0.10
+    assert any("DEL's auto budget" in c.value for c in app.caption)
+
+
+def test_localization_shows_the_mask_a_del_run_used(app: AppTest) -> None:
+    """A stored DEL run on class 3 that used budget 0.10: the page starts at its settings and its stored mask
+    matches heatmap A (Jaccard 1.00)."""
+    import torch
+
+    from unlearn_core.data import load_dataset
+    from unlearn_core.forget import UnlearnData, resolve
+    from unlearn_core.localize import localize
+    from unlearn_core.models import state_digest
+    from unlearn_core.models.defaults import load_default
+    from unlearn_core.store import Workspace
+
+    data = load_dataset("digits")
+    model, meta = load_default("digits", device=torch.device("cpu"))
+    mask = localize(model, UnlearnData(data, resolve("class:3", data)), localizer="del", budget=0.1,
+                    device=torch.device("cpu"))
+    summary = {"method": "del", "forget": "class:3", "seed": 0, "dataset": "digits", "model_digest": state_digest(model)}
+    Workspace(app.session_state["workspace_root"]).save_run(
+        summary, model, meta, mask=mask.masks,
+        artifacts={"resolved": {"budget": 0.1}, "localization": mask.summary()})
+    _use_forget_set(app, "class:3", "class 3")
+    app.switch_page("app_pages/localization.py").run()
+    assert not app.exception, app.exception
+    assert _slider(app, "Budget").value == 0.10
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Overlap of that mask with A (Jaccard)"] == "1.00"
+    assert metrics["Entries the DEL run reset (its stored mask)"] == metrics["Entries selected (each mask)"]

@@ -31,3 +31,10 @@ def test_cka_reference_is_drawn_under_and_described_as_drawn() -> None:
     assert fig.data[0].name.startswith("original vs retrained")  # first trace: under the others
     assert fig.data[0].line.dash == "dash" and fig.data[0].line.width > fig.data[-1].line.width
     assert "grey dashes:" not in cka_caption() and "drawn under" in cka_caption()
+
+
+def test_selection_dots_are_readable_on_dark_cells() -> None:
+    """Selected channels: a white dot ringed in black (a black dot vanished on Viridis' dark cells)."""
+    from studio_ui.localization_charts import SELECTED_MARKER
+
+    assert SELECTED_MARKER["color"] == "white" and SELECTED_MARKER["line"]["color"] == "black"
