@@ -25,13 +25,12 @@ from studio_ui.history import history_view
 from studio_ui.html_report import run_report_html
 from studio_ui.inspect_view import render_inspection
 from studio_ui.labels import format_value, metric_label
-from studio_ui.names import display_name, known_names
+from studio_ui.names import display_name, known_names, method_titles
 from studio_ui.resources import current_dataset, current_model, current_workspace, get_comparison_view
 from studio_ui.run_list import run_list
 from studio_ui.study_view import noise_floor_of, run_gap_headline, study_of_run, study_panel
 from studio_ui.widgets import scroll_to_top, user_errors
 from unlearn_core.comparison import COMPARISON_HELP, history_rows
-from unlearn_core.methods import list_methods
 from unlearn_core.models import state_digest
 
 st.title(":material/compare: Compare")
@@ -51,7 +50,7 @@ if not runs:
 
 by_id = {e.id: e for e in runs}  # newest first
 names = known_names(workspace, data.name)
-titles = {m.name: m.title for m in list_methods()}
+titles = method_titles()  # registry titles, and one name for an uploaded checkpoint (studio_ui.names)
 
 
 def forget_name(run: str) -> str:

@@ -20,6 +20,7 @@ from unlearn_core.inspect.relearn import RELEARN_LEVEL, relearn_summary
 
 from .compare_charts import comparison_values, mia_chance_note
 from .labels import format_value, metric_label
+from .names import method_title
 from .study_charts import BANDS_CAPTION, EPSILON_CAPTION, bands_figure, epsilon_figure
 
 STYLE = """
@@ -101,7 +102,7 @@ def run_report_html(run_id: str, summary: dict[str, Any], metrics: pd.DataFrame,
     from .study_view import gap_headline
 
     s = summary
-    title = f"Unlearning report: {s['method']} forgetting {forget_name or s['forget']} on {s['dataset']}"
+    title = f"Unlearning report: {method_title(s['method'])} forgetting {forget_name or s['forget']} on {s['dataset']}"
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
