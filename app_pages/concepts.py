@@ -13,6 +13,7 @@ import torch
 from studio_ui import state
 from studio_ui.charts import attribution_row, image_to_uint8, upscale
 from studio_ui.concept_folders import probe_figure, render_folder_bank
+from studio_ui.names import known_names, run_label
 from studio_ui.resources import (
     current_dataset,
     current_model,
@@ -21,7 +22,7 @@ from studio_ui.resources import (
     get_model,
     get_run_models,
 )
-from studio_ui.widgets import pct, user_errors
+from studio_ui.widgets import image_grid, pct, user_errors
 from unlearn_core.concepts import bottleneck_report, infer_concepts, paste_concept, pixel_attributions, plan_poisoning
 from unlearn_core.forget import resolve
 
@@ -169,14 +170,20 @@ with tab_forget:
 with tab_pixels:
     runs = current_workspace().list("run", dataset=data.name)
     entry = st.selectbox("Compare with a run (optional)", [None, *runs],
-                         format_func=lambda e: "original model only" if e is None else f"{e.name} ({e.id})")
+                         format_func=lambda e: "original model only" if e is None else run_label(
+                             e, known_names(current_workspace(), data.name), data.class_names))
     pool = np.arange(len(data.test))
     run_id = None if entry is None else entry.id
     if entry is not None:
         fs = resolve(entry.info["forget"], data, entry.info["seed"])
         if fs.test_forget_idx is not None and len(fs.test_forget_idx):
             pool = fs.test_forget_idx
-    chosen = st.multiselect("Test images", pool[:200].tolist(), default=pool[:3].tolist(), max_selections=6)
+    candidates = pool[:200].tolist()
+    st.caption("The first test images to choose from (the forgotten slice when a run is chosen):")
+    image_grid(data, data.test, candidates[:12], columns=12,
+               captions=[f"{i}: {data.class_names[int(data.test.y[i])]}" for i in candidates[:12]])
+    chosen = st.multiselect("Test images", candidates, default=candidates[:3], max_selections=6,
+                            format_func=lambda i: f"test image {i} ({data.class_names[int(data.test.y[i])]})")
     steps = st.select_slider("IG steps", [16, 32, 64, 128, 256], 64,
                              help="Completeness error falls with steps: ~2% at 16, 0.5% at 64, 0.1% at 256.")
     if chosen:

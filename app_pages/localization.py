@@ -20,6 +20,7 @@ from studio_ui.localization_charts import (
     shared_score_range,
 )
 from studio_ui.localization_runs import del_settings, mask_counts, mask_jaccard
+from studio_ui.names import known_names, run_label
 from studio_ui.resources import (
     current_dataset,
     current_model,
@@ -160,7 +161,8 @@ with tab_unsir:
         st.info("No UNSIR run yet for this dataset: run UNSIR on the Unlearn page (class forgetting).")
         st.page_link("app_pages/unlearn.py", label="Go to Unlearn", icon=":material/auto_fix_high:")
     else:
-        entry = st.selectbox("UNSIR run", runs, format_func=lambda e: f"{e.name} ({e.id})")
+        entry = st.selectbox("UNSIR run", runs,
+                             format_func=lambda e: run_label(e, known_names(workspace, data.name), data.class_names))
         artifacts = get_run_artifacts(state.workspace_root(), entry.id)
         noise = artifacts.get("noise")
         if noise is not None and noise.numel():

@@ -10,6 +10,7 @@ from studio_ui.forget_check import flag_run
 from studio_ui.forms import checked_number, config_form
 from studio_ui.labels import format_value
 from studio_ui.method_docs import show_method_notes
+from studio_ui.names import EXTERNAL_TITLE
 from studio_ui.resources import current_dataset, current_model, current_workspace
 from studio_ui.run_list import open_on_compare, run_list
 from studio_ui.study_view import run_gap_headline
@@ -98,7 +99,7 @@ elif submitted:
 with st.expander("Bring your own unlearned model", icon=":material/upload_file:"):
     st.caption("Unlearned this model with other code? Upload the result: it is evaluated on this forget set "
                "against the original and the retrained model exactly like the studio's own runs, and listed "
-               "below and on Compare as method \"external\" (its running time is unknown, so no time ratio).")
+               f"below and on Compare as \"{EXTERNAL_TITLE}\" (its running time is unknown, so no time ratio).")
     unlearned = st.file_uploader(
         f"Unlearned checkpoint of the active {meta.arch} (.safetensors, or a .pt state dict of tensors)",
         type=["safetensors", "pt", "pth"], key="external_upload",
@@ -107,7 +108,7 @@ with st.expander("Bring your own unlearned model", icon=":material/upload_file:"
     if unlearned is not None and st.button("Evaluate it", icon=":material/play_arrow:", key="external_go"):
         with user_errors("Checkpoint not evaluated"):  # it must load into the active architecture first
             path = accept_unlearned(current_workspace().root, unlearned.name, unlearned.getvalue(), meta)
-            jobs.start_unlearn_run(f"{unlearned.name} (unlearned elsewhere) forgetting {selection.description}",
+            jobs.start_unlearn_run(f"{EXTERNAL_TITLE}: {unlearned.name}, forgetting {selection.description}",
                                    jobs.external_request(selection.spec, str(path), seed=0))
 
 

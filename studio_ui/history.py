@@ -7,10 +7,10 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from unlearn_core.methods import list_methods
 from unlearn_core.runs import HEADLINE
 
 from .labels import format_value, metric_label
+from .names import method_titles
 
 
 def history_view(rows: pd.DataFrame, forget_name: Callable[[str], str],
@@ -22,7 +22,7 @@ def history_view(rows: pd.DataFrame, forget_name: Callable[[str], str],
     (run id -> text) writes the average gap with retraining's noise floor beside it
     (`study_view.run_gap_headline`), else the gap alone.
     """
-    titles = {m.name: m.title.split(" (")[0] for m in list_methods()}
+    titles = method_titles(short=True)
     out = pd.DataFrame({
         "run": rows["run"],
         "method": [titles.get(m, m) for m in rows["method"]],

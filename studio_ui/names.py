@@ -7,14 +7,33 @@ under, else a short description made from the spec, and put the spec in a toolti
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from unlearn_core.store import Workspace
+from unlearn_core.store import Entry, Workspace
 
 SCRATCH_DIR = "forget_indices"  # picked / selected indices that were used but not saved under a name
+# The one name of a model unlearned elsewhere and uploaded (method id "external"): run titles, tables, reports
+EXTERNAL_TITLE = "Unlearned elsewhere (uploaded checkpoint)"
+
+
+def method_titles(*, short: bool = False) -> dict[str, str]:
+    """Method id -> the title every page shows (the registry's; `short`: without its parenthesised gloss),
+    with the uploaded-checkpoint pseudo-method "external" under `EXTERNAL_TITLE`."""
+    from unlearn_core.external import METHOD as EXTERNAL
+    from unlearn_core.methods import list_methods
+
+    titles = {m.name: m.title.split(" (")[0] if short else m.title for m in list_methods()}
+    titles[EXTERNAL] = EXTERNAL_TITLE
+    return titles
+
+
+def method_title(method: str, *, short: bool = False) -> str:
+    """The title of method id `method` (`method_titles`); an unknown id is returned as is."""
+    return method_titles(short=short).get(method, method)
 
 
 def indices_spec(workspace: Workspace, indices: Sequence[int]) -> str:
@@ -82,3 +101,12 @@ def known_names(workspace: Workspace, dataset: str) -> dict[str, str]:
     from . import state
 
     return {**saved_names(workspace, dataset), **state.session_forget_names()}
+
+
+def run_label(entry: Entry, names: dict[str, str], class_names: Sequence[str]) -> str:
+    """A stored run as pickers name it: method title, forget-set name, seed and when it was made
+    ("DEL forgetting class 3 · seed 0 · 5 Dec 14:02"), never its raw id or method id."""
+    info = entry.info
+    when = time.strftime("%d %b %H:%M", time.localtime(entry.created)).lstrip("0")
+    forget = display_name(str(info.get("forget", "")), names, class_names)
+    return f"{method_title(str(info.get('method', '')), short=True)} forgetting {forget} · seed {info.get('seed', '?')} · {when}"
