@@ -16,6 +16,7 @@ from studio_ui.localization_charts import layer_share_bars
 from studio_ui.resources import get_dataset, get_logits, get_mask, get_model, get_run_artifacts, get_workspace
 from studio_ui.run_list import run_status
 from studio_ui.study_view import noise_floor_of, tour_study_section
+from studio_ui.tour_estimate import load_benchmark, tour_estimate, why_it_pays
 from studio_ui.widgets import image_grid, pct
 from unlearn_core.fingerprint import data_fingerprint
 from unlearn_core.forget import resolve
@@ -32,26 +33,10 @@ METHOD = "del"
 FAST_METHOD = "rfa"  # one of the fast methods (about 0.06x of retraining), run right after DEL
 SEED = 0
 STUDY_K = 4  # the tour's seed study: the smallest K at which the test can call a miss, to keep it cheap
-# benchmarks/results.md, digits class:3, 3 seeds: (average gap to retraining in points, time / retraining)
-BENCHMARK = {"del": (0.16, 1.11), "rfa": (0.16, 0.06)}
-# The whole tour on an idle 2-core CPU: DEL + retraining measured at 17 s (issue 14), RFA about 0.06x of
-# retraining, plus evaluation. Used until this workspace has a stored tour run of its own.
-MEASURED_TOUR_S = 20
 HEADLINE_LABELS = {"forget_acc": "forget set (train 3s)", "retain_acc": "retain set (other train images)",
                    "test_acc": "test images of other digits", "forget_test_acc": "test images of 3s",
                    "mia_efficacy": "MIA-efficacy"}
 
-
-
-def tour_time_estimate(del_run, fast_run) -> str:
-    """How long the click will take: the last stored tour run in this workspace, else a measured constant."""
-    if del_run is not None:
-        s = del_run.info
-        total = s["time_s"] + (s["retrain_time_s"] or 0) + (fast_run.info["time_s"] if fast_run else 0)
-        return (f"Takes about {total:.0f} s plus evaluation: the last tour run in this workspace (DEL {s['time_s']:.0f} s, "
-                f"retraining {s['retrain_time_s']:.0f} s). The retrained model is stored, so a second run skips it.")
-    return (f"Takes about {MEASURED_TOUR_S} s on an idle 2-core CPU (DEL and retraining measured at 17 s there, plus "
-            "RFA and the evaluation); longer while the machine is busy, shorter on a GPU.")
 
 
 st.title(":material/school: Guided tour")
@@ -82,7 +67,9 @@ study_request = dataclasses.replace(request, study_k=STUDY_K)  # DEL's seed stud
 fast_request = jobs.request_for(FORGET.spec, FAST_METHOD, fast_config, seed=SEED, data=DATA, model=MODEL)
 
 label = "Run the tour again" if stored else "Run the tour"
-st.caption(f":material/timer: {tour_time_estimate(stored, stored_fast)}")
+estimate = tour_estimate(stored.info if stored else None, stored_fast.info if stored_fast else None, load_benchmark(),
+                         (METHOD, FAST_METHOD))
+st.caption(f":material/timer: {estimate}")
 if st.button(label, type="primary", icon=":material/play_arrow:", key="tour_start",
              help="Makes digits, the shipped model and 'forget class 3' the active choice on every page, "
                   "then runs DEL, the retrained model and RFA in the background."):
@@ -157,17 +144,6 @@ def verdict(s: dict, fast: dict | None, floor: dict | None = None) -> str:
     return text + f" against {s['retrain_time_s']:.1f} s to retrain."
 
 
-def why_it_pays() -> str:
-    """Two sentences on speed, with the benchmark's numbers: honest about this tiny data set."""
-    del_gap, del_time = BENCHMARK["del"]
-    rfa_gap, rfa_time = BENCHMARK["rfa"]
-    return (f"On 1,438 tiny images retraining takes seconds, so DEL, which finetunes about as long, is no faster "
-            f"here (benchmark: {del_time:.2f}x retraining's time, {del_gap} points from it); RFA only trains a "
-            f"small adapter and got as close ({rfa_gap} points) in {rfa_time:.2f}x the time. When retraining a "
-            f"production model takes 10 hours, {rfa_time:.2f}x is about {10 * 60 * rfa_time:.0f} minutes, and "
-            "the forget request can be served the same day: that is when unlearning pays off.")
-
-
 # -- 4 and 5. run and compare --------------------------------------------------------------------
 def _active(*rows) -> bool:
     return any(r is not None and r.active for r in rows)
@@ -218,7 +194,7 @@ def run_and_compare() -> None:
         st.markdown(verdict(s, f, noise_floor_of(workspace, s)))
         tour_study_section(workspace, s, study_request, study_row, auto_start_key="tour_study_after_verdict",
                            key="tour")
-        st.info(why_it_pays(), icon=":material/speed:")
+        st.info(why_it_pays(s, f, (METHOD, FAST_METHOD)), icon=":material/speed:")
         st.plotly_chart(run_per_class_figure(s, data.class_names), key="tour_per_class")
         st.caption(PER_CLASS_CAPTION + " (Here: DEL as the unlearned model.)")
         st.page_link("app_pages/compare.py", label="Compare: embeddings, MIA scores, the HTML report",

@@ -117,15 +117,17 @@ def format_value(key: str, value: float | None) -> str:
 
 
 def format_duration(seconds: float | None) -> str:
-    """A duration as pages show it: "under 1 s", "35 s", "2 min 05 s", "1 h 04 min" ("–" when unknown)."""
+    """A duration as pages show it: "under 1 s", "35 s", "2 min 05 s", "36 min", "1 h 04 min" ("–" when unknown)."""
     if seconds is None or math.isnan(seconds):
         return "–"
     if seconds < 1:
         return "under 1 s"
     if seconds < 60:
         return f"{seconds:.0f} s"
-    if seconds < 3600:
+    if seconds < 600:
         return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
+    if seconds < 3600:
+        return f"{round(seconds / 60)} min"
     return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
 
 

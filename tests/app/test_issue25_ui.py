@@ -166,3 +166,10 @@ def test_localization_shows_the_mask_a_del_run_used(app: AppTest) -> None:
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["Overlap of that mask with A (Jaccard)"] == "1.00"
     assert metrics["Entries the DEL run reset (its stored mask)"] == metrics["Entries selected (each mask)"]
+
+
+def test_tour_estimate_says_what_it_is_based_on(app: AppTest) -> None:
+    app.switch_page("app_pages/tour.py").run()
+    assert not app.exception, app.exception
+    estimate = next(c.value for c in app.caption if "Takes about" in c.value)
+    assert "based on the benchmark table (digits class:3" in estimate and "idle 2-core" not in estimate

@@ -1,0 +1,106 @@
+"""The tour's time estimate and its "why it pays off" figures, read from stored results (issue 25).
+
+Before the click the estimate comes from the last tour run stored in this workspace (measured
+here), else from the stored benchmark table of the same request (benchmarks/results, digits
+class:3): retraining's measured time times (1 + each method's time ratio). Each text says what it
+is based on. After the run, "why it pays off" uses that run's own ratios, so the verdict never
+mixes the benchmark's figures with the live run's.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .labels import format_duration, format_value
+from .names import method_title
+
+BENCH_FILE = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "digits-class_3.json"
+PRODUCTION_RETRAIN_H = 10  # the illustration: a production model that takes 10 hours to retrain
+
+
+@dataclass(frozen=True)
+class MethodCost:
+    """A method's mean time, retraining's mean time beside it, their ratio and the average gap (points)."""
+
+    time_s: float
+    retrain_time_s: float
+    time_ratio: float
+    avg_gap: float | None
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """The stored benchmark table's costs per method, and where and when it was measured."""
+
+    costs: dict[str, MethodCost]
+    source: str  # "the benchmark table (digits class:3, 3 seeds, x86_64, 1 threads, 2026-11-30)"
+
+
+def _mean(values: Sequence[float | None]) -> float:
+    kept = [float(v) for v in values if v is not None and not math.isnan(float(v))]
+    return sum(kept) / len(kept) if kept else math.nan
+
+
+def load_benchmark(path: Path = BENCH_FILE) -> Benchmark | None:
+    """The stored benchmark table at `path` as per-method means over its seeds; None when it is missing."""
+    try:
+        table = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    costs: dict[str, MethodCost] = {}
+    for method in {r["method"] for r in table.get("runs", [])}:
+        runs = [r for r in table["runs"] if r["method"] == method]
+        costs[method] = MethodCost(_mean([r.get("time_s") for r in runs]), _mean([r.get("retrain_time_s") for r in runs]),
+                                   _mean([r.get("time_ratio") for r in runs]), _mean([r.get("avg_gap") for r in runs]))
+    source = (f"the benchmark table ({table.get('dataset')} {table.get('forget')}, {table.get('seeds')} seeds, "
+              f"{table.get('machine')}, {table.get('date')})")
+    return Benchmark(costs, source)
+
+
+def tour_estimate(del_run: Mapping[str, Any] | None, fast_run: Mapping[str, Any] | None,
+                  bench: Benchmark | None, methods: tuple[str, str] = ("del", "rfa")) -> str:
+    """How long the tour's click takes and what that figure is based on: the stored tour runs of this
+    workspace (`del_run`, `fast_run`: their summaries), else `bench`, else no figure."""
+    if del_run is not None:
+        total = (del_run["time_s"] + (del_run.get("retrain_time_s") or 0.0)
+                 + (fast_run["time_s"] if fast_run is not None else 0.0))
+        return (f"Takes about {format_duration(total)} plus evaluation, based on the last tour run in this workspace "
+                f"({method_title(methods[0], short=True)} {format_duration(del_run['time_s'])}, retraining "
+                f"{format_duration(del_run.get('retrain_time_s'))}"
+                + (f", {method_title(methods[1], short=True)} {format_duration(fast_run['time_s'])}"
+                   if fast_run is not None else "")
+                + "). The retrained model is stored, so a second run skips it.")
+    if bench is None or any(m not in bench.costs for m in methods):
+        return "No stored timing yet: the first run measures it."
+    retrain = _mean([bench.costs[m].retrain_time_s for m in methods])
+    ratios = [bench.costs[m].time_ratio for m in methods]
+    total = retrain * (1 + sum(ratios))
+    parts = ", ".join(f"{method_title(m, short=True)} {format_value('time_ratio', r)}" for m, r in zip(methods, ratios,
+                                                                                                     strict=True))
+    return (f"Takes about {format_duration(total)} plus evaluation, based on {bench.source}: retraining "
+            f"{format_duration(retrain)}, {parts} of it. Longer while the machine is busy, shorter on a GPU.")
+
+
+def why_it_pays(del_run: Mapping[str, Any], fast_run: Mapping[str, Any] | None,
+                methods: tuple[str, str] = ("del", "rfa")) -> str:
+    """Two sentences on speed from this tour run's own figures (time ratio and average gap), so they
+    agree with the verdict beside them."""
+    slow, fast = (method_title(m, short=True) for m in methods)
+    n_train = (del_run.get("n_forget") or 0) + (del_run.get("n_retain") or 0)
+    images = f"{n_train:,} tiny images" if n_train else "this tiny data set"
+    text = (f"On {images} retraining takes seconds, so {slow}, which finetunes about as long, is no faster "
+            f"here (this run: {format_value('time_ratio', del_run.get('time_ratio'))} retraining's time, "
+            f"{format_value('avg_gap', del_run.get('avg_gap'))} points from it)")
+    if fast_run is None or not fast_run.get("time_ratio"):
+        return text + "."
+    ratio = float(fast_run["time_ratio"])
+    return (text + f"; {fast} only trains a small adapter and got {format_value('avg_gap', fast_run.get('avg_gap'))} "
+            f"points from it in {format_value('time_ratio', ratio)} the time. When retraining a production model "
+            f"takes {PRODUCTION_RETRAIN_H} hours, {format_value('time_ratio', ratio)} is about "
+            f"{format_duration(PRODUCTION_RETRAIN_H * 3600 * ratio)}, and the forget request can be served the same "
+            "day: that is when unlearning pays off.")
