@@ -22,15 +22,17 @@ from studio_ui.compare_charts import (
 )
 from studio_ui.forget_check import flag_run
 from studio_ui.history import history_view
-from studio_ui.html_report import run_report_html
+from studio_ui.html_report import run_report_html, versus_report_html
 from studio_ui.inspect_view import render_inspection
 from studio_ui.labels import format_value, metric_label
 from studio_ui.names import display_name, known_names, method_titles
 from studio_ui.resources import current_dataset, current_model, current_workspace, get_comparison_view
 from studio_ui.run_list import run_list
 from studio_ui.study_view import noise_floor_of, run_gap_headline, study_of_run, study_panel
+from studio_ui.versus_view import render_versus, settings_text
 from studio_ui.widgets import scroll_to_top, user_errors
 from unlearn_core.comparison import COMPARISON_HELP, history_rows
+from unlearn_core.inspect.versus import comparable_runs
 from unlearn_core.models import state_digest
 
 st.title(":material/compare: Compare")
@@ -63,6 +65,27 @@ def training_seed(run: str) -> str:
     return f" (training seed {info['train_seed']})" if info.get("train_seed", info["seed"]) != info["seed"] else ""
 
 
+# -- history and export -------------------------------------------------------------------------
+def run_history() -> None:
+    """The stored runs side by side, with CSV / JSON export."""
+    st.subheader("Run history")
+    history = pd.DataFrame(history_rows(runs))
+    picked = st.multiselect("Runs side by side", history["run"].tolist(), default=history["run"].tolist()[:5],
+                            format_func=lambda i: f"{titles.get(by_id[i].info['method'], by_id[i].info['method'])} · "
+                                                  f"{forget_name(i)} · {i}")
+    table = history[history["run"].isin(picked)] if picked else history
+    shown = history_view(table, lambda spec: display_name(spec, names, data.class_names),
+                         gap_text=lambda run: run_gap_headline(workspace, by_id[run].info, compact=True))
+    st.table(shown.set_index("run"))
+    st.caption("Each metric cell: unlearned / retrained (reference), in percent. The downloads keep the stored "
+               "fractions and specs.")
+    c1, c2 = st.columns(2)
+    c1.download_button("Download CSV", table.to_csv(index=False), "unlearning_runs.csv", "text/csv",
+                       icon=":material/download:")
+    c2.download_button("Download JSON", json.dumps([by_id[r].info for r in table["run"]], indent=2),
+                       "unlearning_runs.json", "application/json", icon=":material/download:")
+
+
 # the picker's own state is dropped by Streamlit on any other page: the choice is kept beside it ("compare_chosen")
 # and restored; "Compare in detail" writes the picker's key before the page runs, and that wins
 if st.session_state.get("compare_run") not in by_id:
@@ -81,6 +104,40 @@ s = entry.info
 st.markdown(f"**{titles.get(s['method'], s['method'])}** forgetting **{forget_name(run_id)}** ({s['n_forget']} "
             f"samples) on {s['dataset']} with {s['model']}, seed {s['seed']}, device {s.get('device', '?')}.",
             help=f"Forget spec `{s['forget']}`")
+
+# -- A vs B: another run on the same forget set --------------------------------------------------
+others = [e.id for e in comparable_runs(runs, s, exclude=run_id)]
+if st.session_state.get("compare_run_b") not in ["", *others]:  # widget state dropped on other pages: restore
+    kept = st.session_state.get("compare_chosen_b")
+    st.session_state["compare_run_b"] = kept if kept in others else ""
+run_b = st.selectbox(
+    "Against run B (same forget set)", ["", *others], key="compare_run_b",
+    format_func=lambda i: "none: this run against the original and the retrained model" if not i else
+    f"{titles.get(by_id[i].info['method'], by_id[i].info['method'])} · {settings_text(by_id[i].info)} · {i}",
+    help="Runs on the same dataset, starting model, forget set and seed as the run above (A): any method, or the "
+         "same method with other settings. Both are read against the one retrained model.",
+    disabled=not others)
+st.session_state["compare_chosen_b"] = run_b
+if not others:
+    st.caption("No other run on this forget set yet: run another method (or other settings) on it to compare A vs B.")
+if run_b:
+    original, _ = current_model()
+    if state_digest(original) != s.get("model_digest"):
+        st.warning("These runs started from another model than the active one: choose that model on Model & data "
+                   "to compare them.")
+    else:
+        labels = {"a": f"A: {titles.get(s['method'], s['method'])} ({settings_text(s)})",
+                  "b": f"B: {titles.get(by_id[run_b].info['method'], by_id[run_b].info['method'])} "
+                       f"({settings_text(by_id[run_b].info)})"}
+        shown_versus = render_versus(run_id, run_b, labels)
+        st.download_button(
+            "Download A vs B as an HTML report", lambda: versus_report_html(
+                shown_versus["versus"], labels, shown_versus["studies"], forget_name=forget_name(run_id),
+                dataset=s["dataset"], cka=shown_versus["cka"]),
+            f"unlearning_{run_id}_vs_{run_b}.html", "text/html", icon=":material/description:", on_click="ignore",
+            help="One self-contained file (opens offline) with the A vs B table, figures and disagreement list.")
+    run_history()
+    st.stop()
 flag_run(workspace, s)  # a run that forgot nothing is flagged (studio_ui.forget_check)
 
 # -- metrics table ---------------------------------------------------------------------------
@@ -151,20 +208,4 @@ st.download_button(
     help="One self-contained file (opens offline) with the metric table, these figures and the method's settings.",
 )
 
-# -- history and export -------------------------------------------------------------------------
-st.subheader("Run history")
-history = pd.DataFrame(history_rows(runs))
-picked = st.multiselect("Runs side by side", history["run"].tolist(), default=history["run"].tolist()[:5],
-                        format_func=lambda i: f"{titles.get(by_id[i].info['method'], by_id[i].info['method'])} · "
-                                              f"{forget_name(i)} · {i}")
-table = history[history["run"].isin(picked)] if picked else history
-shown = history_view(table, lambda spec: display_name(spec, names, data.class_names),
-                     gap_text=lambda run: run_gap_headline(workspace, by_id[run].info, compact=True))
-st.table(shown.set_index("run"))
-st.caption("Each metric cell: unlearned / retrained (reference), in percent. The downloads keep the stored "
-           "fractions and specs.")
-c1, c2 = st.columns(2)
-c1.download_button("Download CSV", table.to_csv(index=False), "unlearning_runs.csv", "text/csv",
-                   icon=":material/download:")
-c2.download_button("Download JSON", json.dumps([by_id[r].info for r in table["run"]], indent=2),
-                   "unlearning_runs.json", "application/json", icon=":material/download:")
+run_history()

@@ -138,3 +138,61 @@ def run_report_html(run_id: str, summary: dict[str, Any], metrics: pd.DataFrame,
     parts += ["<h2>Method configuration</h2>",
               f"<pre>{html.escape(json.dumps(s.get('config', {}), indent=2))}</pre>", "</body></html>"]
     return "\n".join(parts)
+
+
+def versus_report_html(versus: dict[str, Any], labels: dict[str, str], studies: dict[str, Any] | None = None, *,
+                       forget_name: str | None = None, dataset: str | None = None,
+                       cka: dict[str, go.Figure] | None = None) -> str:
+    """The report page of run A against run B (`unlearn_core.inspect.versus.versus_inspection`'s
+    result; `labels` names the two sides): the metric table with both runs and retraining, the
+    two seed studies' test when `studies` (`versus_view.studies_of`) holds both, per-class bars,
+    the prediction matrices, the shared projection, both CKA curves (`cka`, when drawn), both
+    membership views and the disagreement list, each figure with its explanation."""
+    from . import versus_charts as charts
+
+    a, b = versus["a"], versus["b"]
+    title = f"Unlearning report: {labels['a']} vs {labels['b']} forgetting {forget_name or a['forget']}"
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        "<p>" + html.escape(f"Run A {a['run_id']} ({a['method']}, settings {json.dumps(a['config'])}) against run B "
+                            f"{b['run_id']} ({b['method']}, settings {json.dumps(b['config'])}), on "
+                            f"{dataset or '?'}, forget set {forget_name or a['forget']} (spec {a['forget']}), "
+                            f"seed {a['seed']}; both are read against the one retrained model.") + "</p>",
+        "<h2>Metrics</h2>", charts.metric_table(versus, labels).to_html(index=False, border=0),
+        f"<p class='caption'>{html.escape(charts.TABLE_CAPTION)}</p>",
+    ]
+    figures: list[tuple[go.Figure, str]] = []
+    both = (studies or {}).get("versus")
+    if both is not None:
+        from unlearn_core.inspect.versus import STUDY_RULE
+
+        parts += ["<h2>Against retraining's own spread (seed studies)</h2>",
+                  "<p>" + html.escape(charts.study_sentence(both, labels)) + "</p>",
+                  charts.study_frame(both, labels).to_html(index=False, border=0),
+                  f"<p class='caption'>Rule: {html.escape(STUDY_RULE)}.</p>"]
+        figures.append((charts.spreads_figure(both, labels), "K values per metric of A, of B and of retraining."))
+    if versus["disagreement"]:
+        parts += ["<h2>Forget samples on which A and B disagree most</h2>",
+                  charts.disagreement_frame(versus, labels, versus["prediction_matrix"]["classes"]).to_html(
+                      index=False, border=0),
+                  f"<p class='caption'>{html.escape(charts.DISAGREEMENT_CAPTION.split(' Click')[0])}</p>"]
+    parts += ["<h2>Membership attack at each model's best threshold</h2>",
+              charts.membership_table(versus, labels).to_html(index=False, border=0)]
+    figures += [(charts.per_class_figure(versus, labels), charts.PER_CLASS_CAPTION),
+                (charts.matrices_figure(versus, labels), charts.MATRIX_CAPTION)]
+    if versus.get("projection") is not None:
+        first = versus["disagreement"][0]["position"] if versus["disagreement"] else None
+        figures.append((charts.projection_figure(versus, labels, first, versus["prediction_matrix"]["classes"]),
+                        charts.PROJECTION_CAPTION.split(" click")[0]))
+    for side in ("a", "b"):
+        if (cka or {}).get(side) is not None:
+            figures.append((cka[side], f"{labels[side]}: layer-wise CKA against the original and the retrained model."))
+    figures.append((charts.membership_figure(versus, labels), charts.MEMBERSHIP_CAPTION))
+    parts.append("<h2>Figures</h2>")
+    for position, (fig, caption) in enumerate(figures):
+        parts.append(fig.to_html(full_html=False, include_plotlyjs=position == 0))
+        parts.append(f"<p class='caption'>{html.escape(caption)}</p>")
+    parts.append("</body></html>")
+    return "\n".join(parts)

@@ -90,3 +90,47 @@ def test_relearn_figures_on_the_page_are_the_reports(digits_external_run) -> Non
     for who in summary:
         assert summary[who]["steps_text"] in report and summary[who]["final_text"] in report
     assert "steps to relearn" in report
+
+
+def test_a_vs_b_table_matrices_projection_and_disagreement(two_runs: StudyWorkspace) -> None:
+    from unlearn_core.store import Workspace
+
+    workspace = Workspace(two_runs.root)
+    a, b = (workspace.get(r).info for r in (two_runs.studied_run, two_runs.plain_run))
+    at = _app(two_runs.root, compare_run=two_runs.studied_run)
+    _ok(at.switch_page("app_pages/compare.py").run())
+    picker = at.selectbox(key="compare_run_b")
+    assert picker.options[1:] == [two_runs.plain_run] or two_runs.plain_run in str(picker.options)
+    picker.set_value(two_runs.plain_run).run()
+    _ok(at)
+
+    # the metric table: both runs' stored figures and retraining's
+    table = next(t.value for t in at.table if "closer to retraining" in t.value.columns)
+    forget = table.loc["Forget accuracy"] if "Forget accuracy" in table.index else table.iloc[0]
+    assert forget.iloc[0] == f"{100 * a['details']['unlearned']['forget_acc']:.1f}%"
+    assert forget.iloc[1] == f"{100 * b['details']['unlearned']['forget_acc']:.1f}%"
+    assert forget["retrained"] == f"{100 * a['details']['retrain']['forget_acc']:.1f}%"
+    assert table.columns[0].startswith("A: ") and table.columns[1].startswith("B: ")
+
+    figures = {c.proto.id: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+    matrices = next(f for f in figures.values() if "Prediction matrices" in f["layout"]["title"]["text"])
+    heatmaps = [t for t in matrices["data"] if t["type"] == "heatmap"]
+    assert len(heatmaps) == 3  # original -> A, original -> B, original -> retrained
+    assert all(sum(map(sum, h["z"])) == two_runs.n_forget for h in heatmaps)
+
+    # the disagreement list, its images, and the chosen sample starred in both projection panels
+    listed = next(f.value for f in at.dataframe if "|scaled A − scaled B|" in f.value.columns)
+    assert len(listed) == 15
+    # (the list's images are checked in the browser test: AppTest does not expose st.image)
+    positions = at.session_state["vs_disagree_positions"]
+    assert at.session_state["vs_pos"] == positions[0]  # the most disputed sample is chosen first
+    at.selectbox(key="vs_pos").set_value(positions[3]).run()  # what a click on the fourth row does
+    _ok(at)
+    projection = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if "shared PCA" in c.proto.spec)
+    stars = [t for t in projection["data"] if t.get("marker", {}).get("symbol") == "star"]
+    assert len(stars) == 2 and {t["xaxis"] for t in stars} == {"x", "x2"}  # one star in each panel
+    assert listed.iloc[3]["sample"] in projection["layout"]["title"]["text"]
+
+    # both studies exist (synthetic, same values): the permutation test says they do not differ
+    assert any("do not differ beyond noise" in i.value for i in at.info)
+    assert any("permutation test" in c.value for c in at.caption)

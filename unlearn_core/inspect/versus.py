@@ -160,7 +160,8 @@ def versus_inspection(run_a: LoadedRun, run_b: LoadedRun, *, device: torch.devic
     ``a`` / ``b`` (run id, method, settings), ``metrics`` (`metric_rows`), ``per_class``,
     ``prediction_matrix`` ({classes, n, original, a, b, retrain}), ``layers`` ({a, b}: CKA rows as
     in the inspect JSON, without references), ``membership`` (per score and model, the attack at
-    its best threshold), ``agreement`` (share of forget samples A and B predict alike),
+    its best threshold), ``scaled_confidence`` (per model, on the forget samples and the attack's
+    non-members), ``agreement`` (share of forget samples A and B predict alike),
     ``disagreement`` (`disagreement`, rule in ``disagreement_rule``), ``projection``
     (`projection_view`; None when `projection` is None) and ``sample``. ValueError when the runs
     are not comparable."""
@@ -191,6 +192,9 @@ def versus_inspection(run_a: LoadedRun, run_b: LoadedRun, *, device: torch.devic
         "layers": cka,
         "membership": {score: {who: best_attack(scores[who], score) if who in scores else None for who in ROLES}
                        for score in SCORES},
+        "scaled_confidence": {who: {"forget": s.forget("scaled_confidence").tolist(),
+                                    "nonmember": s.nonmember("scaled_confidence").tolist()}
+                              for who, s in scores.items()},
         "agreement": same,
         "disagreement": disagreement(scores, sample.forget_idx, k),
         "disagreement_rule": DISAGREEMENT_RULE,
