@@ -38,6 +38,7 @@ def switch_dataset() -> None:
     if not infos[chosen].needs_root:
         state.set_data_ref(state.DataRef(chosen))
     st.session_state.pop("model_source", None)  # the new dataset's model choice starts from its active model
+    st.session_state.pop("model_source_chosen", None)
 
 
 if "dataset_choice" not in st.session_state:  # seeded from the active dataset when the page is (re)opened
@@ -75,8 +76,11 @@ if stored:
     sources.insert(1, "From the workspace")
 active = state.model_ref()
 SOURCE_OF = {"default": "Shipped default", "workspace": "From the workspace", "file": "Checkpoint file"}
-if st.session_state.get("model_source") not in sources:  # (re)opened: show where the active model comes from
-    st.session_state["model_source"] = SOURCE_OF[active.kind] if SOURCE_OF[active.kind] in sources else sources[0]
+if st.session_state.get("model_source") not in sources:  # (re)opened: Streamlit dropped the radio's state
+    # the person's last choice, kept beside it (no snap-back) while the active model is still the one it was made with
+    kept, kept_with = st.session_state.get("model_source_chosen", (None, None))
+    st.session_state["model_source"] = kept if kept in sources and kept_with == active else (
+        SOURCE_OF[active.kind] if SOURCE_OF[active.kind] in sources else sources[0])
 
 
 def pick_source() -> None:
@@ -86,6 +90,7 @@ def pick_source() -> None:
 
 
 source = st.radio("Model source", sources, horizontal=True, key="model_source", on_change=pick_source)
+st.session_state["model_source_chosen"] = (source, state.model_ref())
 
 if source == "Shipped default":
     state.set_model_ref(state.ModelRef("default"))
@@ -102,6 +107,8 @@ elif source == "Checkpoint file":
         "Checkpoint (.safetensors with Unlearning Studio metadata)", type=["safetensors"],
         help="Files are read with safetensors: no code inside a file is ever run.",
     )
+    if active.kind != "file":
+        st.caption(f"The active model stays the {active.label()} until a checkpoint is accepted.")
     if upload is None and active.kind == "file":
         st.caption(f"Active: the checkpoint uploaded earlier ({Path(active.value).name}). Upload another to replace it.")
     elif upload is None:

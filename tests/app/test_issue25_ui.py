@@ -173,3 +173,15 @@ def test_tour_estimate_says_what_it_is_based_on(app: AppTest) -> None:
     assert not app.exception, app.exception
     estimate = next(c.value for c in app.caption if "Takes about" in c.value)
     assert "based on the benchmark table (digits class:3" in estimate and "idle 2-core" not in estimate
+
+
+def test_model_source_choice_survives_another_page(app: AppTest) -> None:
+    """Choosing "Checkpoint file" (then a refused file, or none yet) and visiting another page: the radio keeps
+    the choice instead of snapping back, and says which model stays active meanwhile."""
+    app.switch_page("app_pages/model_data.py").run()
+    app.radio(key="model_source").set_value("Checkpoint file").run()
+    app.switch_page("app_pages/forget_set.py").run()
+    app.switch_page("app_pages/model_data.py").run()
+    assert not app.exception, app.exception
+    assert app.radio(key="model_source").value == "Checkpoint file"
+    assert any("stays the shipped default model" in c.value for c in app.caption)
