@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ TIMEOUT = 240
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> AppTest:
+def app(tmp_path: Path) -> Iterator[AppTest]:
     """The whole app (app.py + navigation) with a temporary workspace, after its first run."""
     st.cache_resource.clear()
     st.cache_data.clear()
@@ -22,7 +23,22 @@ def app(tmp_path: Path) -> AppTest:
     at.session_state["workspace_root"] = str(tmp_path / "workspace")
     at.run()
     assert not at.exception, at.exception
-    return at
+    yield at
+    _cancel_active_runs(tmp_path / "workspace")
+
+
+def _cancel_active_runs(root: Path) -> None:
+    """Stop the worker processes a test left running (e.g. the tour's background seed study), so they
+    do not load the machine for the tests after it."""
+    from unlearn_core import run_records
+    from unlearn_core.store import Workspace
+
+    if not (root / "registry.sqlite").exists():
+        return
+    workspace = Workspace(root)
+    for row in run_records.list_runs(workspace):
+        if row.active:
+            run_records.request_cancel(workspace, row.id)
 
 
 @pytest.fixture
