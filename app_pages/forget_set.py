@@ -11,6 +11,7 @@ import streamlit as st
 
 from studio_ui import state
 from studio_ui.charts import CLASS_COLORS
+from studio_ui.labels import format_number
 from studio_ui.names import describe_spec, indices_spec, saved_names
 from studio_ui.resources import current_dataset, current_workspace, get_train_embedding
 from studio_ui.widgets import image_grid, user_errors
@@ -177,7 +178,7 @@ st.subheader(f"Active forget set: {selection.description}", help=f"Spec `{select
 c = st.columns(4)
 c[0].metric("Forget", fs.n_forget)
 c[1].metric("Retain", fs.n_retain)
-c[2].metric("Share forgotten", f"{fs.n_forget / len(y):.1%}")
+c[2].metric("Share forgotten", format_number(fs.n_forget / len(y), percent=True))
 c[3].metric("Test counterpart", "–" if fs.test_forget_idx is None else len(fs.test_forget_idx))
 st.caption(f"Spec `{selection.spec}`: runs store it, and the CLI accepts it as `--forget`.")
 counts = np.bincount(y[fs.forget_idx], minlength=data.num_classes)

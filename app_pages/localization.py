@@ -94,9 +94,9 @@ with tab_masks:
         mask_b = get_mask(*keys, second, gran, budget)
     c = st.columns(3)
     c[0].metric("Entries selected (each mask)", f"{mask_a.n_selected:,} of {mask_a.n_total:,}")
-    c[1].metric("Overlap of A and B (Jaccard)", f"{mask_overlap(mask_a, mask_b):.2f}",
+    c[1].metric("Overlap of A and B (Jaccard)", format_number(mask_overlap(mask_a, mask_b)),
                 help="Shared selected entries / entries selected by either. 1 = identical masks.")
-    c[2].metric("Random masks would overlap about", f"{budget / (2 - budget):.2f}",
+    c[2].metric("Random masks would overlap about", format_number(budget / (2 - budget)),
                 help="The expected Jaccard index of two independent random masks at this budget.")
     if used.masks is not None:
         selected, total = mask_counts(used.masks)
@@ -127,7 +127,7 @@ with tab_pgd:
     c[0].metric("Forget samples attacked", len(attack.y))
     c[1].metric("Pushed into another class", f"{pct(float(flipped.mean()))} ({int(flipped.sum())} of {len(flipped)})",
                 help="Samples whose features, after the attack, the head assigns to a class other than their label.")
-    c[2].metric("Largest move / ε", f"{float(((attack.z_adv - attack.z).abs() / attack.eps.clamp_min(1e-12)).max()):.2f}",
+    c[2].metric("Largest move / ε", format_number(float(((attack.z_adv - attack.z).abs() / attack.eps.clamp_min(1e-12)).max())),
                 help="At most 1: every attacked feature stays inside its ε-ball.")
     labels = [data.class_names[int(v)] for v in attack.y]
     pushed = [data.class_names[int(v)] for v in attack.adv_class]

@@ -10,6 +10,7 @@ import streamlit as st
 from studio_ui import state
 from studio_ui.charts import per_class_bars
 from studio_ui.forms import checked_number
+from studio_ui.labels import format_value
 from studio_ui.model_choice import model_label, oracle_warning, ordered_models
 from studio_ui.progress import streamlit_progress
 from studio_ui.resources import current_device, current_workspace, get_dataset, get_logits, get_model
@@ -140,7 +141,8 @@ else:
             )
             entry = workspace.save_model(model, meta, f"{arch} on {data.name} seed {seed}")
         bar.empty()
-        st.success(f"Trained in {log.time_s:.1f} s: test accuracy {pct(meta.metrics['test_acc'])}; stored as {entry.id}.")
+        st.success(f"Trained in {format_value('time_s', log.time_s)}: test accuracy {pct(meta.metrics['test_acc'])}; "
+                   f"stored in the workspace as {entry.name}.")
         state.set_model_ref(state.ModelRef("workspace", entry.id))
     elif state.model_ref().kind != "workspace":
         st.stop()

@@ -12,6 +12,7 @@ import streamlit as st
 from studio_ui import jobs, state
 from studio_ui.compare_charts import PER_CLASS_CAPTION, headline_frame, run_per_class_figure
 from studio_ui.error_boundary import error_boundary
+from studio_ui.labels import format_value
 from studio_ui.localization_charts import layer_share_bars
 from studio_ui.resources import get_dataset, get_logits, get_mask, get_model, get_run_artifacts, get_workspace
 from studio_ui.run_list import run_status
@@ -131,17 +132,17 @@ def verdict(s: dict, fast: dict | None, floor: dict | None = None) -> str:
             f"{pct(u['forget_test_acc'])} with DEL; the retrained model gets {pct(r['forget_test_acc'])}.  \n"
             f"**Keeping**: on the other digits DEL gets {pct(u['test_acc'])} (original {pct(o['test_acc'])}, "
             f"retrained {pct(r['test_acc'])}).  \n"
-            f"**Closeness to retraining**: DEL is {s['avg_gap']:.2f} points from it on average over the four "
+            f"**Closeness to retraining**: DEL is {format_value('avg_gap', s['avg_gap'])} points from it on average over the four "
             f"headline figures")
     if fast is not None:
-        text += f", RFA {fast['avg_gap']:.2f} points"
+        text += f", RFA {format_value('avg_gap', fast['avg_gap'])} points"
     if floor is not None and floor.get("avg_gap") is not None:
-        text += (f" (retraining vs retraining: floor {floor['avg_gap']:.2f} points, K = {floor['k']} seeds: two "
+        text += (f" (retraining vs retraining: floor {format_value('avg_gap', floor['avg_gap'])} points, K = {floor['k']} seeds: two "
                  "retrained models already differ by that much)")
-    text += f".  \n**Cost**: DEL took {s['time_s']:.1f} s"
+    text += f".  \n**Cost**: DEL took {format_value('time_s', s['time_s'])}"
     if fast is not None:
-        text += f", RFA {fast['time_s']:.1f} s,"
-    return text + f" against {s['retrain_time_s']:.1f} s to retrain."
+        text += f", RFA {format_value('time_s', fast['time_s'])},"
+    return text + f" against {format_value('time_s', s['retrain_time_s'])} to retrain."
 
 
 # -- 4 and 5. run and compare --------------------------------------------------------------------
@@ -180,8 +181,8 @@ def run_and_compare() -> None:
                     if k.startswith("resolved/")}
         settings = {**s["config"], **resolved}
         st.markdown(f"DEL ran with its default settings ({', '.join(f'{k} {v}' for k, v in settings.items())}). "
-                    f"Retraining took {s['retrain_time_s']:.1f} s; the retrained model is stored and reused"
-                    + (f" by RFA, which took {f['time_s']:.1f} s." if f else "."))
+                    f"Retraining took {format_value('time_s', s['retrain_time_s'])}; the retrained model is stored and reused"
+                    + (f" by RFA, which took {format_value('time_s', f['time_s'])}." if f else "."))
     with st.container(border=True):
         st.subheader("5. Did it forget like retraining?")
         table = headline_frame(s, HEADLINE_LABELS).rename(columns={"unlearned": "DEL",
