@@ -17,7 +17,7 @@ from unlearn_core.store import Entry, Workspace
 
 SCRATCH_DIR = "forget_indices"  # picked / selected indices that were used but not saved under a name
 # The one name of a model unlearned elsewhere and uploaded (method id "external"): run titles, tables, reports
-EXTERNAL_TITLE = "Unlearned elsewhere (uploaded checkpoint)"
+EXTERNAL_TITLE = "Unlearned elsewhere (external checkpoint)"  # the phrase Compare and the report also use
 
 
 def method_titles(*, short: bool = False) -> dict[str, str]:

@@ -185,3 +185,15 @@ def test_model_source_choice_survives_another_page(app: AppTest) -> None:
     assert not app.exception, app.exception
     assert app.radio(key="model_source").value == "Checkpoint file"
     assert any("stays the shipped default model" in c.value for c in app.caption)
+
+
+def test_compare_flags_a_run_that_forgot_nothing(app: AppTest, digits_external_run) -> None:
+    """The stored external run whose "unlearned" model is the original itself (forget accuracy 100% against the
+    retrained model's 0%): Compare flags the failed forget and states the rule."""
+    root, _ = digits_external_run
+    app.session_state["workspace_root"] = str(root)
+    app.switch_page("app_pages/compare.py").run()
+    assert not app.exception, app.exception
+    flags = [e.value for e in app.error if e.value.startswith("Failed to forget")]
+    assert len(flags) == 1 and "closer to the original model's" in flags[0], [e.value for e in app.error]
+    assert "Unlearned elsewhere (external checkpoint)" in " ".join(m.value for m in app.markdown)
