@@ -197,3 +197,25 @@ def test_compare_flags_a_run_that_forgot_nothing(app: AppTest, digits_external_r
     flags = [e.value for e in app.error if e.value.startswith("Failed to forget")]
     assert len(flags) == 1 and "closer to the original model's" in flags[0], [e.value for e in app.error]
     assert "Unlearned elsewhere (external checkpoint)" in " ".join(m.value for m in app.markdown)
+
+
+def test_unlearn_run_card_flags_a_run_that_forgot_nothing(app: AppTest, digits_external_run, tmp_path) -> None:
+    """The same run as a finished run card on Unlearn (its record added to a copy of the workspace)."""
+    import shutil
+
+    from unlearn_core import run_records
+    from unlearn_core.store import Workspace
+
+    source, run_id = digits_external_run
+    root = tmp_path / "copy"
+    shutil.copytree(source, root)
+    workspace = Workspace(root)
+    run_records.create(workspace, run_id, "Unlearned elsewhere (external checkpoint): same.safetensors",
+                       {"method": "external", "forget": "class:3", "dataset": "digits"})
+    run_records.finish(workspace, run_id, "done")
+    app.session_state["workspace_root"] = str(root)
+    _use_forget_set(app, "class:3", "class 3")
+    app.switch_page("app_pages/unlearn.py").run()
+    assert not app.exception, app.exception
+    assert any(e.value.startswith("Failed to forget") for e in app.error), [e.value for e in app.error]
+    assert any("done in" in m.value for m in app.markdown)  # the card's status line
