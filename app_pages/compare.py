@@ -126,9 +126,11 @@ if run_b:
         st.warning("These runs started from another model than the active one: choose that model on Model & data "
                    "to compare them.")
     else:
-        labels = {"a": f"A: {titles.get(s['method'], s['method'])} ({settings_text(s)})",
-                  "b": f"B: {titles.get(by_id[run_b].info['method'], by_id[run_b].info['method'])} "
-                       f"({settings_text(by_id[run_b].info)})"}
+        b_info = by_id[run_b].info
+        labels = {"a": f"A: {titles.get(s['method'], s['method'])}", "b": f"B: {titles.get(b_info['method'], b_info['method'])}"}
+        st.markdown(f"**{labels['a']}** ({settings_text(s)}) against **{labels['b']}** ({settings_text(b_info)}), "
+                    f"both forgetting **{forget_name(run_id)}**, read against the one retrained model.",
+                    help=f"A = run {run_id}, B = run {run_b}")
         shown_versus = render_versus(run_id, run_b, labels)
         st.download_button(
             "Download A vs B as an HTML report", lambda: versus_report_html(

@@ -41,7 +41,7 @@ def run_label(side: str, run: dict[str, Any], title: str | None = None) -> str:
 
 def metric_table(versus: dict[str, Any], labels: dict[str, str]) -> pd.DataFrame:
     """One row per metric: A, B and the retrained model's figure and which run is closer."""
-    closer = {"a": labels["a"], "b": labels["b"], "tie": "tie", None: "–"}
+    closer = {"a": "A", "b": "B", "tie": "tie", None: "–"}
     rows = [{"metric": metric_label(r["metric"]), labels["a"]: format_value(r["metric"], r["a"]),
              labels["b"]: format_value(r["metric"], r["b"]), "retrained": format_value(r["metric"], r["retrain"]),
              "closer to retraining": closer[r["closer"]]} for r in versus["metrics"]]
@@ -186,18 +186,18 @@ def membership_figure(versus: dict[str, Any], labels: dict[str, str]) -> go.Figu
 
 
 def disagreement_frame(versus: dict[str, Any], labels: dict[str, str], class_names: list[str]) -> pd.DataFrame:
-    """The disagreement list as a table: sample, label-free predictions and confidences of A, B, retrained."""
+    """The disagreement list as a table: sample, |scaled A − scaled B|, predictions and confidences of A, B, retrained."""
     def cls(i: int | None) -> str:
         return "–" if i is None else class_names[i] if 0 <= i < len(class_names) else str(i)
 
     rows = []
     for r in versus["disagreement"]:
-        row = {"sample": f"#{r['train_index']}", f"{labels['a']} predicts": cls(r.get("a_prediction")),
+        row = {"sample": f"#{r['train_index']}", "|scaled A − scaled B|": f"{r['gap']:.2f}",
+               f"{labels['a']} predicts": cls(r.get("a_prediction")),
                f"{labels['b']} predicts": cls(r.get("b_prediction")), "retrained predicts": cls(r.get("retrain_prediction")),
                f"{labels['a']} confidence": format_value("forget_acc", r.get("a_confidence")),
                f"{labels['b']} confidence": format_value("forget_acc", r.get("b_confidence")),
-               "retrained confidence": format_value("forget_acc", r.get("retrain_confidence")),
-               "|scaled A − scaled B|": f"{r['gap']:.2f}"}
+               "retrained confidence": format_value("forget_acc", r.get("retrain_confidence"))}
         rows.append(row)
     return pd.DataFrame(rows)
 
