@@ -74,10 +74,10 @@ def failed_forget(summary: Mapping[str, Any], study: Mapping[str, Any] | None = 
 
 
 def show_forget_flag(summary: Mapping[str, Any], study: Mapping[str, Any] | None = None) -> ForgetFlag | None:
-    """Draw the failed-forget flag (a red box) when `failed_forget` raises one; returns it."""
+    """Draw the failed-forget flag (a warning box with a flag) when `failed_forget` raises one; returns it."""
     flag = failed_forget(summary, study)
     if flag is not None:
-        st.error(flag.text, icon=":material/flag:")
+        st.warning(flag.text, icon=":material/flag:")  # about the run, not an error of the app
     return flag
 
 

@@ -194,8 +194,8 @@ def test_compare_flags_a_run_that_forgot_nothing(app: AppTest, digits_external_r
     app.session_state["workspace_root"] = str(root)
     app.switch_page("app_pages/compare.py").run()
     assert not app.exception, app.exception
-    flags = [e.value for e in app.error if e.value.startswith("Failed to forget")]
-    assert len(flags) == 1 and "closer to the original model's" in flags[0], [e.value for e in app.error]
+    flags = [w.value for w in app.warning if w.value.startswith("Failed to forget")]
+    assert len(flags) == 1 and "closer to the original model's" in flags[0], [w.value for w in app.warning]
     assert "Unlearned elsewhere (external checkpoint)" in " ".join(m.value for m in app.markdown)
 
 
@@ -217,5 +217,5 @@ def test_unlearn_run_card_flags_a_run_that_forgot_nothing(app: AppTest, digits_e
     _use_forget_set(app, "class:3", "class 3")
     app.switch_page("app_pages/unlearn.py").run()
     assert not app.exception, app.exception
-    assert any(e.value.startswith("Failed to forget") for e in app.error), [e.value for e in app.error]
+    assert any(w.value.startswith("Failed to forget") for w in app.warning), [w.value for w in app.warning]
     assert any("done in" in m.value for m in app.markdown)  # the card's status line
