@@ -83,9 +83,10 @@ def save_synthetic_study(workspace: Workspace, data: SplitDataset, summary: dict
     result, stored_scores = summarize_study(results, forget.forget_idx)
     request = {f: summary[f] for f in REQUEST_FIELDS}
     result.update(request)
-    result.update(method=method, model=summary["model"], config=summary["config"], k=K, device="cpu",
-                  executor="local", time_s=12.0, reused=False)
-    return save_study(workspace, result, stored_scores, study_key(request, method, config.to_dict(), K))
+    revision = get_method(method).defaults_revision
+    result.update(method=method, method_revision=revision, model=summary["model"], config=summary["config"], k=K,
+                  device="cpu", executor="local", time_s=12.0, reused=False)
+    return save_study(workspace, result, stored_scores, study_key(request, method, config.to_dict(), K, revision))
 
 
 def tour_run(root: Path) -> str:

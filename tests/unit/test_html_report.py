@@ -69,7 +69,8 @@ def test_report_carries_the_inspection_and_external_runs() -> None:
     page = run_report_html("abc123", s, metric_frame(s), [], inspection)
     assert "unlearned elsewhere" in page and page.count("plotly.js v") == 1
     for text in ("Layer-wise similarity of representations", "original → retrained", "Linear probe",
-                 "Relearn test", "93.1%", "87.5%", "after 2 relearn steps on 16 samples"):
+                 "Relearn test", "93.1%", "87.5%", "forget accuracy after relearning (2 steps)",
+                 "finetuning on 16 samples", "not within 2"):
         assert text in page, text
 
 
