@@ -37,9 +37,11 @@ class KnownMembers:
 
     def __init__(self) -> None:
         self.jobs = []
+        self.tasks = []
 
     def run(self, tasks, job, on_done):
         self.jobs.append(job)
+        self.tasks = list(tasks)
         n = len(resolve(job.forget_spec, job.data, job.forget_seed).forget_idx)
         out = []
         for task in tasks:
@@ -171,3 +173,50 @@ def test_find_run_skips_a_run_of_older_auto_defaults(shipped_digits, tmp_path, m
     info = get_method("finetune")
     monkeypatch.setitem(METHODS._entries, "finetune", dataclasses.replace(info, defaults_revision=2))
     assert find_run(workspace, **query) is None
+
+
+def test_study_key_is_the_request_the_method_its_settings_k_and_revision() -> None:
+    request = {"dataset": "digits", "data_fingerprint": "fp", "model_digest": "md", "forget": "class:3", "seed": 2}
+    assert study_key(request, "del", {"lr": 0.1, "budget": 0.0}, 8) == \
+        'study|digits|fp|md|class:3|2|del|{"budget": 0.0, "lr": 0.1}|8'
+    assert study_key(request, "del", {}, 4, revision=2) == "study|digits|fp|md|class:3|2|del@r2|{}|4"
+
+
+def test_plan_study_runs_the_method_with_its_settings() -> None:
+    from unlearn_core.study.seed_study import plan_study
+
+    config = get_method("finetune").config_cls(epochs=1)
+    tasks = plan_study("finetune", config, 2)
+    assert [(t.seed, t.label, t.method, t.config) for t in tasks[2:]] == [(0, "finetune", "finetune", config),
+                                                                          (1, "finetune", "finetune", config)]
+    assert [t.seed for t in plan_study("retrain", config, 2)] == [0, 1, 2, 3]
+
+
+def test_run_study_defaults_settings_seed_and_workspace(shipped_digits, digits, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    executor = KnownMembers()
+    config = get_method("finetune").config_cls(epochs=1)
+    result, entry = run_study(digits, "random:0.1", "finetune", config, seed=3, device=CPU, executor=executor)
+    assert (tmp_path / "workspace" / "registry.sqlite").exists()  # the default workspace folder
+    assert result["k"] == 8 and result["seed"] == 3 and result["config"]["epochs"] == 1
+    assert [t.config for t in executor.tasks if not t.is_oracle] == [config] * 8  # the settings given, not defaults
+    assert [e["index"] for e in result["per_example"]] == resolve("random:0.1", digits, 3).forget_idx.tolist()
+    assert result["model_digest"] == state_digest(shipped_digits[0])  # the dataset's shipped model
+    again, _ = run_study(digits, "random:0.1", "finetune", config, seed=3, device=CPU, executor=KnownMembers())
+    assert again["reused"] and again["study_id"] == entry.id
+    with pytest.raises(ValueError, match=r"supports class, concept forgetting, not samples \(random:0.1\)"):
+        run_study(digits, "random:0.1", "concept_poisoning", device=CPU, executor=executor)
+
+
+def test_study_text_leaves_out_what_is_unknown() -> None:
+    cell = {"mean": 0.1, "std": 0.05, "values": [0.05, 0.15]}
+    result = {"method": "m", "forget": "class:3", "dataset": "digits", "k": 4, "reused": False,
+              "verdict": {"forget_acc": "within"}, "retrain": {"forget_acc": cell},
+              "unlearned": {"forget_acc": {"mean": None, "std": None, "values": [None]}},
+              "noise_floor": {"avg_gap": None}, "gap_to_retrain": {"mean": 1.0},
+              "forgetting_quality": float("nan"), "forgetting_quality_null": 0.2, "verdict_overall": "within",
+              "time_s": 3.0}
+    text = study_text(result)
+    assert "retrain    10.0 ± 5.0" in text and "unlearned             –" in text
+    assert "average gap" not in text and "forgetting quality" not in text
+    assert study_text({**result, "noise_floor": {"avg_gap": 0.5}, "gap_to_retrain": {"mean": None}}).count("gap") == 0
