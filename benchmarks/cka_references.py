@@ -1,7 +1,7 @@
 """Layer CKA of unlearned models against retraining, with the references of issue 22 (item 4):
 per layer, the ceiling (the retrained model vs a second retrained model of another seed) and the
 floor (the retrained model vs an untrained network), biased and debiased
-(`unlearn_core.inspect.cka`). Writes benchmarks/results/cka_references.json; ``--table`` prints
+(`unlearn_core.inspect.cka`). Writes benchmarks/results/cka/references.json; ``--table`` prints
 the README's table from that file (the README's figures are never typed by hand).
 
     python benchmarks/cka_references.py                 # measure (digits and shapes, class:3)
@@ -33,7 +33,7 @@ from unlearn_core.models.defaults import obtain_model  # noqa: E402
 from unlearn_core.runs import unlearn_run  # noqa: E402
 from unlearn_core.store import Workspace  # noqa: E402
 
-RESULT = Path(__file__).parent / "results" / "cka_references.json"
+RESULT = Path(__file__).parent / "results" / "cka" / "references.json"
 CASES = (("digits", "class:3"), ("shapes", "class:3"))
 METHODS = ("del", "finetune", "rfa")  # the README's inspection table
 CPU = torch.device("cpu")

@@ -156,7 +156,8 @@ def retrain_floor(runs: list[dict[str, Any]]) -> float | None:
 
     per_seed: dict[int, dict[str, Any]] = {}
     for run in runs:
-        per_seed.setdefault(run["seed"], run["retrain"])
+        if run.get("retrain") is not None:
+            per_seed.setdefault(run["seed"], run["retrain"])
     gaps = pairwise_gaps(list(per_seed.values()), [], same=True)
     finite = gaps[np.isfinite(gaps)]
     return float(finite.mean()) if len(finite) else None
