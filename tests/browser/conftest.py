@@ -60,10 +60,25 @@ def serve_app(workspace: Path, log_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory: pytest.TempPathFactory):
+def app_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The workspace folder of the app the browser tests share."""
+    return tmp_path_factory.mktemp("workspace")
+
+
+@pytest.fixture(scope="session")
+def app_url(app_workspace: Path, tmp_path_factory: pytest.TempPathFactory):
     """Start the app on localhost with a temporary workspace; yield its URL."""
-    with serve_app(tmp_path_factory.mktemp("workspace"), tmp_path_factory.mktemp("logs") / "streamlit.log") as url:
+    with serve_app(app_workspace, tmp_path_factory.mktemp("logs") / "streamlit.log") as url:
         yield url
+
+
+@pytest.fixture(autouse=True)
+def _first_visit(app_workspace: Path) -> None:
+    """Each browser test opens the app as a first visitor: the selection the app restores after a
+    reload (the workspace's selection file, written by an earlier test) is removed first."""
+    from studio_ui.state import SELECTION_FILE
+
+    (app_workspace / SELECTION_FILE).unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="session")
