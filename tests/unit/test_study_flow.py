@@ -50,9 +50,11 @@ class KnownMembers:
                       "forget_test_acc": forget_acc, "mia_efficacy": 1.0 - forget_acc, "mia_attack_acc": 0.6}
             scores = [float(task.seed + i + (0.0 if task.is_oracle else 100.0)) for i in range(n)]
             reused = "retrain_reused" if task.is_oracle else "reused"
-            result = TaskResult(task, {"member": {"values": values, "forget_scores": scores},
-                                       "run_id": None if task.is_oracle else f"run{task.seed}",
-                                       reused: task.seed == 0}, None, 0.1)
+            summary = {"member": {"values": values, "forget_scores": scores},
+                       "run_id": None if task.is_oracle else f"run{task.seed}", reused: task.seed == 0}
+            if not task.is_oracle:
+                summary["retrain_reused"] = True  # the run found its oracle cached: the run itself is new
+            result = TaskResult(task, summary, None, 0.1)
             on_done(result)
             out.append(result)
         return out

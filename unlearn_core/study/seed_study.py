@@ -186,12 +186,19 @@ def summarize_study(results: list[TaskResult], forget_idx: np.ndarray) -> tuple[
                          "retrain_median": float(np.median(scores["retrain"][:, n]))}
                         for n, (i, e) in enumerate(zip(forget_idx, quality.epsilons, strict=True))],
         "member_seeds": seeds,
-        "members_reused": sum(1 for r in results if r.ok and (r.summary.get("reused") or r.summary.get("retrain_reused"))),
+        "members_reused": sum(1 for r in results if r.ok and _reused(r)),
         "run_ids": [r.summary.get("run_id") for r in results if r.ok and not r.task.is_oracle],
         "failed": failed,
     }
     stored_scores = {**scores, "forget_idx": np.asarray(forget_idx, dtype=np.int64)}
     return result, stored_scores
+
+
+def _reused(result: TaskResult) -> bool:
+    """Whether a member was loaded from the workspace rather than computed: a retrained model found
+    in the cache, or a stored run (a method run's own summary says whether *its* oracle was cached,
+    which does not make the run itself reused)."""
+    return bool(result.summary.get("retrain_reused" if result.task.is_oracle else "reused"))
 
 
 def _utility(values: dict[str, list[dict[str, Any]]]) -> float | None:
