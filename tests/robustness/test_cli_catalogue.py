@@ -319,6 +319,17 @@ CASES = [
          "the disk is full", safetensors_disk_full),
     Case("worker on a crafted run id", lambda c: ["worker", "../evil", "--workspace", str(c.ws)],
          "run id '../evil' is not a valid id"),
+    # -- seed studies: refused before any member is trained --------------------------------------
+    Case("study --seeds 3", lambda c: ["study", *D, "--forget", "class:3", "--method", "del", "--seeds", "3",
+                                       "--workspace", str(c.ws), *Q],
+         "--seeds must be a whole number from 4 to 64 (8 is the usual study); got 3"),
+    Case("study of a method that cannot forget the kind", lambda c: ["study", *D, "--forget", "random:0.1", "--method",
+                                                                     "unsir", "--workspace", str(c.ws), *Q],
+         "UNSIR (noise, impair, repair) supports class forgetting, not samples (random:0.1)"),
+    Case("study --executor ray --address without Ray flags misuse", lambda c: ["study", *D, "--forget", "class:3",
+                                                                              "--method", "del", "--ray-cpus", "2",
+                                                                              "--workspace", str(c.ws), *Q],
+         "--address and --ray-cpus need --executor ray"),
     # -- the last resort -----------------------------------------------------------------------
     Case("internal error", lambda c: unlearn(c), "internal error: RuntimeError: planted bug; trace written to",
          internal_bug, status=1),
