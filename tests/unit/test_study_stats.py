@@ -244,3 +244,17 @@ def test_the_benchmark_floor_is_the_mean_gap_between_two_seeds_oracles() -> None
     # pairs (a, b) 2.5, (a, c) 10, (b, c) 12.5 points
     assert retrain_floor(runs) == pytest.approx((2.5 + 10 + 12.5) / 3)
     assert retrain_floor(runs[:2]) is None  # one seed: no pair
+
+
+def test_competition_score_is_f_times_the_utility_ratios() -> None:
+    rng = np.random.default_rng(2)
+    retrained = [_member({"forget_acc": 0.0, "retain_acc": 1.0, "test_acc": 0.8, "mia_efficacy": 0.5}, list(rng.normal(0, 1, 40)))
+                 for _ in range(8)]
+    unlearned = [_member({"forget_acc": 0.0, "retain_acc": 0.5, "test_acc": 0.6, "mia_efficacy": 0.5}, list(rng.normal(0, 1, 40)))
+                 for _ in range(8)]
+    result, _ = summarize_study(_results(unlearned, retrained), np.arange(40))
+    assert result["forgetting_quality"] > 0
+    # (RA_U / RA_R) x (TA_U / TA_R) = 0.5 x 0.75
+    assert result["competition_score"] == pytest.approx(result["forgetting_quality"] * 0.375)
+    no_test = [_member({"forget_acc": 0.0, "retain_acc": 1.0, "test_acc": None, "mia_efficacy": 0.5}, [0.0, 1.0]) for _ in range(4)]
+    assert summarize_study(_results(no_test, no_test), np.arange(2))[0]["competition_score"] is None
