@@ -2,11 +2,11 @@
 per layer, the ceiling (the retrained model vs a second retrained model of another seed) and the
 floor (the retrained model vs an untrained network), biased and debiased
 (`unlearn_core.inspect.cka`). Writes benchmarks/results/cka/references.json; ``--table`` prints
-the README's table from that file (the README's figures are never typed by hand).
+the table of docs/inspection.md from that file (its figures are never typed by hand).
 
     python benchmarks/cka_references.py                 # measure (digits and shapes, class:3)
     python benchmarks/cka_references.py --only digits   # one dataset
-    python benchmarks/cka_references.py --table         # the README table from the stored file
+    python benchmarks/cka_references.py --table         # the docs/inspection.md table from the stored file
 
 The shipped models, run seed 0, the inspection's defaults (300 images per side); the runs and
 both retrained models are cached in ``--workspace``.
@@ -35,7 +35,7 @@ from unlearn_core.store import Workspace  # noqa: E402
 
 RESULT = Path(__file__).parent / "results" / "cka" / "references.json"
 CASES = (("digits", "class:3"), ("shapes", "class:3"))
-METHODS = ("del", "finetune", "rfa")  # the README's inspection table
+METHODS = ("del", "finetune", "rfa")  # the inspection table of docs/inspection.md
 CPU = torch.device("cpu")
 
 
@@ -61,7 +61,7 @@ def measure_case(dataset: str, forget: str, workspace: Workspace, *, seed: int =
 
 
 def table(results: dict[str, Any]) -> str:
-    """The README's table: per case and layer, the references and each method's CKA to retraining."""
+    """docs/inspection.md's table: per case and layer, the references and each method's CKA to retraining."""
     lines = []
     for case in results["cases"]:
         methods = list(case["methods"])
@@ -88,7 +88,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workspace", default="workspace", help="where runs and retrained models are cached")
     parser.add_argument("--only", choices=[d for d, _ in CASES], help="measure one dataset (merged into the file)")
-    parser.add_argument("--table", action="store_true", help="print the README table from the stored file")
+    parser.add_argument("--table", action="store_true", help="print the docs/inspection.md table from the stored file")
     args = parser.parse_args()
     if args.table:
         print(table(json.loads(RESULT.read_text())))
