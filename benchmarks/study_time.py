@@ -2,7 +2,7 @@
 K = 8 seeds per side, on a fresh workspace, then again (the stored study), then with --recompute
 (every member reused, the figures computed again).
 
-    python benchmarks/study_time.py            # writes benchmarks/results/study_time.json and prints a table
+    python benchmarks/study_time.py            # writes benchmarks/results/timing/study_time.json and prints a table
 
 Each call is a fresh `python -m unlearn_core study ...` process, timed from outside (wall clock,
 interpreter start included). The host's load average is recorded beside each call: judge a time
@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "results" / "study_time.json"
+OUT = ROOT / "benchmarks" / "results" / "timing" / "study_time.json"  # results/*.json: benchmark tables
 ARGS = ["study", "--dataset", "digits", "--forget", "class:3", "--method", "del", "--seeds", "8", "--json", "--quiet"]
 
 
