@@ -438,6 +438,14 @@ def cmd_evaluate_external(args: argparse.Namespace) -> int:
 
 
 # -- parser ----------------------------------------------------------------------------------
+def executor_args(p: argparse.ArgumentParser, what: str) -> None:
+    """--executor, --address, --ray-cpus, --task-cpus: where a sweep's tasks run (bench, study)."""
+    p.add_argument("--executor", choices=("local", "ray"), default="local", help=f"local: {what}")
+    p.add_argument("--address", help="with --executor ray: an existing Ray cluster (default: start a local instance)")
+    p.add_argument("--ray-cpus", type=int, help="CPUs of the local Ray instance (default: this machine's)")
+    p.add_argument("--task-cpus", type=int, default=1, help="CPUs (torch threads) each Ray task asks for")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m unlearn_core", description="Unlearning Studio, headless.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -514,11 +522,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="architecture (default: the dataset's shipped model)")
     p.add_argument("--workspace", default="workspace")
     p.add_argument("--markdown", action="store_true", help="print a markdown table instead of JSON")
-    p.add_argument("--executor", choices=("local", "ray"), default="local",
-                   help="local: one task after the other here; ray: each oracle and (method, seed) a Ray task")
-    p.add_argument("--address", help="with --executor ray: an existing Ray cluster (default: start a local instance)")
-    p.add_argument("--ray-cpus", type=int, help="CPUs of the local Ray instance (default: this machine's)")
-    p.add_argument("--task-cpus", type=int, default=1, help="CPUs (torch threads) each Ray task asks for")
+    executor_args(p, "one task after the other here; ray: each oracle and (method, seed) a Ray task")
     p.set_defaults(fn=cmd_bench)
 
     p = sub.add_parser("study", help="seed study: K unlearned runs vs K retrained models, verdict per metric")
@@ -531,13 +535,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="recompute the study's figures even if it is stored (stored members are still reused)")
     p.add_argument("--model", help="architecture of the original (default: the dataset's shipped model)")
     p.add_argument("--checkpoint", help="unlearn this checkpoint instead of the default model")
-    p.add_argument("--seed", type=int, default=0, help="draws the forget set (random kinds) and evaluation samples")
+    p.add_argument("--seed", type=_seed, default=0, help="draws the forget set (random kinds) and evaluation samples")
     p.add_argument("--workspace", default="workspace", help="workspace folder (members and the study are stored)")
-    p.add_argument("--executor", choices=("local", "ray"), default="local",
-                   help="local: one member after the other here; ray: each member a Ray task")
-    p.add_argument("--address", help="with --executor ray: an existing Ray cluster (default: start a local instance)")
-    p.add_argument("--ray-cpus", type=int, help="CPUs of the local Ray instance (default: this machine's)")
-    p.add_argument("--task-cpus", type=int, default=1, help="CPUs (torch threads) each Ray task asks for")
+    executor_args(p, "one member after the other here; ray: each member a Ray task")
     p.set_defaults(fn=cmd_study)
 
     p = sub.add_parser("inspect", help="layer CKA, prediction matrices, probe and relearn test of a stored run")

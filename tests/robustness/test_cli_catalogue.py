@@ -323,6 +323,8 @@ CASES = [
     Case("study --seeds 3", lambda c: ["study", *D, "--forget", "class:3", "--method", "del", "--seeds", "3",
                                        "--workspace", str(c.ws), *Q],
          "--seeds must be a whole number from 4 to 64 (8 is the usual study); got 3"),
+    Case("study --seed -1", lambda c: ["study", *D, "--forget", "class:3", "--method", "del", "--seed", "-1",
+                                       "--workspace", str(c.ws), *Q], "argument --seed: the seed must be"),
     Case("study of a method that cannot forget the kind", lambda c: ["study", *D, "--forget", "random:0.1", "--method",
                                                                      "unsir", "--workspace", str(c.ws), *Q],
          "UNSIR (noise, impair, repair) supports class forgetting, not samples (random:0.1)"),
