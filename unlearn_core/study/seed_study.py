@@ -38,6 +38,7 @@ from ..metrics import HEADLINE_KEYS
 from ..models import ModelMeta, SplitClassifier, state_digest
 from ..models.defaults import obtain_model
 from ..progress import ProgressFn, no_progress
+from ..runs import check_supported
 from ..serialize import to_jsonable
 from ..store import Entry, Workspace
 from .epsilon import DELTA, forgetting_quality, max_scored_epsilon, null_forgetting_quality
@@ -109,9 +110,7 @@ def run_study(
     info = get_method(method)
     config = config if config is not None else info.config_cls()
     forget = resolve(forget_spec, data, seed)
-    if not info.supports(forget.category):
-        raise ValueError(f"{info.title} supports {', '.join(info.forget_categories)} forgetting, not "
-                         f"{forget.category} ({forget_spec})")
+    check_supported(info, forget)
     workspace = Workspace(workspace_root)
     model, meta = original or obtain_model(data, model_arch, device=device, workspace=workspace)
     request = {"dataset": data.name, "data_fingerprint": data_fingerprint(data), "model_digest": state_digest(model),

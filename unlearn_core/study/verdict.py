@@ -27,6 +27,7 @@ models; an unlearned model's gap is comparable when averaged over every (unlearn
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Mapping, Sequence
@@ -48,14 +49,21 @@ def clean_values(values: Sequence[float | None]) -> np.ndarray:
     return arr[np.isfinite(arr)]
 
 
+@functools.lru_cache(maxsize=16)
+def _every_split(n_a: int, n: int) -> np.ndarray:
+    """Every group-A membership mask [C(n, n_a), n] (built once per size: a study judges several metrics)."""
+    masks = np.zeros((math.comb(n, n_a), n), dtype=bool)
+    for row, chosen in enumerate(itertools.combinations(range(n), n_a)):
+        masks[row, list(chosen)] = True
+    masks.flags.writeable = False
+    return masks
+
+
 def _splits(n_a: int, n_b: int, rng: np.random.Generator) -> np.ndarray:
     """Group-A membership masks [S, n_a + n_b]: every split when few enough, else a seeded sample."""
     n = n_a + n_b
     if math.comb(n, n_a) <= MAX_PERMUTATIONS:
-        masks = np.zeros((math.comb(n, n_a), n), dtype=bool)
-        for row, chosen in enumerate(itertools.combinations(range(n), n_a)):
-            masks[row, list(chosen)] = True
-        return masks
+        return _every_split(n_a, n)
     order = np.argsort(rng.random((MAX_PERMUTATIONS, n)), axis=1)
     masks = np.zeros((MAX_PERMUTATIONS, n), dtype=bool)
     np.put_along_axis(masks, order[:, :n_a], True, axis=1)
