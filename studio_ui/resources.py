@@ -123,6 +123,14 @@ def get_run_artifacts(root: str, run_id: str) -> dict[str, Any]:
     return load_run_artifacts(get_workspace(root).get(run_id))
 
 
+@st.cache_resource
+def get_study_scores(root: str, study_id: str) -> dict[str, Any]:
+    """A stored seed study's per-example scores (`study.records.load_scores`), read once: studies never change."""
+    from unlearn_core.study.records import load_scores
+
+    return load_scores(get_workspace(root).get(study_id))
+
+
 @st.cache_resource(show_spinner="Projecting the three models' outputs...")
 def get_comparison_view(data: DataRef, ref: ModelRef, root: str, run_id: str, projection: str):
     """A stored run's original / unlearned / retrained outputs on one shared projection, computed once

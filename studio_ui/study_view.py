@@ -21,13 +21,15 @@ from unlearn_core.data import SplitDataset
 from unlearn_core.run_records import RunRow
 from unlearn_core.serialize import to_jsonable
 from unlearn_core.store import Entry, Workspace
-from unlearn_core.study.records import REQUEST_FIELDS, load_scores, stored_noise_floor, studies_for
+from unlearn_core.study.records import REQUEST_FIELDS, stored_noise_floor, studies_for
 from unlearn_core.worker import RunRequest
 
 from . import jobs
 from .error_boundary import error_boundary
 from .labels import metric_label
+from .resources import get_study_scores
 from .run_list import run_status
+from .state import workspace_root
 from .study_charts import (
     BANDS_CAPTION,
     EPSILON_CAPTION,
@@ -234,7 +236,7 @@ def render_study(entry: Entry, data: SplitDataset, key: str) -> None:
 
         image_grid(data, data.train, indices, columns=N_EXAMPLES,
                    captions=[f"#{p['index']} · ε {_epsilon_text(p['epsilon'])}" for p in picked])
-        scores = load_scores(entry)
+        scores = get_study_scores(workspace_root(), entry.id)  # read once per study, not per rerun
         st.plotly_chart(examples_figure(scores, positions, [f"#{p['index']} (ε {_epsilon_text(p['epsilon'])})"
                                                             for p in picked]), key=f"{key}_examples")
         st.caption(EXAMPLES_CAPTION)
