@@ -8,6 +8,7 @@ fields, verdicts, F and per-example ε are computed exactly as a real study's wo
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,3 +99,16 @@ def tour_run(root: Path) -> str:
     record = unlearn_run(data, model, meta, SPEC, "del", get_method("del").config_cls(), seed=0, device=cpu,
                          workspace=Workspace(root))
     return record.entry.id
+
+
+def cancel_active_runs(workspace: Workspace, wait_s: float = 0.0) -> None:
+    """Ask every queued or running run of `workspace` to stop (a test's leftover worker processes would
+    load the machine for the tests after it), then wait up to `wait_s` for them to end."""
+    from unlearn_core import run_records
+
+    for row in run_records.list_runs(workspace):
+        if row.active:
+            run_records.request_cancel(workspace, row.id)
+    deadline = time.time() + wait_s
+    while time.time() < deadline and any(r.active for r in run_records.list_runs(workspace)):
+        time.sleep(1)

@@ -28,17 +28,12 @@ def app(tmp_path: Path) -> Iterator[AppTest]:
 
 
 def _cancel_active_runs(root: Path) -> None:
-    """Stop the worker processes a test left running (e.g. the tour's background seed study), so they
-    do not load the machine for the tests after it."""
-    from unlearn_core import run_records
+    """Stop the worker processes a test left running (e.g. the tour's background seed study)."""
+    from tests.study_fixture import cancel_active_runs
     from unlearn_core.store import Workspace
 
-    if not (root / "registry.sqlite").exists():
-        return
-    workspace = Workspace(root)
-    for row in run_records.list_runs(workspace):
-        if row.active:
-            run_records.request_cancel(workspace, row.id)
+    if (root / "registry.sqlite").exists():
+        cancel_active_runs(Workspace(root))
 
 
 @pytest.fixture

@@ -6,14 +6,13 @@ which starts a tracked study run (cancelled here at once)."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from tests.study_fixture import K, StudyWorkspace, build
+from tests.study_fixture import K, StudyWorkspace, build, cancel_active_runs
 from unlearn_core import run_records
 from unlearn_core.store import Workspace
 
@@ -120,9 +119,4 @@ def test_study_button_starts_a_tracked_study_run_with_its_cost(study_ws: StudyWo
         at.button(key=f"cmp_study_cancel_{row.id}").click().run()
         assert run_records.get(workspace, row.id).cancel_requested
     finally:
-        for r in run_records.list_runs(workspace):
-            if r.active:
-                run_records.request_cancel(workspace, r.id)
-        deadline = time.time() + 120
-        while any(r.active for r in run_records.list_runs(workspace)) and time.time() < deadline:
-            time.sleep(1)
+        cancel_active_runs(workspace, wait_s=120)

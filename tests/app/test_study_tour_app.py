@@ -5,14 +5,13 @@ a study of that request is stored it states the verdict against retraining's spr
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from tests.study_fixture import K, save_synthetic_study, tour_run
+from tests.study_fixture import K, cancel_active_runs, save_synthetic_study, tour_run
 from unlearn_core import run_records
 from unlearn_core.data import load_dataset
 from unlearn_core.methods import get_method
@@ -35,15 +34,6 @@ def _tour(root: Path, *, after_click: bool) -> AppTest:
     return at
 
 
-def _settle(workspace: Workspace) -> None:
-    for r in run_records.list_runs(workspace):
-        if r.active:
-            run_records.request_cancel(workspace, r.id)
-    deadline = time.time() + 120
-    while any(r.active for r in run_records.list_runs(workspace)) and time.time() < deadline:
-        time.sleep(1)
-
-
 @pytest.mark.slow  # cost: one DEL run (about 20 s) and a worker process, cancelled at once
 def test_tour_starts_its_study_after_the_verdict_and_shows_it_once_stored(tmp_path: Path) -> None:
     root = tmp_path / "workspace"
@@ -58,7 +48,7 @@ def test_tour_starts_its_study_after_the_verdict_and_shows_it_once_stored(tmp_pa
         assert row.request["config"] == workspace.get(run_id).info["config"]
         assert "tour_study_after_verdict" not in at.session_state  # started once, never again
     finally:
-        _settle(workspace)
+        cancel_active_runs(workspace, wait_s=120)
 
     summary = workspace.get(run_id).info
     save_synthetic_study(workspace, load_dataset("digits"), summary, "del",
