@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from unlearn_core.data import load_dataset  # noqa: E402
 from unlearn_core.inspect import cka_references, inspection_sample, layer_similarity, load_run  # noqa: E402
-from unlearn_core.models.defaults import obtain_model  # noqa: E402
-from unlearn_core.runs import unlearn_run  # noqa: E402
-from unlearn_core.store import Workspace  # noqa: E402
+from unlearn_core.runs.one_run import unlearn_run  # noqa: E402
+from unlearn_core.runs.start_model import obtain_model  # noqa: E402
+from unlearn_core.workspace.store import Workspace  # noqa: E402
 
 RESULT = Path(__file__).parent / "results" / "cka" / "references.json"
 CASES = (("digits", "class:3"), ("shapes", "class:3"))

@@ -6,7 +6,7 @@
     python benchmarks/run_benchmarks.py --render                 # rewrite results.md only
 
 Each table is stored as one JSON file, ``benchmarks/results/<suite>-<forget>.json`` (the table of
-`unlearn_core.bench.bench` plus when, where and how long it ran). ``results.md`` is then
+`unlearn_core.bench.sweep.bench` plus when, where and how long it ran). ``results.md`` is then
 regenerated *whole* from every stored table and the notes in ``benchmarks/results_template.md``
 (``{{table:<name>}}`` places a table, ``{{summary}}`` the avg-gap / time matrix of every
 table), so rerunning one table replaces that table and nothing else. ``--method`` reruns only those
@@ -36,7 +36,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from unlearn_core.bench import bench, retrain_floor, to_markdown  # noqa: E402
+from unlearn_core.bench.sweep import bench, retrain_floor, to_markdown  # noqa: E402
 from unlearn_core.data import load_dataset  # noqa: E402
 from unlearn_core.device import pick_device  # noqa: E402
 

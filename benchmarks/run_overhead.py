@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def _wait_done(workspace, run_ids: list[str], timeout_s: float = 1800.0) -> None:
-    from unlearn_core import run_records
+    import unlearn_core.runs.records as run_records
 
     end = time.time() + timeout_s
     while time.time() < end:
@@ -55,8 +55,8 @@ def main() -> int:
 
     import torch
 
-    from unlearn_core.store import Workspace
-    from unlearn_core.worker import RunRequest, run_tracked, start_run
+    from unlearn_core.runs.worker import RunRequest, run_tracked, start_run
+    from unlearn_core.workspace.store import Workspace
 
     torch.set_num_threads(args.threads)
     request = RunRequest(dataset="digits", forget=args.forget, method=args.method, device="cpu")

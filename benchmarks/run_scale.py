@@ -28,10 +28,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from unlearn_core.bench import bench, report_task, split_methods  # noqa: E402
+from unlearn_core.bench.executors import make_executor  # noqa: E402
+from unlearn_core.bench.sweep import bench, report_task, split_methods  # noqa: E402
 from unlearn_core.data import load_dataset  # noqa: E402
 from unlearn_core.device import pick_device  # noqa: E402
-from unlearn_core.executors import make_executor  # noqa: E402
 from unlearn_core.models.defaults import train_model  # noqa: E402
 from unlearn_core.recipes import recipe_for  # noqa: E402
 

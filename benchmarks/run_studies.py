@@ -29,7 +29,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from unlearn_core.bench import parse_variant, report_task  # noqa: E402
+from unlearn_core.bench.sweep import parse_variant, report_task  # noqa: E402
 from unlearn_core.data import load_dataset  # noqa: E402
 from unlearn_core.device import pick_device  # noqa: E402
 from unlearn_core.forget import resolve  # noqa: E402

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Install Unlearning Studio's dependencies with plain pip (torch is pinned; uv/poetry would
-# download gigabytes). --with-browser also installs Debian's Chromium for the browser tests;
-# --with-ray installs Ray (requirements-ray.txt) for `bench --executor ray`. Flags combine.
+# Install Unlearning Studio from this checkout with plain pip, at the tested versions of
+# constraints.txt (torch is the plain-pip build; uv/poetry would download gigabytes). The package
+# is installed editable with its app, test and dev extras, so `unlearn`, `unlearning-studio`,
+# `streamlit run app.py` and the worker processes all import this checkout.
+# --with-browser also installs Debian's Chromium for the browser tests; --with-ray installs Ray
+# for `--executor ray`. Flags combine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-WITH_BROWSER=0; WITH_RAY=0
+WITH_BROWSER=0; EXTRAS="app,test,dev"
 for flag in "$@"; do
     case "$flag" in
         --with-browser) WITH_BROWSER=1 ;;
-        --with-ray) WITH_RAY=1 ;;
+        --with-ray) EXTRAS="$EXTRAS,ray" ;;
         *) echo "install.sh: unknown flag $flag (use --with-browser, --with-ray)" >&2; exit 2 ;;
     esac
 done
@@ -17,7 +20,4 @@ if [[ $WITH_BROWSER == 1 ]] && ! command -v chromium >/dev/null 2>&1; then
     $SUDO apt-get update -q
     $SUDO apt-get install -y -q chromium
 fi
-python -m pip install -q -r requirements.txt
-if [[ $WITH_RAY == 1 ]]; then
-    python -m pip install -q -r requirements-ray.txt
-fi
+python -m pip install -q -c constraints.txt -e ".[$EXTRAS]"

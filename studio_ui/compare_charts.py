@@ -10,9 +10,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from unlearn_core.comparison import METRIC_HELP, ComparisonView
+from unlearn_core.inspect.overview import METRIC_HELP, ComparisonView
 from unlearn_core.metrics import at_chance
-from unlearn_core.runs import HEADLINE
+from unlearn_core.runs.one_run import HEADLINE
 
 from .charts import MODEL_COLORS, per_class_bars
 from .labels import MODEL_LABELS, format_value, metric_label

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
-from unlearn_core.errorlog import one_line, write_trace
+from unlearn_core.errors import one_line, write_trace
 
 from . import state
 

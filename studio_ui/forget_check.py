@@ -19,7 +19,7 @@ from typing import Any
 
 import streamlit as st
 
-from unlearn_core.store import Workspace
+from unlearn_core.workspace.store import Workspace
 
 from .labels import format_value
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from unlearn_core.runs import HEADLINE
+from unlearn_core.runs.one_run import HEADLINE
 
 from .labels import format_value, metric_label
 from .names import method_titles
@@ -15,7 +15,7 @@ from .names import method_titles
 
 def history_view(rows: pd.DataFrame, forget_name: Callable[[str], str],
                  gap_text: Callable[[str], str] | None = None) -> pd.DataFrame:
-    """`rows` (from `unlearn_core.comparison.history_rows`) as the table the Compare page shows.
+    """`rows` (from `unlearn_core.inspect.overview.history_rows`) as the table the Compare page shows.
 
     Each headline metric is one column "unlearned / retrained" in percent, so a run's distance to
     the reference reads in one cell; the CSV / JSON downloads keep the stored values. `gap_text`

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from unlearn_core.comparison import COMPARISON_HELP
+from unlearn_core.inspect.overview import COMPARISON_HELP
 from unlearn_core.inspect.relearn import RELEARN_LEVEL, relearn_summary
 
 from .compare_charts import comparison_values, mia_chance_note
@@ -96,7 +96,7 @@ def run_report_html(run_id: str, summary: dict[str, Any], metrics: pd.DataFrame,
     matrices, probe and relearn results.
 
     `forget_name` is the name the user gave the forget set (the title uses it; the spec stays in the text).
-    `noise_floor` (`study.records.stored_noise_floor`) puts retraining's own gap beside the run's;
+    `noise_floor` (`workspace.studies.stored_noise_floor`) puts retraining's own gap beside the run's;
     `study` (a stored seed study's result of the same method) adds its section and figures.
     """
     from .study_view import gap_headline

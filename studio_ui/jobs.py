@@ -13,9 +13,9 @@ from typing import Any
 
 import streamlit as st
 
-from unlearn_core import run_records
-from unlearn_core.run_records import RunRow
-from unlearn_core.worker import RunRequest, start_run
+import unlearn_core.runs.records as run_records
+from unlearn_core.runs.records import RunRow
+from unlearn_core.runs.worker import RunRequest, start_run
 
 from .resources import current_device, current_workspace
 from .state import DataRef, ModelRef, data_ref, model_ref
@@ -37,7 +37,7 @@ def request_for(spec: str, method: str, config: Any, *, seed: int, data: DataRef
 def external_request(spec: str, unlearned: str, *, seed: int) -> RunRequest:
     """The request that evaluates `unlearned` (a checkpoint unlearned elsewhere from the active model)
     on `spec` against the active model and the retrained oracle, like a method's run."""
-    from unlearn_core.external import METHOD
+    from unlearn_core.runs.external import METHOD
 
     return dataclasses.replace(request_for(spec, METHOD, None, seed=seed), unlearned=unlearned)
 

@@ -11,7 +11,7 @@ import math
 import numpy as np
 import streamlit as st
 
-from unlearn_core.comparison import METRIC_HELP
+from unlearn_core.inspect.overview import METRIC_HELP
 
 # Friendly names (stored keys on the left): the per-model metrics keep the library's labels
 # (METRIC_HELP, also in the CLI's docs), the comparison measures get theirs here.

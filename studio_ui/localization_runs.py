@@ -19,7 +19,7 @@ from safetensors.torch import load_file
 from unlearn_core.forget import ForgetSet
 from unlearn_core.methods import resolved_defaults
 from unlearn_core.models import ModelMeta
-from unlearn_core.store import Workspace, load_run_artifacts
+from unlearn_core.workspace.store import Workspace, load_run_artifacts
 
 MASK_FILE = "mask.safetensors"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from unlearn_core.store import Entry
+from unlearn_core.workspace.store import Entry
 
 
 def retrained_without(info: Mapping[str, Any]) -> str | None:

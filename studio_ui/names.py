@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from unlearn_core.store import Entry, Workspace
+from unlearn_core.workspace.store import Entry, Workspace
 
 SCRATCH_DIR = "forget_indices"  # picked / selected indices that were used but not saved under a name
 # The one name of a model unlearned elsewhere and uploaded (method id "external"): run titles, tables, reports
@@ -23,8 +23,8 @@ EXTERNAL_TITLE = "Unlearned elsewhere (external checkpoint)"  # the phrase Compa
 def method_titles(*, short: bool = False) -> dict[str, str]:
     """Method id -> the title every page shows (the registry's; `short`: without its parenthesised gloss),
     with the uploaded-checkpoint pseudo-method "external" under `EXTERNAL_TITLE`."""
-    from unlearn_core.external import METHOD as EXTERNAL
     from unlearn_core.methods import list_methods
+    from unlearn_core.runs.external import METHOD as EXTERNAL
 
     titles = {m.name: m.title.split(" (")[0] if short else m.title for m in list_methods()}
     titles[EXTERNAL] = EXTERNAL_TITLE

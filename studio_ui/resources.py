@@ -12,7 +12,7 @@ from unlearn_core.data import SplitDataset, load_dataset
 from unlearn_core.device import pick_device
 from unlearn_core.models import ModelMeta, SplitClassifier, load_checkpoint
 from unlearn_core.models.defaults import check_compatible, load_default
-from unlearn_core.store import Workspace
+from unlearn_core.workspace.store import Workspace
 
 from .state import DataRef, ModelRef, data_ref, device_choice, model_ref, workspace_root
 
@@ -28,7 +28,7 @@ def get_workspace(root: str) -> Workspace:
 
     Opening never deletes anything (a workspace someone sent you is read, not cleaned): removing a
     crash's leftovers is `python -m unlearn_core runs --clean`, which says what it removes."""
-    from unlearn_core.run_records import settle
+    from unlearn_core.runs.records import settle
 
     workspace = Workspace(root)
     settle(workspace)
@@ -109,7 +109,7 @@ def get_mask(data: DataRef, ref: ModelRef, root: str, spec: str, localizer: str,
 @st.cache_resource(show_spinner="Loading the run's models...")
 def get_run_models(root: str, run_id: str) -> tuple[SplitClassifier, SplitClassifier | None]:
     """A stored run's unlearned model and its retrained oracle (None if no longer stored), loaded once."""
-    from unlearn_core.comparison import run_models
+    from unlearn_core.runs.one_run import run_models
 
     workspace = get_workspace(root)
     return run_models(workspace, workspace.get(run_id))
@@ -118,15 +118,15 @@ def get_run_models(root: str, run_id: str) -> tuple[SplitClassifier, SplitClassi
 @st.cache_resource
 def get_run_artifacts(root: str, run_id: str) -> dict[str, Any]:
     """A stored run's artifacts (flat '/'-joined keys, `store.load_run_artifacts`), read once: runs never change."""
-    from unlearn_core.store import load_run_artifacts
+    from unlearn_core.workspace.store import load_run_artifacts
 
     return load_run_artifacts(get_workspace(root).get(run_id))
 
 
 @st.cache_resource
 def get_study_scores(root: str, study_id: str) -> dict[str, Any]:
-    """A stored seed study's per-example scores (`study.records.load_scores`), read once: studies never change."""
-    from unlearn_core.study.records import load_scores
+    """A stored seed study's per-example scores (`workspace.studies.load_scores`), read once: studies never change."""
+    from unlearn_core.workspace.studies import load_scores
 
     return load_scores(get_workspace(root).get(study_id))
 
@@ -135,7 +135,7 @@ def get_study_scores(root: str, study_id: str) -> dict[str, Any]:
 def get_comparison_view(data: DataRef, ref: ModelRef, root: str, run_id: str, projection: str):
     """A stored run's original / unlearned / retrained outputs on one shared projection, computed once
     per (dataset, original model, workspace, run, projection): everything it depends on is in its key."""
-    from unlearn_core.comparison import comparison_view
+    from unlearn_core.inspect.overview import comparison_view
 
     dataset = get_dataset(data)
     original, _ = get_model(data, ref, root)

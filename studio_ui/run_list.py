@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from unlearn_core.run_records import RunRow
+from unlearn_core.runs.records import RunRow
 
 from . import jobs, state
 from .error_boundary import error_boundary

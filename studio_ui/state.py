@@ -10,6 +10,8 @@ from typing import Any
 
 import streamlit as st
 
+from studio_ui.navigation import page_file
+
 DEFAULT_DATASET = "digits"
 SELECTION_FILE = "studio_selection.json"  # the last dataset, model and forget set, restored after a reload
 
@@ -168,7 +170,7 @@ def open_in_compare(run_id: str) -> None:
     remember_run(run_id)
     st.session_state["compare_run"] = run_id  # the run picker's key: Compare shows this run
     st.session_state["compare_scroll_top"] = True
-    st.switch_page("app_pages/compare.py")
+    st.switch_page(page_file("compare"))
 
 
 def remember_run(run_id: str) -> None:

@@ -16,13 +16,13 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from unlearn_core import run_records
+import unlearn_core.runs.records as run_records
 from unlearn_core.data import SplitDataset
-from unlearn_core.run_records import RunRow
+from unlearn_core.runs.records import RunRow
+from unlearn_core.runs.worker import RunRequest
 from unlearn_core.serialize import to_jsonable
-from unlearn_core.store import Entry, Workspace
-from unlearn_core.study.records import REQUEST_FIELDS, stored_noise_floor, studies_for
-from unlearn_core.worker import RunRequest
+from unlearn_core.workspace.store import Entry, Workspace
+from unlearn_core.workspace.studies import REQUEST_FIELDS, stored_noise_floor, studies_for
 
 from . import jobs
 from .error_boundary import error_boundary

@@ -18,8 +18,9 @@ from typing import Any
 
 from .labels import format_duration, format_value
 from .names import method_title
+from .shipped_files import TOUR_BENCHMARK
 
-BENCH_FILE = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "digits-class_3.json"
+BENCH_FILE = TOUR_BENCHMARK
 PRODUCTION_RETRAIN_H = 10  # the illustration: a production model that takes 10 hours to retrain
 
 

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from unlearn_core.data import SplitDataset
-from unlearn_core.external import load_external
 from unlearn_core.models import ModelMeta, load_checkpoint
 from unlearn_core.models.defaults import check_compatible
+from unlearn_core.runs.external import load_external
 
 
 def safe_file_name(name: str) -> str:

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 import streamlit as st
 
+from studio_ui.navigation import page_file
 from unlearn_core.data import Split, SplitDataset
 
 from .charts import image_to_uint8, upscale
@@ -67,7 +68,7 @@ def require_forget_set(data: SplitDataset):
     selection = state.forget_selection()
     if selection is None:
         st.info("Choose a forget set first.")
-        st.page_link("app_pages/forget_set.py", label="Go to Forget set", icon=":material/playlist_remove:")
+        st.page_link(page_file("forget_set"), label="Go to Forget set", icon=":material/playlist_remove:")
         st.stop()
     with user_errors("The active forget set does not fit this dataset"):
         forget = resolve(selection.spec, data)

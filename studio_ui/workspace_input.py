@@ -11,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from unlearn_core.store import Workspace, WorkspaceError, check_workspace_root
+from unlearn_core.workspace.store import Workspace, WorkspaceError, check_workspace_root
 
 from . import state
 

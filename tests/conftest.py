@@ -43,7 +43,7 @@ def _no_rng_leak():
 
 @pytest.fixture(scope="session")
 def shipped_digits() -> tuple[SplitClassifier, ModelMeta]:
-    """The shipped default digits model (assets/, made by `make-assets`): loaded, never trained here."""
+    """The shipped default digits model (unlearn_core/assets/, made by `make-assets`): loaded, never trained here."""
     from unlearn_core.models import load_checkpoint
     from unlearn_core.models.defaults import default_checkpoint_path
 
@@ -142,12 +142,12 @@ def digits_external_run(tmp_path_factory: pytest.TempPathFactory):
     """
     import copy
 
-    from unlearn_core.external import evaluate_external
-    from unlearn_core.fingerprint import data_fingerprint
     from unlearn_core.forget import resolve
     from unlearn_core.models.defaults import load_default
-    from unlearn_core.runs import retrain_key
-    from unlearn_core.store import Workspace
+    from unlearn_core.runs.external import evaluate_external
+    from unlearn_core.runs.one_run import retrain_key
+    from unlearn_core.workspace.fingerprint import data_fingerprint
+    from unlearn_core.workspace.store import Workspace
 
     root = tmp_path_factory.mktemp("external_run") / "workspace"
     workspace = Workspace(root)

@@ -15,15 +15,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from unlearn_core.bench_tasks import BenchTask, TaskResult
+from unlearn_core.bench.tasks import BenchTask, TaskResult
 from unlearn_core.data import SplitDataset, load_dataset
 from unlearn_core.forget import resolve
 from unlearn_core.methods import MethodConfig, get_method
 from unlearn_core.models.defaults import load_default
-from unlearn_core.runs import unlearn_run
-from unlearn_core.store import Entry, Workspace
-from unlearn_core.study.records import REQUEST_FIELDS, save_study, study_key
+from unlearn_core.runs.one_run import unlearn_run
 from unlearn_core.study.seed_study import summarize_study
+from unlearn_core.workspace.store import Entry, Workspace
+from unlearn_core.workspace.studies import REQUEST_FIELDS, save_study, study_key
 
 K = 4
 SPEC = "class:3"
@@ -104,7 +104,7 @@ def tour_run(root: Path) -> str:
 def cancel_active_runs(workspace: Workspace, wait_s: float = 0.0) -> None:
     """Ask every queued or running run of `workspace` to stop (a test's leftover worker processes would
     load the machine for the tests after it), then wait up to `wait_s` for them to end."""
-    from unlearn_core import run_records
+    import unlearn_core.runs.records as run_records
 
     for row in run_records.list_runs(workspace):
         if row.active:

@@ -1,5 +1,5 @@
 """`python -m unlearn_core ...`: the headless command line."""
 
-from .cli import main
+from unlearn_core.cli import main
 
 raise SystemExit(main())

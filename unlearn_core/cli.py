@@ -21,13 +21,13 @@ from typing import Any
 
 import torch
 
-from .data import list_datasets, load_dataset
-from .device import pick_device
-from .errorlog import one_line, write_trace
-from .models import load_checkpoint, model_options, save_checkpoint
-from .options import split_pairs
-from .progress import Cancelled, ProgressEvent
-from .train import TrainingDiverged, accuracy, per_class_accuracy, predict_logits
+from unlearn_core.data import list_datasets, load_dataset
+from unlearn_core.device import pick_device
+from unlearn_core.errors import one_line, write_trace
+from unlearn_core.models import load_checkpoint, model_options, save_checkpoint
+from unlearn_core.options import split_pairs
+from unlearn_core.progress import Cancelled, ProgressEvent
+from unlearn_core.train import TrainingDiverged, accuracy, per_class_accuracy, predict_logits
 
 
 class CliError(Exception):
@@ -43,8 +43,8 @@ class _Parser(argparse.ArgumentParser):
 
 def _seed(text: str) -> int:
     """argparse type of --seed: an integer from 0 to 2**32 - 1 (refused here, not after the training)."""
-    from .options import parse_int
-    from .worker import check_seed
+    from unlearn_core.options import parse_int
+    from unlearn_core.runs.worker import check_seed
 
     try:
         return check_seed(parse_int(text), "the seed")
@@ -62,7 +62,7 @@ def _device_name(text: str) -> str:
 def _model_bytes(data, arch: str, arch_options: dict[str, Any]) -> int:
     """The size of the model about to be trained, from a shapes-only build (no memory), which also
     refuses, before any training, an option the architecture cannot take."""
-    from .models import build_model
+    from unlearn_core.models import build_model
 
     c, h, _ = data.input_shape
     with torch.device("meta"):
@@ -91,7 +91,7 @@ def _load_data(args: argparse.Namespace):
 
 def _workspace(root: str | None):
     """The workspace at `root`, checked writable now (before the expensive step that will store in it)."""
-    from .store import Workspace
+    from unlearn_core.workspace.store import Workspace
 
     workspace = Workspace(root)
     workspace.check_writable()
@@ -131,7 +131,7 @@ def _stderr_progress(enabled: bool):
 
 
 def _emit(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:
-    from .serialize import to_jsonable
+    from unlearn_core.serialize import to_jsonable
 
     if getattr(args, "json", False):
         print(json.dumps(to_jsonable(payload)))
@@ -151,7 +151,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def cmd_methods(args: argparse.Namespace) -> int:
-    from .methods import config_schema, list_methods
+    from unlearn_core.methods import config_schema, list_methods
 
     rows = [
         {
@@ -168,8 +168,8 @@ def cmd_methods(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .models.defaults import train_model
-    from .recipes import recipe_for
+    from unlearn_core.models.defaults import train_model
+    from unlearn_core.recipes import recipe_for
 
     out = Path(args.out) if args.out is not None else None
     if out is not None:
@@ -183,7 +183,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
     size = _model_bytes(data, args.model, arch_options)
     if out is not None or workspace is not None:
-        from .fs_policy import check_free_space
+        from unlearn_core.fs_policy import check_free_space
 
         check_free_space(workspace.root if workspace is not None else out.parent, 2 * size,
                          f"storing the {args.model} model")
@@ -206,7 +206,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .models.defaults import check_compatible, load_default
+    from unlearn_core.models.defaults import check_compatible, load_default
 
     data = _load_data(args)
     device = pick_device(args.device)
@@ -227,18 +227,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _config(method: str, sets: list[str] | None):
-    from .methods import config_from_strings, get_method
+    from unlearn_core.methods import config_from_strings, get_method
 
     info = get_method(method)
     return config_from_strings(info.config_cls, split_pairs(sets, "--set"))
 
 
 def cmd_unlearn(args: argparse.Namespace) -> int:
-    from .forget import resolve
-    from .methods import get_method
-    from .models.defaults import obtain_model
-    from .runs import check_supported, unlearn_run
-    from .worker import RunRequest, run_tracked, title_for
+    from unlearn_core.forget import resolve
+    from unlearn_core.methods import get_method
+    from unlearn_core.runs.one_run import check_supported, unlearn_run
+    from unlearn_core.runs.start_model import obtain_model
+    from unlearn_core.runs.worker import RunRequest, run_tracked, title_for
 
     data = _load_data(args)
     config = _config(args.method, args.set)
@@ -279,8 +279,8 @@ def cmd_unlearn(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from . import run_records
-    from .store import Workspace
+    import unlearn_core.runs.records as run_records
+    from unlearn_core.workspace.store import Workspace
 
     workspace = Workspace(args.workspace)
     if args.clean or args.dry_run:  # housekeeping only when asked: listing never deletes
@@ -306,15 +306,15 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from .store import Workspace
-    from .worker import execute
+    from unlearn_core.runs.worker import execute
+    from unlearn_core.workspace.store import Workspace
 
     return execute(Workspace(args.workspace), args.run_id)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import bench, report_task, split_methods, to_markdown
-    from .executors import make_executor
+    from unlearn_core.bench.executors import make_executor
+    from unlearn_core.bench.sweep import bench, report_task, split_methods, to_markdown
 
     executor = make_executor(  # first, so a missing Ray is said before any data is loaded
         args.executor, address=args.address, ray_cpus=args.ray_cpus, task_cpus=args.task_cpus,
@@ -339,11 +339,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_study(args: argparse.Namespace) -> int:
     """A seed study: K unlearned runs against K retrained models, judged against retraining's spread."""
-    from .bench import report_task
-    from .executors import make_executor
-    from .models.defaults import obtain_model
-    from .study.seed_study import check_k, run_study
-    from .study.text import study_text
+    from unlearn_core.bench.executors import make_executor
+    from unlearn_core.bench.sweep import report_task
+    from unlearn_core.runs.start_model import obtain_model
+    from unlearn_core.study.seed_study import check_k, run_study
+    from unlearn_core.study.text import study_text
 
     check_k(args.seeds)
     executor = make_executor(  # first, so a missing Ray is said before any data is loaded
@@ -366,7 +366,7 @@ def cmd_study(args: argparse.Namespace) -> int:
 
 
 def cmd_make_assets(args: argparse.Namespace) -> int:
-    from .models.defaults import DEFAULT_MODELS, make_default
+    from unlearn_core.models.defaults import DEFAULT_MODELS, make_default
 
     device = pick_device(args.device)
     names = [args.dataset] if args.dataset else list(DEFAULT_MODELS)
@@ -380,8 +380,8 @@ def cmd_make_assets(args: argparse.Namespace) -> int:
 
 def cmd_inspect(args: argparse.Namespace) -> int:
     """Layer CKA, prediction matrices, linear probe and relearn test of a stored run."""
-    from .inspect import inspect_run, load_run, run_dataset, run_original, summary_text
-    from .store import Workspace
+    from unlearn_core.inspect import inspect_run, load_run, run_dataset, run_original, summary_text
+    from unlearn_core.workspace.store import Workspace
 
     if not Path(args.workspace).is_dir():
         raise CliError(f"workspace {args.workspace} does not exist")
@@ -393,7 +393,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     run = load_run(workspace, args.run, original, data)
     text = ""
     if args.versus:  # checked before the long inspection: a wrong B fails at once
-        from .inspect.versus import comparable, study_of, study_versus, versus_inspection, versus_text
+        from unlearn_core.inspect.versus import comparable, study_of, study_versus, versus_inspection, versus_text
 
         other = workspace.get(args.versus)
         if other.kind != "run" or other.id == run.entry.id:
@@ -415,9 +415,9 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 def cmd_evaluate_external(args: argparse.Namespace) -> int:
     """Evaluate a checkpoint unlearned elsewhere like a studio run; stored with method "external"."""
-    from .external import evaluate_external, load_external
-    from .models.defaults import obtain_model
-    from .store import Workspace
+    from unlearn_core.runs.external import evaluate_external, load_external
+    from unlearn_core.runs.start_model import obtain_model
+    from unlearn_core.workspace.store import Workspace
 
     data = _load_data(args)
     device = pick_device(args.device)
@@ -560,7 +560,7 @@ def build_parser() -> argparse.ArgumentParser:
     compared_run(p, checkpoint_help="the original model the checkpoint was unlearned from")
     p.set_defaults(fn=cmd_evaluate_external)
 
-    p = sub.add_parser("make-assets", help="train the shipped default models into assets/")
+    p = sub.add_parser("make-assets", help="train the shipped default models into unlearn_core/assets/")
     common(p, dataset=False)
     p.add_argument("--dataset", help="only this built-in dataset")
     p.set_defaults(fn=cmd_make_assets)
@@ -601,7 +601,7 @@ def main(argv: list[str] | None = None) -> int:
     except (CliError, ValueError, Cancelled, TrainingDiverged) as err:  # WorkspaceError is a ValueError
         return _fail(err)
     except sqlite3.Error as err:
-        from .store import registry_error
+        from unlearn_core.workspace.store import registry_error
 
         return _fail(registry_error(Path(getattr(args, "workspace", None) or "workspace"), err))
     except OSError as err:

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import SplitDataset
-from .options import parse_float, parse_int
+from unlearn_core.data import SplitDataset
+from unlearn_core.options import parse_float, parse_int
 
 KINDS = ("class", "random", "indices", "concept", "flag")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from .train import TrainConfig
+from unlearn_core.train import TrainConfig
 
 # (dataset, architecture) -> recipe. Unlisted pairs use GENERIC_RECIPE.
 RECIPES: dict[tuple[str, str], TrainConfig] = {

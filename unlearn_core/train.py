@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .device import on_device
-from .progress import ProgressEvent, ProgressFn, StopFn, check_stop, never_stop, no_progress
+from unlearn_core.device import on_device
+from unlearn_core.progress import ProgressEvent, ProgressFn, StopFn, check_stop, never_stop, no_progress
 
 BATCH_PROGRESS_S = 1.0  # within an epoch, report progress at most this often (a live bar on long epochs)
 

@@ -30,7 +30,7 @@ def app(tmp_path: Path) -> Iterator[AppTest]:
 def _cancel_active_runs(root: Path) -> None:
     """Stop the worker processes a test left running (e.g. the tour's background seed study)."""
     from tests.study_fixture import cancel_active_runs
-    from unlearn_core.store import Workspace
+    from unlearn_core.workspace.store import Workspace
 
     if (root / "registry.sqlite").exists():
         cancel_active_runs(Workspace(root))
@@ -44,8 +44,8 @@ def wait_for_jobs():
 
 def _wait_for_jobs(at: AppTest, timeout: float = 600) -> None:
     """Wait until no run of the app's workspace is queued or running (they run in worker processes)."""
-    from unlearn_core import run_records
-    from unlearn_core.store import Workspace
+    import unlearn_core.runs.records as run_records
+    from unlearn_core.workspace.store import Workspace
 
     workspace = Workspace(at.session_state["workspace_root"])
     deadline = time.time() + timeout

@@ -13,7 +13,7 @@ SECTIONS = ("Layer by layer: is it gone from the representation?", "Where the fo
 
 def _open_compare(app: AppTest, root: Path) -> AppTest:
     app.session_state["workspace_root"] = str(root)
-    app.switch_page("app_pages/compare.py").run()
+    app.switch_page("studio_ui/app_pages/compare.py").run()
     assert not app.exception, app.exception
     assert not app.error, [e.value for e in app.error]
     return app

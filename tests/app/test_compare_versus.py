@@ -23,7 +23,7 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory) -> StudyWorkspace:
     """Two fine-tune runs on digits class:3 (1 and 2 epochs) with a synthetic study of each."""
     from unlearn_core.data import load_dataset
     from unlearn_core.methods import get_method
-    from unlearn_core.store import Workspace
+    from unlearn_core.workspace.store import Workspace
 
     ws = build(tmp_path_factory.mktemp("versus_app") / "workspace")
     workspace = Workspace(ws.root)
@@ -53,13 +53,13 @@ def _ok(at: AppTest) -> AppTest:
 def test_the_chosen_run_stays_after_visiting_another_page(two_runs: StudyWorkspace) -> None:
     # the run Compare opens with is the newest (or the last one opened from Unlearn); the user picks the other
     at = _app(two_runs.root, compare_runs=[two_runs.plain_run])
-    _ok(at.switch_page("app_pages/compare.py").run())
+    _ok(at.switch_page("studio_ui/app_pages/compare.py").run())
     picker = at.selectbox(key="compare_run")
     assert picker.value == two_runs.plain_run
     picker.set_value(two_runs.studied_run).run()
     _ok(at)
-    _ok(at.switch_page("app_pages/home.py").run())  # another page: Streamlit drops the picker's widget state
-    _ok(at.switch_page("app_pages/compare.py").run())
+    _ok(at.switch_page("studio_ui/app_pages/home.py").run())  # another page: Streamlit drops the picker's widget state
+    _ok(at.switch_page("studio_ui/app_pages/compare.py").run())
     assert at.selectbox(key="compare_run").value == two_runs.studied_run
 
 
@@ -69,7 +69,7 @@ def test_relearn_figures_on_the_page_are_the_reports(digits_external_run) -> Non
 
     root, run_id = digits_external_run
     at = _app(root, compare_run=run_id)
-    _ok(at.switch_page("app_pages/compare.py").run())
+    _ok(at.switch_page("studio_ui/app_pages/compare.py").run())
     at.button(key="insp_relearn_run").click().run()
     _ok(at)
     table = next(f.value for f in at.dataframe if "steps to relearn" in " ".join(f.value.columns))
@@ -81,7 +81,7 @@ def test_relearn_figures_on_the_page_are_the_reports(digits_external_run) -> Non
         assert row["steps to relearn"] == summary[who]["steps_text"]
         assert row["forget accuracy after relearning"] == summary[who]["final_text"]
     info = at.session_state["compare_run"]
-    from unlearn_core.store import Workspace
+    from unlearn_core.workspace.store import Workspace
 
     s = Workspace(root).get(info).info
     report = run_report_html(run_id, s, __import__("pandas").DataFrame({"metric": []}), [],
@@ -93,12 +93,12 @@ def test_relearn_figures_on_the_page_are_the_reports(digits_external_run) -> Non
 
 
 def test_a_vs_b_table_matrices_projection_and_disagreement(two_runs: StudyWorkspace) -> None:
-    from unlearn_core.store import Workspace
+    from unlearn_core.workspace.store import Workspace
 
     workspace = Workspace(two_runs.root)
     a, b = (workspace.get(r).info for r in (two_runs.studied_run, two_runs.plain_run))
     at = _app(two_runs.root, compare_run=two_runs.studied_run)
-    _ok(at.switch_page("app_pages/compare.py").run())
+    _ok(at.switch_page("studio_ui/app_pages/compare.py").run())
     picker = at.selectbox(key="compare_run_b")
     assert picker.options[1:] == [two_runs.plain_run] or two_runs.plain_run in str(picker.options)
     picker.set_value(two_runs.plain_run).run()

@@ -23,7 +23,7 @@ def _folder(root: Path, name: str, bright: bool, n: int = 24) -> None:
 def test_concept_probes_from_folders(app: AppTest, tmp_path: Path) -> None:
     _folder(tmp_path / "concepts", "bar", bright=True)
     _folder(tmp_path / "concepts", "negatives", bright=False)
-    app.switch_page("app_pages/concepts.py").run()
+    app.switch_page("studio_ui/app_pages/concepts.py").run()
     app.text_input(key="concept_folder").input(str(tmp_path / "missing")).run()
     app.button(key="concept_folder_build").click().run()
     assert not app.exception, app.exception

@@ -15,7 +15,7 @@ def sidebar_text(at: AppTest) -> str:
 
 
 def saved_sets(at: AppTest) -> list:
-    from unlearn_core.store import Workspace
+    from unlearn_core.workspace.store import Workspace
 
     return Workspace(at.session_state["workspace_root"]).list("forget_set")
 
@@ -29,7 +29,7 @@ def test_home_page_opens_with_three_ways_in(app: AppTest) -> None:
 
 
 def test_sidebar_shows_the_forget_set_in_the_same_run(app: AppTest) -> None:
-    app.switch_page("app_pages/forget_set.py").run()
+    app.switch_page("studio_ui/app_pages/forget_set.py").run()
     app.multiselect[0].select(3).run()
     app.button(key="use_classes").click().run()
     assert "Forget set: **class 3**" in sidebar_text(app)  # not one rerun behind
@@ -37,7 +37,7 @@ def test_sidebar_shows_the_forget_set_in_the_same_run(app: AppTest) -> None:
 
 
 def test_picked_counter_counts_every_tick(app: AppTest) -> None:
-    app.switch_page("app_pages/forget_set.py").run()
+    app.switch_page("studio_ui/app_pages/forget_set.py").run()
     for i in (0, 1, 2):
         app.checkbox(key=f"pick_digits_{i}").check().run()
     assert {m.label: m.value for m in app.metric}["Picked"] == "3"
@@ -48,7 +48,7 @@ def test_picked_counter_counts_every_tick(app: AppTest) -> None:
 
 
 def test_saving_names_the_active_set_and_lists_it_at_once(app: AppTest) -> None:
-    app.switch_page("app_pages/forget_set.py").run()
+    app.switch_page("studio_ui/app_pages/forget_set.py").run()
     app.multiselect[0].select(3).run()
     app.button(key="use_classes").click().run()
     name_box = next(t for t in app.text_input if t.label == "Name")
@@ -65,15 +65,15 @@ def test_saving_names_the_active_set_and_lists_it_at_once(app: AppTest) -> None:
 def test_model_source_survives_a_visit_to_another_page(app: AppTest) -> None:
     from studio_ui.state import DataRef, ModelRef
     from unlearn_core.models.defaults import load_default
-    from unlearn_core.store import Workspace
+    from unlearn_core.workspace.store import Workspace
 
     model, meta = load_default("digits", device=torch.device("cpu"))
     entry = Workspace(app.session_state["workspace_root"]).save_model(model, meta, "my model")
-    app.switch_page("app_pages/model_data.py").run()
+    app.switch_page("studio_ui/app_pages/model_data.py").run()
     app.radio(key="model_source").set_value("From the workspace").run()
     assert app.session_state["model_ref"] == ModelRef("workspace", entry.id)
-    app.switch_page("app_pages/forget_set.py").run()
-    app.switch_page("app_pages/model_data.py").run()
+    app.switch_page("studio_ui/app_pages/forget_set.py").run()
+    app.switch_page("studio_ui/app_pages/model_data.py").run()
     assert app.radio(key="model_source").value == "From the workspace"
     assert app.session_state["model_ref"] == ModelRef("workspace", entry.id)  # not silently the default
     assert app.session_state["data_ref"] == DataRef("digits")
@@ -81,7 +81,7 @@ def test_model_source_survives_a_visit_to_another_page(app: AppTest) -> None:
 
 @pytest.mark.slow  # cost: builds the shapes data
 def test_dataset_switch_shows_in_the_sidebar_at_once(app: AppTest) -> None:
-    app.switch_page("app_pages/model_data.py").run()
+    app.switch_page("studio_ui/app_pages/model_data.py").run()
     app.selectbox(key="dataset_choice").select("shapes").run()
     assert not app.exception, app.exception
     assert "Dataset: **shapes**" in sidebar_text(app)
@@ -89,7 +89,7 @@ def test_dataset_switch_shows_in_the_sidebar_at_once(app: AppTest) -> None:
 
 def test_unlearn_preselects_del_and_says_what_is_wrong(app: AppTest) -> None:
     app.session_state["forget_selection"] = ForgetSelection("class:3", "the threes")
-    app.switch_page("app_pages/unlearn.py").run()
+    app.switch_page("studio_ui/app_pages/unlearn.py").run()
     method = next(s for s in app.selectbox if s.label == "Method")
     assert method.value == "del"
     assert "Retrain (oracle): the reference, not an unlearning method" in method.options

@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from studio_ui.state import ForgetSelection
 from unlearn_core.models.defaults import default_checkpoint_path
-from unlearn_core.store import Workspace
+from unlearn_core.workspace.store import Workspace
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def _unlearn_page(app: AppTest, root: Path) -> AppTest:
     app.session_state["workspace_root"] = str(root)
     app.session_state["forget_selection"] = ForgetSelection("class:3", "class 3")
-    app.switch_page("app_pages/unlearn.py").run()
+    app.switch_page("studio_ui/app_pages/unlearn.py").run()
     assert not app.exception, app.exception
     return app
 

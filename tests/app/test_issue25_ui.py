@@ -17,7 +17,7 @@ def _use_forget_set(app: AppTest, spec: str, description: str) -> None:
 def test_del_form_shows_resolved_auto_values(app: AppTest) -> None:
     """DEL's budget / epochs / lr / batch size read "auto (value)" for the forget set, never 0."""
     _use_forget_set(app, "class:3", "class 3")
-    app.switch_page("app_pages/unlearn.py").run()
+    app.switch_page("studio_ui/app_pages/unlearn.py").run()
     assert not app.exception, app.exception
     fields = {n.label: n for n in app.number_input}
     assert fields["budget"].value is None
@@ -32,7 +32,7 @@ def test_del_form_shows_resolved_auto_values(app: AppTest) -> None:
 
 def test_concept_poisoning_form_has_no_minus_one(app: AppTest) -> None:
     _use_forget_set(app, "class:3", "class 3")
-    app.switch_page("app_pages/unlearn.py").run()
+    app.switch_page("studio_ui/app_pages/unlearn.py").run()
     app.selectbox[[s.label for s in app.selectbox].index("Method")].select("concept_poisoning").run()
     assert not app.exception, app.exception
     donor = {n.label: n for n in app.number_input}["donor_class"]
@@ -43,7 +43,7 @@ def test_benchmarks_page_reads_cleanly(app: AppTest) -> None:
     """No raw HTML comment, tables that wrap to their column, methods by their registry titles."""
     from unlearn_core.methods import list_methods
 
-    app.switch_page("app_pages/benchmarks.py").run()
+    app.switch_page("studio_ui/app_pages/benchmarks.py").run()
     assert not app.exception, app.exception
     text = "\n".join(m.value for m in app.markdown)
     assert "<!--" not in text and "-->" not in text
@@ -61,7 +61,7 @@ def test_forget_every_red_updates_the_sidebar_at_once(app: AppTest) -> None:
     from studio_ui.state import DataRef
 
     app.session_state["data_ref"] = DataRef("shapes")
-    app.switch_page("app_pages/concepts.py").run()
+    app.switch_page("studio_ui/app_pages/concepts.py").run()
     assert not app.exception, app.exception
     value = next(s for s in app.selectbox if s.label == "Value")
     value.select("red").run()
@@ -76,7 +76,7 @@ def test_selection_survives_a_reload(app: AppTest) -> None:
     """After a reload (a new session on the same workspace) the dataset, model and forget set are restored."""
     import streamlit as st
 
-    app.switch_page("app_pages/forget_set.py").run()
+    app.switch_page("studio_ui/app_pages/forget_set.py").run()
     app.multiselect[0].select(3).run()
     app.button(key="use_classes").click().run()
     assert app.session_state["forget_selection"].spec == "class:3"
@@ -109,14 +109,14 @@ def test_workspace_oracle_is_never_picked_silently(app: AppTest) -> None:
     import torch
 
     from unlearn_core.models.defaults import load_default
-    from unlearn_core.store import Workspace
+    from unlearn_core.workspace.store import Workspace
 
     workspace = Workspace(app.session_state["workspace_root"])
     model, meta = load_default("digits", device=torch.device("cpu"))
     workspace.save_model(model, meta, "small_cnn on digits seed 0")
     workspace.save_model(model, meta, "retrain digits class:3 seed 0", info={"forget": "class:3"})  # newest
 
-    app.switch_page("app_pages/model_data.py").run()
+    app.switch_page("studio_ui/app_pages/model_data.py").run()
     app.radio(key="model_source").set_value("From the workspace").run()
     assert not app.exception, app.exception
     picker = next(s for s in app.selectbox if s.label == "Stored model")
@@ -133,7 +133,7 @@ def _slider(app: AppTest, label: str):
 def test_localization_starts_at_the_budget_del_uses(app: AppTest) -> None:
     """A sample forget set: DEL resolves 0.10, so the page starts there (not at the paper's 0.30)."""
     _use_forget_set(app, "random:0.1", "random 10%")
-    app.switch_page("app_pages/localization.py").run()
+    app.switch_page("studio_ui/app_pages/localization.py").run()
     assert not app.exception, app.exception
     assert _slider(app, "Budget").value == 0.10
     assert any("DEL's auto budget" in c.value for c in app.caption)
@@ -149,7 +149,7 @@ def test_localization_shows_the_mask_a_del_run_used(app: AppTest) -> None:
     from unlearn_core.localize import localize
     from unlearn_core.models import state_digest
     from unlearn_core.models.defaults import load_default
-    from unlearn_core.store import Workspace
+    from unlearn_core.workspace.store import Workspace
 
     data = load_dataset("digits")
     model, meta = load_default("digits", device=torch.device("cpu"))
@@ -160,7 +160,7 @@ def test_localization_shows_the_mask_a_del_run_used(app: AppTest) -> None:
         summary, model, meta, mask=mask.masks,
         artifacts={"resolved": {"budget": 0.1}, "localization": mask.summary()})
     _use_forget_set(app, "class:3", "class 3")
-    app.switch_page("app_pages/localization.py").run()
+    app.switch_page("studio_ui/app_pages/localization.py").run()
     assert not app.exception, app.exception
     assert _slider(app, "Budget").value == 0.10
     metrics = {m.label: m.value for m in app.metric}
@@ -169,7 +169,7 @@ def test_localization_shows_the_mask_a_del_run_used(app: AppTest) -> None:
 
 
 def test_tour_estimate_says_what_it_is_based_on(app: AppTest) -> None:
-    app.switch_page("app_pages/tour.py").run()
+    app.switch_page("studio_ui/app_pages/tour.py").run()
     assert not app.exception, app.exception
     estimate = next(c.value for c in app.caption if "Takes about" in c.value)
     assert "based on the benchmark table (digits class:3" in estimate and "idle 2-core" not in estimate
@@ -178,10 +178,10 @@ def test_tour_estimate_says_what_it_is_based_on(app: AppTest) -> None:
 def test_model_source_choice_survives_another_page(app: AppTest) -> None:
     """Choosing "Checkpoint file" (then a refused file, or none yet) and visiting another page: the radio keeps
     the choice instead of snapping back, and says which model stays active meanwhile."""
-    app.switch_page("app_pages/model_data.py").run()
+    app.switch_page("studio_ui/app_pages/model_data.py").run()
     app.radio(key="model_source").set_value("Checkpoint file").run()
-    app.switch_page("app_pages/forget_set.py").run()
-    app.switch_page("app_pages/model_data.py").run()
+    app.switch_page("studio_ui/app_pages/forget_set.py").run()
+    app.switch_page("studio_ui/app_pages/model_data.py").run()
     assert not app.exception, app.exception
     assert app.radio(key="model_source").value == "Checkpoint file"
     assert any("stays the shipped default model" in c.value for c in app.caption)
@@ -192,7 +192,7 @@ def test_compare_flags_a_run_that_forgot_nothing(app: AppTest, digits_external_r
     retrained model's 0%): Compare flags the failed forget and states the rule."""
     root, _ = digits_external_run
     app.session_state["workspace_root"] = str(root)
-    app.switch_page("app_pages/compare.py").run()
+    app.switch_page("studio_ui/app_pages/compare.py").run()
     assert not app.exception, app.exception
     flags = [w.value for w in app.warning if w.value.startswith("Failed to forget")]
     assert len(flags) == 1 and "closer to the original model's" in flags[0], [w.value for w in app.warning]
@@ -203,8 +203,8 @@ def test_unlearn_run_card_flags_a_run_that_forgot_nothing(app: AppTest, digits_e
     """The same run as a finished run card on Unlearn (its record added to a copy of the workspace)."""
     import shutil
 
-    from unlearn_core import run_records
-    from unlearn_core.store import Workspace
+    import unlearn_core.runs.records as run_records
+    from unlearn_core.workspace.store import Workspace
 
     source, run_id = digits_external_run
     root = tmp_path / "copy"
@@ -215,7 +215,7 @@ def test_unlearn_run_card_flags_a_run_that_forgot_nothing(app: AppTest, digits_e
     run_records.finish(workspace, run_id, "done")
     app.session_state["workspace_root"] = str(root)
     _use_forget_set(app, "class:3", "class 3")
-    app.switch_page("app_pages/unlearn.py").run()
+    app.switch_page("studio_ui/app_pages/unlearn.py").run()
     assert not app.exception, app.exception
     assert any(w.value.startswith("Failed to forget") for w in app.warning), [w.value for w in app.warning]
     assert any("done in" in m.value for m in app.markdown)  # the card's status line

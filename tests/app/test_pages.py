@@ -16,7 +16,7 @@ def texts(at: AppTest) -> str:
 
 
 def test_model_data_page_shows_default_model(app: AppTest) -> None:
-    app.switch_page("app_pages/model_data.py").run()
+    app.switch_page("studio_ui/app_pages/model_data.py").run()
     assert "Model & data" in texts(app)
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["Train images"] == "1438"
@@ -27,7 +27,7 @@ def test_model_data_page_shows_default_model(app: AppTest) -> None:
 
 
 def test_bad_dataset_folder_gets_a_message(app: AppTest) -> None:
-    app.switch_page("app_pages/model_data.py").run()
+    app.switch_page("studio_ui/app_pages/model_data.py").run()
     app.selectbox(key="dataset_choice").select("mnist").run()
     folder = [t for t in app.text_input if t.label == "Dataset folder"][0]
     folder.input("/nonexistent/folder").run()
@@ -37,14 +37,14 @@ def test_bad_dataset_folder_gets_a_message(app: AppTest) -> None:
 
 @pytest.mark.slow  # trains a retrained oracle and runs a method in the background
 def test_forget_unlearn_compare_flow(app: AppTest, wait_for_jobs) -> None:
-    app.switch_page("app_pages/forget_set.py").run()
+    app.switch_page("studio_ui/app_pages/forget_set.py").run()
     assert not app.exception, app.exception
     app.multiselect[0].select(3).run()
     app.button(key="use_classes").click().run()
     assert app.session_state["forget_selection"].spec == "class:3"
     assert any(m.label == "Forget" and m.value == "146" for m in app.metric)
 
-    app.switch_page("app_pages/unlearn.py").run()
+    app.switch_page("studio_ui/app_pages/unlearn.py").run()
     assert not app.exception, app.exception
     method = app.selectbox[[s.label for s in app.selectbox].index("Method")]
     method.select("finetune").run()
@@ -55,7 +55,7 @@ def test_forget_unlearn_compare_flow(app: AppTest, wait_for_jobs) -> None:
     run_ids = app.session_state["compare_runs"]
     assert len(run_ids) == 1
 
-    app.switch_page("app_pages/compare.py").run()
+    app.switch_page("studio_ui/app_pages/compare.py").run()
     assert not app.exception, app.exception
     page = texts(app)
     assert "Fine-tune" in page and "class 3" in page  # the method's title and the forget set's name
@@ -91,7 +91,7 @@ def test_localization_page(app: AppTest) -> None:
     from studio_ui.state import ForgetSelection
 
     app.session_state["forget_selection"] = ForgetSelection("class:3", "class 3")
-    app.switch_page("app_pages/localization.py").run()
+    app.switch_page("studio_ui/app_pages/localization.py").run()
     assert not app.exception, app.exception
     metrics = {m.label: m.value for m in app.metric}
     total = int(metrics["Entries selected (each mask)"].split(" of ")[1].replace(",", ""))
@@ -107,7 +107,7 @@ def test_concepts_page_on_shapes(app: AppTest) -> None:
     from studio_ui.state import DataRef
 
     app.session_state["data_ref"] = DataRef("shapes")
-    app.switch_page("app_pages/concepts.py").run()
+    app.switch_page("studio_ui/app_pages/concepts.py").run()
     assert not app.exception, app.exception
     assert not app.error, [e.value for e in app.error]
     metrics = {m.label: m.value for m in app.metric}
@@ -120,14 +120,14 @@ def test_concepts_page_on_shapes(app: AppTest) -> None:
 
 
 def test_concepts_page_explains_missing_concepts(app: AppTest) -> None:
-    app.switch_page("app_pages/concepts.py").run()
+    app.switch_page("studio_ui/app_pages/concepts.py").run()
     assert not app.exception
     assert any("no concept labels" in i.value for i in app.info)
 
 
 @pytest.mark.slow  # trains a retrained oracle and runs a method in the background
 def test_guided_tour_runs_the_whole_story(app: AppTest, wait_for_jobs) -> None:
-    app.switch_page("app_pages/tour.py").run()
+    app.switch_page("studio_ui/app_pages/tour.py").run()
     assert not app.exception, app.exception
     assert any("Press **Run the tour**" in i.value for i in app.info)  # nothing computed before the click
     assert any("based on the benchmark table" in c.value for c in app.caption)  # an estimate, and from what

@@ -19,7 +19,7 @@ def _visit_every_page(at: AppTest) -> list[str]:
     """Switch to each page; no exception element anywhere. Returns the error messages shown."""
     shown = []
     for page in PAGES:
-        at.switch_page(f"app_pages/{page}.py").run()
+        at.switch_page(f"studio_ui/app_pages/{page}.py").run()
         assert not at.exception, (page, [e.value for e in at.exception])
         shown += [e.value for e in at.error]
     return shown
@@ -31,7 +31,7 @@ def _workspace_box(at: AppTest):
 
 def test_broken_upload_and_bad_workspace_never_show_a_traceback(app: AppTest, tmp_path: Path) -> None:
     workspace = app.session_state["workspace_root"]
-    app.switch_page("app_pages/model_data.py").run()  # the app opens on Home
+    app.switch_page("studio_ui/app_pages/model_data.py").run()  # the app opens on Home
     next(r for r in app.radio if r.label == "Model source").set_value("Checkpoint file").run()
     app.file_uploader[0].upload("my model.safetensors", b"not a checkpoint at all").run()
     assert not app.exception

@@ -10,9 +10,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+import unlearn_core.runs.records as run_records
 from studio_ui.state import ForgetSelection
-from unlearn_core import run_records
-from unlearn_core.store import Workspace
+from unlearn_core.workspace.store import Workspace
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 240
@@ -23,7 +23,7 @@ def _session(workspace: Path) -> AppTest:
     at.session_state["workspace_root"] = str(workspace)
     at.session_state["forget_selection"] = ForgetSelection("class:3", "class 3")
     at.run()
-    at.switch_page("app_pages/unlearn.py").run()
+    at.switch_page("studio_ui/app_pages/unlearn.py").run()
     assert not at.exception, at.exception
     return at
 

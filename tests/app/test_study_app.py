@@ -12,9 +12,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+import unlearn_core.runs.records as run_records
 from tests.study_fixture import K, StudyWorkspace, build, cancel_active_runs
-from unlearn_core import run_records
-from unlearn_core.store import Workspace
+from unlearn_core.workspace.store import Workspace
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 240
@@ -32,7 +32,7 @@ def _compare(root: Path, run_id: str) -> AppTest:
     at.session_state["workspace_root"] = str(root)
     at.session_state["compare_run"] = run_id
     at.run()
-    at.switch_page("app_pages/compare.py").run()
+    at.switch_page("studio_ui/app_pages/compare.py").run()
     assert not at.exception, at.exception
     return at
 

@@ -11,11 +11,11 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+import unlearn_core.runs.records as run_records
 from tests.study_fixture import K, cancel_active_runs, save_synthetic_study, tour_run
-from unlearn_core import run_records
 from unlearn_core.data import load_dataset
 from unlearn_core.methods import get_method
-from unlearn_core.store import Workspace
+from unlearn_core.workspace.store import Workspace
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 240
@@ -29,7 +29,7 @@ def _tour(root: Path, *, after_click: bool) -> AppTest:
     if after_click:  # what the tour's button sets: the study starts once the verdict is shown
         at.session_state["tour_study_after_verdict"] = True
     at.run()
-    at.switch_page("app_pages/tour.py").run()
+    at.switch_page("studio_ui/app_pages/tour.py").run()
     assert not at.exception, at.exception
     return at
 

@@ -8,11 +8,11 @@ import time
 
 import pytest
 
+import unlearn_core.runs.records as run_records
 from tests.browser.conftest import serve_app
 from tests.browser.shot import wait_until_idle
 from tests.study_fixture import build
-from unlearn_core import run_records
-from unlearn_core.store import Workspace
+from unlearn_core.workspace.store import Workspace
 
 pytestmark = pytest.mark.browser
 

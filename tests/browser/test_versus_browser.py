@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def two_runs(tmp_path_factory: pytest.TempPathFactory):
     from unlearn_core.data import load_dataset
     from unlearn_core.methods import get_method
-    from unlearn_core.store import Workspace
+    from unlearn_core.workspace.store import Workspace
 
     ws = build(tmp_path_factory.mktemp("versus_browser") / "workspace")
     workspace = Workspace(ws.root)
@@ -35,7 +35,7 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory):
 def _versus(root: Path, run_a: str, run_b: str) -> dict:
     from unlearn_core.inspect import load_run, run_dataset, run_original
     from unlearn_core.inspect.versus import versus_inspection
-    from unlearn_core.store import Workspace
+    from unlearn_core.workspace.store import Workspace
 
     cpu = torch.device("cpu")
     workspace = Workspace(root)

@@ -23,7 +23,7 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from unlearn_core.models import ModelMeta, build_model, save_checkpoint
-from unlearn_core.store import Workspace
+from unlearn_core.workspace.store import Workspace
 
 torch.set_num_threads(1)
 

@@ -22,7 +22,7 @@ from bad_inputs import populated_workspace, truncated_registry
 from PIL import Image
 
 from unlearn_core.cli import main
-from unlearn_core.store import Workspace
+from unlearn_core.workspace.store import Workspace
 
 D = ["--dataset", "digits"]
 Q = ["--quiet", "--device", "cpu"]
@@ -59,7 +59,7 @@ def disk_full_on_save(ctx: Ctx, mp: pytest.MonkeyPatch) -> None:
     def full(model, path, meta):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    mp.setattr("unlearn_core.store.save_checkpoint", full)
+    mp.setattr("unlearn_core.workspace.store.save_checkpoint", full)
 
 
 def lower_pixel_limit(ctx: Ctx, mp: pytest.MonkeyPatch) -> None:
@@ -89,7 +89,7 @@ def no_work(ctx: Ctx, mp: pytest.MonkeyPatch) -> None:
         raise RuntimeError("the work started before the refusal")
 
     mp.setattr("unlearn_core.models.defaults.train_model", started)
-    mp.setattr("unlearn_core.worker._execute_request", started)
+    mp.setattr("unlearn_core.runs.worker._execute_request", started)
 
 
 def safetensors_disk_full(ctx: Ctx, mp: pytest.MonkeyPatch) -> None:

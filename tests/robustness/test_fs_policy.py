@@ -17,12 +17,12 @@ import pytest
 import torch
 from PIL import Image
 
-from unlearn_core import fs_policy
+import unlearn_core.fs_policy as fs_policy
 from unlearn_core.cli import main
 from unlearn_core.data import load_dataset
 from unlearn_core.fs_policy import FsPolicyError, TreeWalk, check_id
-from unlearn_core.store import Workspace
-from unlearn_core.worker import SEED_MAX, RunRequest, check_seed
+from unlearn_core.runs.worker import SEED_MAX, RunRequest, check_seed
+from unlearn_core.workspace.store import Workspace
 
 OLD = time.time() - 3600  # older than housekeeping's 10 minutes
 

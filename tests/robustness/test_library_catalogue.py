@@ -15,8 +15,8 @@ from PIL import Image
 from unlearn_core.data import load_dataset
 from unlearn_core.models import CheckpointMismatch, ModelMeta, load_checkpoint
 from unlearn_core.options import coerce_options
-from unlearn_core.store import Workspace, WorkspaceError
 from unlearn_core.train import TrainConfig
+from unlearn_core.workspace.store import Workspace, WorkspaceError
 
 CHECKPOINTS = {
     "garbage.safetensors": "is not a readable safetensors checkpoint",

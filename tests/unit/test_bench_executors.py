@@ -15,15 +15,15 @@ import numpy as np
 import pytest
 import torch
 
-from unlearn_core.bench import bench, split_methods, summarize, to_markdown
-from unlearn_core.bench_tasks import BenchTask, TaskResult
+from unlearn_core.bench.executors import LocalExecutor
+from unlearn_core.bench.sweep import bench, split_methods, summarize, to_markdown
+from unlearn_core.bench.tasks import BenchTask, TaskResult
 from unlearn_core.cli import main
-from unlearn_core.executors import LocalExecutor
 from unlearn_core.methods import get_method
 from unlearn_core.models.defaults import train_model
 from unlearn_core.recipes import recipe_for
-from unlearn_core.runs import unlearn_run
-from unlearn_core.store import Workspace
+from unlearn_core.runs.one_run import unlearn_run
+from unlearn_core.workspace.store import Workspace
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -81,7 +81,7 @@ def test_the_sweep_stores_one_oracle_per_seed_and_every_run(local_sweep):
 
 
 def test_a_failing_task_is_reported_and_the_others_finish(digits, tiny_original, capsys):
-    from unlearn_core.bench import report_task
+    from unlearn_core.bench.sweep import report_task
 
     table = bench(digits, "class:3", [BROKEN, "finetune:epochs=1"], seeds=1, device=CPU, workspace_root=None,
                   original=tiny_original, on_task=report_task)
@@ -97,7 +97,7 @@ def test_a_failing_task_is_reported_and_the_others_finish(digits, tiny_original,
 
 
 def test_a_failed_oracle_fails_its_seeds_runs_only(digits, tiny_original, monkeypatch):
-    import unlearn_core.bench_tasks as bench_tasks
+    import unlearn_core.bench.tasks as bench_tasks
 
     real = bench_tasks.get_retrained
 
@@ -171,7 +171,7 @@ def test_without_ray_the_cli_says_how_to_install_it_in_one_line(monkeypatch, cap
     status = main(["bench", "--dataset", "digits", "--forget", "class:3", "--executor", "ray"])
     err = capsys.readouterr().err
     assert status == 2
-    assert err == ("error: --executor ray needs Ray, which is not installed: pip install -r requirements-ray.txt "
+    assert err == ('error: --executor ray needs Ray, which is not installed: pip install "unlearning-studio[ray]" '
                    "(or bash scripts/install.sh --with-ray)\n")
 
 
@@ -185,8 +185,8 @@ def test_ray_gives_the_local_figures_stores_the_same_entries_and_reports_failure
     digits, tiny_original, local_sweep, tmp_path, capsys
 ):
     pytest.importorskip("ray")
-    from unlearn_core.bench import report_task
-    from unlearn_core.executors import RayExecutor
+    from unlearn_core.bench.executors import RayExecutor
+    from unlearn_core.bench.sweep import report_task
 
     local, local_root = local_sweep
     table = bench(digits, "class:3", [*METHODS, BROKEN], seeds=2, device=CPU, workspace_root=str(tmp_path),

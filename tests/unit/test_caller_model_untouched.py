@@ -29,7 +29,7 @@ from unlearn_core.metrics import evaluate_model
 from unlearn_core.models import ModelMeta, SplitClassifier
 from unlearn_core.models.defaults import train_model
 from unlearn_core.recipes import recipe_for
-from unlearn_core.runs import get_retrained, unlearn_run
+from unlearn_core.runs.one_run import get_retrained, unlearn_run
 from unlearn_core.train import extract_features, predict_logits
 
 CPU = torch.device("cpu")

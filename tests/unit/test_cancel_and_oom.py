@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from unlearn_core import cli, runs
+import unlearn_core.runs.one_run as runs
+from unlearn_core import cli
 from unlearn_core.forget import resolve
 from unlearn_core.methods import UnlearnData
 from unlearn_core.methods.finetune import FinetuneConfig
 from unlearn_core.progress import Cancelled
-from unlearn_core.store import Workspace
+from unlearn_core.workspace.store import Workspace
 
 OOM_CLI = "error: the GPU ran out of memory; use a smaller batch size or --device cpu"
 OOM_UI = "the GPU ran out of memory: choose the CPU or a smaller batch size"
@@ -109,8 +110,8 @@ def test_out_of_memory_in_the_cli_exits_3_with_one_line(monkeypatch, capsys, tmp
 
 def test_out_of_memory_in_the_app_shows_the_message(monkeypatch, tmp_path):
     """A recorded run (what the app's worker process executes) ends failed with the page's one line."""
-    from unlearn_core import run_records
-    from unlearn_core.worker import RunRequest, run_tracked
+    import unlearn_core.runs.records as run_records
+    from unlearn_core.runs.worker import RunRequest, run_tracked
 
     monkeypatch.setattr(runs, "run_method", _oom)
     ws = Workspace(tmp_path / "ws")

@@ -18,8 +18,7 @@ CONTRACT = ("method", "dataset", "model", "forget", "seed", "n_forget", "n_retai
 
 
 def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    env = dict(os.environ)  # the package is installed (scripts/install.sh): no PYTHONPATH
     env["OMP_NUM_THREADS"] = "1"  # the commands below run side by side
     return env
 

@@ -20,16 +20,17 @@ import pytest
 import torch
 from PIL import Image
 
-from unlearn_core import run_records
+import unlearn_core.runs.records as run_records
 from unlearn_core.data import get_dataset_info, load_dataset
-from unlearn_core.fingerprint import data_fingerprint
 from unlearn_core.forget import resolve
 from unlearn_core.models import save_checkpoint
-from unlearn_core.models.defaults import obtain_model, train_model
+from unlearn_core.models.defaults import train_model
 from unlearn_core.recipes import recipe_for
-from unlearn_core.runs import retrain_key, unlearn_run
-from unlearn_core.store import MODEL_FILE, Workspace
-from unlearn_core.worker import RunRequest, start_run
+from unlearn_core.runs.one_run import retrain_key, unlearn_run
+from unlearn_core.runs.start_model import obtain_model
+from unlearn_core.runs.worker import RunRequest, start_run
+from unlearn_core.workspace.fingerprint import data_fingerprint
+from unlearn_core.workspace.store import MODEL_FILE, Workspace
 
 REPO = Path(__file__).resolve().parents[2]
 CPU = torch.device("cpu")

@@ -8,7 +8,7 @@ import numpy as np
 
 from studio_ui.compare_charts import embedding_figure, metric_frame, mia_chance_note, mia_figure, run_per_class_figure
 from studio_ui.html_report import run_report_html
-from unlearn_core.comparison import ComparisonView
+from unlearn_core.inspect.overview import ComparisonView
 
 
 def _summary() -> dict:

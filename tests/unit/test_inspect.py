@@ -11,7 +11,6 @@ import pytest
 import torch
 
 from unlearn_core.cli import main
-from unlearn_core.external import evaluate_external, load_external
 from unlearn_core.forget import resolve
 from unlearn_core.inspect import attack_at, feature_layers, layer_grams, linear_cka, membership_score, prediction_matrix
 from unlearn_core.inspect.cka import cka_per_layer, linear_cka_gram
@@ -19,9 +18,10 @@ from unlearn_core.inspect.membership import SampleScores, nearest_to_threshold
 from unlearn_core.inspect.persample import still_remembered
 from unlearn_core.inspect.relearn import relearn_curve, split_shots
 from unlearn_core.models import build_model, save_checkpoint, state_digest
-from unlearn_core.runs import unlearn_run
-from unlearn_core.store import Workspace
+from unlearn_core.runs.external import evaluate_external, load_external
+from unlearn_core.runs.one_run import unlearn_run
 from unlearn_core.train import accuracy, predict_logits
+from unlearn_core.workspace.store import Workspace
 
 CPU = torch.device("cpu")
 

@@ -32,8 +32,8 @@ from unlearn_core.inspect.membership import (
 from unlearn_core.inspect.probe import probe_images, stratified_negatives
 from unlearn_core.metrics import scaled_confidence
 from unlearn_core.models import SplitClassifier, state_digest
-from unlearn_core.runs import unlearn_run
-from unlearn_core.store import Workspace
+from unlearn_core.runs.one_run import unlearn_run
+from unlearn_core.workspace.store import Workspace
 
 CPU = torch.device("cpu")
 

@@ -1,46 +1,67 @@
-"""The library's layers import downwards only: evaluation and localization never load the methods,
-and importing one method module does not import the thirteen others."""
+"""The library's layers import downwards only, checked statically (import-linter over grimp's
+import graph, function-level imports included): the contracts in pyproject.toml
+[tool.importlinter] hold, every module of the library sits in a layer, the library never imports
+the app, and one method module imports no other method."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
+import importlib
+import pkgutil
+import tomllib
 from pathlib import Path
 
-import pytest
+import grimp
+from importlinter.cli import lint_imports
+
+import unlearn_core
 
 REPO = Path(__file__).resolve().parents[2]
-
-# cost: each test starts a fresh interpreter that imports torch, torchvision and scikit-learn (about 11 s)
-pytestmark = pytest.mark.slow
-
-
-def _modules_after(imports: str) -> set[str]:
-    """The unlearn_core modules a fresh interpreter holds after running `imports`."""
-    script = f"{imports}\nimport json, sys\nprint(json.dumps(sorted(m for m in sys.modules if m.startswith('unlearn_core'))))"
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True,
-                            timeout=300)
-    assert result.returncode == 0, result.stderr
-    return set(json.loads(result.stdout.strip().splitlines()[-1]))
+SHARED_METHOD_MODULES = {"unlearn_core.methods", "unlearn_core.methods.base", "unlearn_core.methods.registry",
+                         "unlearn_core.methods.common"}
 
 
-def test_metrics_and_localization_do_not_import_the_methods() -> None:
-    loaded = _modules_after("import unlearn_core.metrics, unlearn_core.localize, unlearn_core.forget")
-    assert "unlearn_core.forget" in loaded
-    assert not {m for m in loaded if m.startswith("unlearn_core.methods")}
+def _contracts() -> list[dict]:
+    return tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
 
 
-def test_importing_one_method_module_imports_no_other_method() -> None:
-    methods = {m for m in _modules_after("import unlearn_core.methods.finetune")
-               if m.startswith("unlearn_core.methods.")}
-    # the method, the base classes, the registry and the shared training helpers: no other method
-    assert methods == {"unlearn_core.methods.finetune", "unlearn_core.methods.base", "unlearn_core.methods.registry",
-                       "unlearn_core.methods.common"}
+def test_the_layer_and_no_app_contracts_hold(monkeypatch) -> None:
+    monkeypatch.chdir(REPO)
+    assert lint_imports(config_filename=str(REPO / "pyproject.toml"), no_cache=True) == 0  # 0: every contract kept
 
 
-def test_the_registry_still_finds_every_built_in_method_on_first_use() -> None:
-    loaded = _modules_after("from unlearn_core.methods import list_methods\nlist_methods()")
-    assert {"unlearn_core.methods.deletion", "unlearn_core.methods.unsir", "unlearn_core.methods.retrain"} <= loaded
+def test_every_module_of_the_library_sits_in_a_layer() -> None:
+    layers = next(c for c in _contracts() if c["type"] == "layers")["layers"]
+    placed = {name.strip() for layer in layers for name in layer.split("|")}
+    for info in pkgutil.iter_modules(unlearn_core.__path__, "unlearn_core."):
+        if info.name == "unlearn_core.__main__":
+            continue
+        if info.name == "unlearn_core.runs":  # placed module by module: the worker sits above the studies
+            children = {m.name for m in pkgutil.iter_modules(importlib.import_module(info.name).__path__, "unlearn_core.runs.")}
+            assert children <= placed, f"not in a layer: {sorted(children - placed)}"
+            continue
+        assert info.name in placed, f"{info.name} is in no layer of pyproject.toml's layers contract"
+
+
+def test_one_method_module_imports_no_other_method() -> None:
+    graph = grimp.build_graph("unlearn_core")
+    methods = graph.find_children("unlearn_core.methods") - SHARED_METHOD_MODULES
+    assert len(methods) >= 13
+    for module in methods:
+        others = {m for m in graph.find_modules_directly_imported_by(module)
+                  if m.startswith("unlearn_core.methods") and m not in SHARED_METHOD_MODULES}
+        assert not others, f"{module} imports {sorted(others)}"
+    for module in SHARED_METHOD_MODULES:  # the shared base never reaches into one method
+        assert not (graph.find_modules_directly_imported_by(module) & methods), module
+
+
+def test_the_registry_finds_every_built_in_method_on_first_use() -> None:
+    from unlearn_core.methods import list_methods
+
+    names = {info.name for info in list_methods()}
+    assert {"del", "unsir", "retrain", "finetune"} <= names
+
+
+def test_every_module_of_the_library_imports() -> None:
+    for info in pkgutil.walk_packages(unlearn_core.__path__, "unlearn_core."):
+        if info.name != "unlearn_core.__main__":  # running it would start the CLI
+            importlib.import_module(info.name)

@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 import torch
 
-from unlearn_core.comparison import METRIC_HELP
 from unlearn_core.data import list_datasets
+from unlearn_core.inspect.overview import METRIC_HELP
 from unlearn_core.methods import config_from_strings, config_schema, get_method
 from unlearn_core.metrics import HEADLINE_KEYS, METRICS, ModelEval, metric_help
 from unlearn_core.models import list_models

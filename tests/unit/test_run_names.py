@@ -9,7 +9,7 @@ import pandas as pd
 
 from studio_ui.history import history_view
 from studio_ui.names import EXTERNAL_TITLE, method_title, run_label
-from unlearn_core.store import Entry
+from unlearn_core.workspace.store import Entry
 
 
 def test_external_has_one_title() -> None:

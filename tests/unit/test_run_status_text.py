@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from studio_ui.run_list import QUEUED_WHY, STARTING_WHY, progress_text, status_line
-from unlearn_core.run_records import RunRow
+from unlearn_core.runs.records import RunRow
 
 
 def _row(**changes: object) -> RunRow:

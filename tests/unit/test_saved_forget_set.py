@@ -6,7 +6,7 @@ import numpy as np
 
 from unlearn_core.data import SplitDataset
 from unlearn_core.forget import resolve
-from unlearn_core.store import Workspace
+from unlearn_core.workspace.store import Workspace
 
 
 def test_a_picked_set_is_stored_with_a_spec_naming_its_own_index_file(tmp_path, digits: SplitDataset) -> None:

@@ -13,7 +13,7 @@ import torch
 
 from unlearn_core.fs_policy import FsPolicyError
 from unlearn_core.models import ModelMeta, build_model, state_digest
-from unlearn_core.store import MODEL_FILE, Workspace
+from unlearn_core.workspace.store import MODEL_FILE, Workspace
 
 
 @pytest.fixture
@@ -168,7 +168,7 @@ def test_a_run_is_stored_file_by_file_and_reads_back(tmp_path: Path, model_and_m
     from safetensors.torch import load_file
 
     from unlearn_core.models import load_checkpoint
-    from unlearn_core.store import load_run_artifacts
+    from unlearn_core.workspace.store import load_run_artifacts
 
     model, meta = model_and_meta
     ws = Workspace(tmp_path / "ws")
@@ -217,7 +217,7 @@ def test_a_hand_picked_forget_set_points_at_its_own_indices_file(tmp_path: Path)
 def test_ids_start_with_the_creation_time_and_broken_entries_keep_their_row(tmp_path: Path) -> None:
     import re
 
-    from unlearn_core.store import new_id
+    from unlearn_core.workspace.store import new_id
 
     assert re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{8}", new_id())
     assert new_id()[:8] == time.strftime("%Y%m%d")
@@ -252,7 +252,7 @@ def test_housekeeping_counts_every_stale_folder_and_needs_no_tmp_folder(tmp_path
      "the file is damaged; move it away (a new empty registry is then created) or use another workspace"),
 ])
 def test_each_sqlite_failure_gets_its_own_advice(tmp_path: Path, sqlite_message: str, advice: str) -> None:
-    from unlearn_core.store import registry_error
+    from unlearn_core.workspace.store import registry_error
 
     err = registry_error(tmp_path, sqlite3.OperationalError(sqlite_message))
     assert str(err) == f"workspace registry {tmp_path / 'registry.sqlite'} cannot be used ({sqlite_message}): {advice}"

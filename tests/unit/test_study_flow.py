@@ -8,23 +8,23 @@ import numpy as np
 import pytest
 import torch
 
-from unlearn_core.bench_tasks import TaskResult
-from unlearn_core.fingerprint import data_fingerprint
+from unlearn_core.bench.members import member_figures
+from unlearn_core.bench.tasks import TaskResult
 from unlearn_core.forget import UnlearnData, resolve
 from unlearn_core.methods import get_method
 from unlearn_core.metrics import evaluate_model, scaled_confidence
 from unlearn_core.models import state_digest
-from unlearn_core.store import Workspace
-from unlearn_core.study.members import member_figures
-from unlearn_core.study.records import (
+from unlearn_core.study.seed_study import run_study
+from unlearn_core.study.text import study_text
+from unlearn_core.workspace.fingerprint import data_fingerprint
+from unlearn_core.workspace.store import Workspace
+from unlearn_core.workspace.studies import (
     find_study,
     load_scores,
     stored_noise_floor,
     studies_for,
     study_key,
 )
-from unlearn_core.study.seed_study import run_study
-from unlearn_core.study.text import study_text
 
 CPU = torch.device("cpu")
 
@@ -161,7 +161,7 @@ def test_find_run_skips_a_run_of_older_auto_defaults(shipped_digits, tmp_path, m
     import dataclasses
 
     from unlearn_core.methods.registry import METHODS
-    from unlearn_core.runs import find_run
+    from unlearn_core.runs.one_run import find_run
 
     model, meta = shipped_digits
     workspace = Workspace(tmp_path)

@@ -11,15 +11,15 @@ import json
 import numpy as np
 import pytest
 
-from unlearn_core.bench_tasks import BenchTask, TaskResult
+from unlearn_core.bench.members import member_figures
+from unlearn_core.bench.tasks import BenchTask, TaskResult
 from unlearn_core.cli import main
 from unlearn_core.forget import UnlearnData, resolve
 from unlearn_core.methods import get_method
 from unlearn_core.metrics import evaluate_model
-from unlearn_core.study.members import member_figures
-from unlearn_core.study.records import stored_noise_floor
+from unlearn_core.metrics.verdict import OUTSIDE, WITHIN
 from unlearn_core.study.seed_study import run_study, summarize_study
-from unlearn_core.study.verdict import OUTSIDE, WITHIN
+from unlearn_core.workspace.studies import stored_noise_floor
 
 # each study trains 8 retrained models and 8 unlearned ones (about 1-2 min alone; 15 min under a load of 8)
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
@@ -60,12 +60,12 @@ def test_retraining_as_the_method_is_within_on_every_metric_with_the_highest_f(s
 def test_the_original_model_offered_as_unlearned_is_outside_with_f_at_most_0_1(
         studies, short_original, digits, cpu) -> None:
     results, root = studies
-    from unlearn_core.store import Workspace
+    from unlearn_core.workspace.store import Workspace
 
     model, meta = short_original
     data = UnlearnData(digits, resolve("class:3", digits, 0))
     # the retrained members of the stored study (reused: nothing is trained again)
-    from unlearn_core.bench_tasks import BenchJob, run_task
+    from unlearn_core.bench.tasks import BenchJob, run_task
 
     job = BenchJob(digits, model, meta, "class:3", cpu, root, forget_seed=0, members=True)
     oracles = [run_task(BenchTask(s), job) for s in range(K)]
@@ -92,7 +92,7 @@ def test_a_second_call_reuses_every_member_and_the_run_finds_its_noise_floor(
     assert recomputed["members_reused"] == 2 * K and not recomputed["reused"]  # K retrained, K unlearned
     assert recomputed["verdict"] == first["verdict"]
     assert recomputed["unlearned"]["forget_acc"] == first["unlearned"]["forget_acc"]
-    from unlearn_core.store import Workspace
+    from unlearn_core.workspace.store import Workspace
 
     floor = stored_noise_floor(Workspace(root), first)
     assert floor["k"] == K and floor["avg_gap"] == pytest.approx(first["noise_floor"]["avg_gap"])
@@ -122,7 +122,7 @@ def test_the_cli_prints_the_study_contract(tmp_path, capsys) -> None:
 
 def test_ray_gives_the_local_verdicts(short_original, digits, cpu, tmp_path) -> None:
     pytest.importorskip("ray")
-    from unlearn_core.executors import RayExecutor
+    from unlearn_core.bench.executors import RayExecutor
 
     config = get_method("finetune").config_cls(epochs=1)
     kwargs = dict(k=4, device=cpu, original=short_original)

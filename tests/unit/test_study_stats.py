@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from unlearn_core.bench_tasks import BenchTask, TaskResult
+from unlearn_core.bench.tasks import BenchTask, TaskResult
 from unlearn_core.metrics import avg_gap_informative, scaled_confidence
-from unlearn_core.study.epsilon import (
+from unlearn_core.metrics.epsilon import (
     EPSILON_CAP,
     epsilon_bound,
     example_epsilon,
@@ -21,8 +21,7 @@ from unlearn_core.study.epsilon import (
     null_forgetting_quality,
     per_example_epsilon,
 )
-from unlearn_core.study.seed_study import check_k, method_seeds, plan_study, summarize_study
-from unlearn_core.study.verdict import (
+from unlearn_core.metrics.verdict import (
     NO_SIGNAL,
     OUTSIDE,
     WITHIN,
@@ -35,6 +34,7 @@ from unlearn_core.study.verdict import (
     permutation_p_value,
     spread,
 )
+from unlearn_core.study.seed_study import check_k, method_seeds, plan_study, summarize_study
 
 # -- scaled confidence and ε ---------------------------------------------------------------
 
@@ -234,7 +234,7 @@ def test_plan_and_seeds() -> None:
 
 
 def test_the_benchmark_floor_is_the_mean_gap_between_two_seeds_oracles() -> None:
-    from unlearn_core.bench import retrain_floor
+    from unlearn_core.bench.sweep import retrain_floor
 
     a = {"forget_acc": 0.0, "retain_acc": 1.0, "test_acc": 0.9, "mia_efficacy": 1.0}
     b = {**a, "test_acc": 0.8}

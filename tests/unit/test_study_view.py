@@ -10,7 +10,7 @@ import pytest
 from studio_ui.html_report import run_report_html
 from studio_ui.study_charts import bands_figure, epsilon_bins, epsilon_figure, most_distinguishable
 from studio_ui.study_view import gap_headline, quality_sentence, verdict_frame
-from unlearn_core.bench_tasks import BenchTask, TaskResult
+from unlearn_core.bench.tasks import BenchTask, TaskResult
 from unlearn_core.study.seed_study import summarize_study
 
 K, N = 4, 40

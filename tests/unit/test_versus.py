@@ -11,7 +11,7 @@ import pytest
 
 from unlearn_core.inspect.membership import SampleScores
 from unlearn_core.inspect.versus import comparable, disagreement, metric_rows, study_versus
-from unlearn_core.study.verdict import permutation_p_value
+from unlearn_core.metrics.verdict import permutation_p_value
 
 BASE = {"dataset": "digits", "forget": "class:3", "seed": 0, "data_fingerprint": "d", "model_digest": "m"}
 
@@ -101,7 +101,7 @@ def test_cli_inspect_versus_adds_the_comparison(two_runs, capsys) -> None:
     for who in ("original", "a", "b", "retrain"):
         assert np.asarray(v["prediction_matrix"][who]).sum() == n  # every forget sample, once
     metrics = {r["metric"]: r for r in v["metrics"]}
-    from unlearn_core.store import Workspace
+    from unlearn_core.workspace.store import Workspace
 
     ws = Workspace(two_runs.root)
     assert metrics["forget_acc"]["a"] == ws.get(two_runs.studied_run).info["details"]["unlearned"]["forget_acc"]

@@ -1,15 +1,22 @@
 """Concepts: CAV bank, post-hoc concept bottleneck, Integrated Gradients (captum), concept poisoning."""
 
-from .attribution import (
+from unlearn_core.concepts.attribution import (
     ConceptAttribution,
     DonorSuggestion,
     PixelAttribution,
     concept_attributions,
     pixel_attributions,
 )
-from .bank import ConceptBank, bank_from_dataset, bank_from_folders, load_image_folder, random_bank, train_probe
-from .bottleneck import BottleneckReport, ConceptBottleneck, bottleneck_report, fit_bottleneck
-from .poisoning import (
+from unlearn_core.concepts.bank import (
+    ConceptBank,
+    bank_from_dataset,
+    bank_from_folders,
+    load_image_folder,
+    random_bank,
+    train_probe,
+)
+from unlearn_core.concepts.bottleneck import BottleneckReport, ConceptBottleneck, bottleneck_report, fit_bottleneck
+from unlearn_core.concepts.poisoning import (
     ConceptInference,
     PoisonPlan,
     forgetting_rate,

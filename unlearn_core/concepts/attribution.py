@@ -22,9 +22,9 @@ import torch
 from captum.attr import IntegratedGradients
 from torch import nn
 
-from ..device import on_device
-from ..sampling import sample_at_most
-from .bottleneck import ConceptBottleneck
+from unlearn_core.concepts.bottleneck import ConceptBottleneck
+from unlearn_core.device import on_device
+from unlearn_core.sampling import sample_at_most
 
 BASELINES = ("mean", "zero")
 

@@ -23,9 +23,9 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
-from ..data import SplitDataset
-from ..sampling import sample_at_most
-from ..train import extract_features
+from unlearn_core.data import SplitDataset
+from unlearn_core.sampling import sample_at_most
+from unlearn_core.train import extract_features
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 MIN_IMAGES = 4  # per side of a probe: fewer leave nothing to hold out

@@ -24,10 +24,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from torch import nn
 
-from ..data import SplitDataset
-from ..sampling import sample_at_most
-from ..train import accuracy, extract_features, predict_logits
-from .bank import ConceptBank, random_bank
+from unlearn_core.concepts.bank import ConceptBank, random_bank
+from unlearn_core.data import SplitDataset
+from unlearn_core.sampling import sample_at_most
+from unlearn_core.train import accuracy, extract_features, predict_logits
 
 
 @dataclass

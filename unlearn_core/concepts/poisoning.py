@@ -24,13 +24,13 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from torch import nn
 
-from ..data import Split, SplitDataset
-from ..forget import ForgetSet
-from ..sampling import sample_at_most
-from ..train import extract_features, predict_logits
-from .attribution import ConceptAttribution, concept_attributions
-from .bank import ConceptBank, bank_from_dataset
-from .bottleneck import ConceptBottleneck, fit_bottleneck
+from unlearn_core.concepts.attribution import ConceptAttribution, concept_attributions
+from unlearn_core.concepts.bank import ConceptBank, bank_from_dataset
+from unlearn_core.concepts.bottleneck import ConceptBottleneck, fit_bottleneck
+from unlearn_core.data import Split, SplitDataset
+from unlearn_core.forget import ForgetSet
+from unlearn_core.sampling import sample_at_most
+from unlearn_core.train import extract_features, predict_logits
 
 LABEL_MODES = ("targeted", "random", "keep")
 
@@ -39,7 +39,7 @@ Painter = Callable[[Split, np.ndarray, str, str, int], torch.Tensor]
 
 
 def _paint_shapes(split: Split, indices: np.ndarray, attribute: str, value: str, seed: int) -> torch.Tensor:
-    from ..data.shapes import rerender
+    from unlearn_core.data.shapes import rerender
 
     return rerender(split, indices, seed=seed, **{attribute: value})
 

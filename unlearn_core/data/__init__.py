@@ -4,9 +4,9 @@ Importing this package registers the built-in datasets (digits, shapes) and the 
 loaders (MNIST, FashionMNIST, CIFAR-10/100, SVHN, ImageFolder).
 """
 
-from . import digits, local, shapes  # noqa: F401  (importing registers the datasets)
-from .base import Split, SplitDataset, stratified_split
-from .registry import DatasetInfo, get_dataset_info, list_datasets, load_dataset, register_dataset
+from unlearn_core.data import digits, local, shapes  # noqa: F401  (importing registers the datasets)
+from unlearn_core.data.base import Split, SplitDataset, stratified_split
+from unlearn_core.data.registry import DatasetInfo, get_dataset_info, list_datasets, load_dataset, register_dataset
 
 __all__ = [
     "DatasetInfo",

@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 from sklearn.datasets import load_digits
 
-from .base import Split, SplitDataset, stratified_split
-from .registry import register_dataset
+from unlearn_core.data.base import Split, SplitDataset, stratified_split
+from unlearn_core.data.registry import register_dataset
 
 
 @register_dataset("digits", "scikit-learn handwritten digits, 10 classes, 1 channel, built in")

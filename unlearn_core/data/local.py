@@ -22,9 +22,9 @@ import torch
 from PIL import Image
 from torchvision.datasets.folder import IMG_EXTENSIONS
 
-from ..fs_policy import TreeWalk
-from .base import Split, SplitDataset, stratified_split
-from .registry import register_dataset
+from unlearn_core.data.base import Split, SplitDataset, stratified_split
+from unlearn_core.data.registry import register_dataset
+from unlearn_core.fs_policy import TreeWalk
 
 _NEVER_DOWNLOADS = "download it yourself; this app never downloads"
 _DIGITS = [str(d) for d in range(10)]

@@ -6,9 +6,9 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..options import coerce_options, declared_types
-from ..registry import BuilderEntry, Registry, builder_options
-from .base import SplitDataset
+from unlearn_core.data.base import SplitDataset
+from unlearn_core.options import coerce_options, declared_types
+from unlearn_core.registry import BuilderEntry, Registry, builder_options
 
 Builder = Callable[..., SplitDataset]
 

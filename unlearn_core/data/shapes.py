@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .base import Split, SplitDataset
-from .registry import register_dataset
+from unlearn_core.data.base import Split, SplitDataset
+from unlearn_core.data.registry import register_dataset
 
 IMAGE_SIZE = 32
 TRIGGER_SIZE = 4

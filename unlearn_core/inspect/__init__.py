@@ -12,8 +12,8 @@
 - `inspection`: all of it for a stored run (the CLI's ``inspect``), on one seeded sample (`sample`).
 """
 
-from .cka import feature_layers, layer_grams, linear_cka
-from .inspection import (
+from unlearn_core.inspect.cka import feature_layers, layer_grams, linear_cka
+from unlearn_core.inspect.inspection import (
     LayerSimilarity,
     LoadedRun,
     cka_references,
@@ -30,7 +30,7 @@ from .inspection import (
     summary_text,
     untrained_model,
 )
-from .membership import (
+from unlearn_core.inspect.membership import (
     OFFERED,
     SampleScores,
     attack_at,
@@ -40,10 +40,10 @@ from .membership import (
     nearest_to_threshold,
     prediction_entropy,
 )
-from .persample import SampleView, sample_view, still_remembered
-from .predictions import PredictionMatrices, prediction_matrix
-from .relearn import RelearnResult, estimate_relearn_seconds, relearn_test
-from .sample import InspectionSample, inspection_sample
+from unlearn_core.inspect.persample import SampleView, sample_view, still_remembered
+from unlearn_core.inspect.predictions import PredictionMatrices, prediction_matrix
+from unlearn_core.inspect.relearn import RelearnResult, estimate_relearn_seconds, relearn_test
+from unlearn_core.inspect.sample import InspectionSample, inspection_sample
 
 __all__ = [
     "OFFERED",

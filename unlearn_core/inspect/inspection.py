@@ -22,21 +22,28 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..comparison import run_models
-from ..data import SplitDataset, load_dataset
-from ..fingerprint import data_fingerprint
-from ..forget import ForgetSet, resolve
-from ..models import ModelMeta, SplitClassifier, load_checkpoint, state_digest
-from ..models.checkpoint import read_meta
-from ..store import MODEL_FILE, Entry, Workspace
-from ..train import predict_logits
-from .cka import LayerGrams, cka_per_layer, layer_grams
-from .membership import SCORES, SampleScores, best_attack, sample_scores
-from .persample import still_remembered
-from .predictions import PredictionMatrices, prediction_matrices
-from .probe import probe_accuracy, probe_images
-from .relearn import DEFAULT_LR, DEFAULT_SHOTS, DEFAULT_STEPS, RelearnResult, relearn_test, split_shots
-from .sample import DEFAULT_PER_SIDE, InspectionSample, inspection_sample
+from unlearn_core.data import SplitDataset, load_dataset
+from unlearn_core.forget import ForgetSet, resolve
+from unlearn_core.inspect.cka import LayerGrams, cka_per_layer, layer_grams
+from unlearn_core.inspect.membership import SCORES, SampleScores, best_attack, sample_scores
+from unlearn_core.inspect.persample import still_remembered
+from unlearn_core.inspect.predictions import PredictionMatrices, prediction_matrices
+from unlearn_core.inspect.probe import probe_accuracy, probe_images
+from unlearn_core.inspect.relearn import (
+    DEFAULT_LR,
+    DEFAULT_SHOTS,
+    DEFAULT_STEPS,
+    RelearnResult,
+    relearn_test,
+    split_shots,
+)
+from unlearn_core.inspect.sample import DEFAULT_PER_SIDE, InspectionSample, inspection_sample
+from unlearn_core.models import ModelMeta, SplitClassifier, load_checkpoint, state_digest
+from unlearn_core.models.checkpoint import read_meta
+from unlearn_core.runs.one_run import run_models
+from unlearn_core.train import predict_logits
+from unlearn_core.workspace.fingerprint import data_fingerprint
+from unlearn_core.workspace.store import MODEL_FILE, Entry, Workspace
 
 WHO = ("original", "unlearned", "retrain")
 CEILING_SEED_OFFSET = 1  # the ceiling's second retrained model trains with the run's seed + 1
@@ -92,8 +99,9 @@ def load_run(workspace: Workspace, run_id: str, original: SplitClassifier, data:
 def run_original(entry: Entry, data: SplitDataset, *, device: torch.device, workspace: Workspace,
                  checkpoint: str | None = None) -> SplitClassifier:
     """The model a run started from: `checkpoint` when given, else the dataset's default (or the
-    workspace's recipe-trained model of the run's architecture, as `models.defaults.obtain_model` finds it)."""
-    from ..models.defaults import check_compatible, obtain_model
+    workspace's recipe-trained model of the run's architecture, as `runs.start_model.obtain_model` finds it)."""
+    from unlearn_core.models.defaults import check_compatible
+    from unlearn_core.runs.start_model import obtain_model
 
     if checkpoint is not None:
         model, meta = load_checkpoint(checkpoint)
@@ -128,12 +136,12 @@ def _second_retrained(run: LoadedRun, meta: ModelMeta, seed: int, *, device: tor
     if not train:
         if run.workspace is None:
             return None
-        from ..runs import retrain_key  # runs imports the metrics and methods: only when needed
+        from unlearn_core.runs.one_run import retrain_key  # runs imports the metrics and methods: only when needed
 
         found = run.workspace.find("model", retrain_key(meta, run.forget.forget_idx, seed, data_fingerprint(run.data)))
         return None if found is None else run.workspace.load_model(found.id)[0]
-    from ..methods import UnlearnData
-    from ..runs import get_retrained
+    from unlearn_core.methods import UnlearnData
+    from unlearn_core.runs.one_run import get_retrained
 
     return get_retrained(run.models["original"], meta, UnlearnData(run.data, run.forget), seed=seed, device=device,
                          workspace=run.workspace).model

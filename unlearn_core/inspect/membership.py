@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..metrics import per_sample_loss, scaled_confidence, true_label_confidence
+from unlearn_core.metrics import per_sample_loss, scaled_confidence, true_label_confidence
 
 SCORES = ("confidence", "loss", "scaled_confidence", "entropy")
 OFFERED = ("scaled_confidence", "entropy")  # two different attacks (see the module docstring)

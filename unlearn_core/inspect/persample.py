@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..concepts.attribution import PixelAttribution, pixel_attributions
-from .membership import OFFERED, SampleScores, membership_score
+from unlearn_core.concepts.attribution import PixelAttribution, pixel_attributions
+from unlearn_core.inspect.membership import OFFERED, SampleScores, membership_score
 
 
 @dataclass

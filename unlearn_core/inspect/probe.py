@@ -27,11 +27,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..concepts.bank import MIN_IMAGES, train_probe
-from ..data import SplitDataset
-from ..forget import ForgetSet
-from ..train import extract_features
-from .sample import InspectionSample
+from unlearn_core.concepts.bank import MIN_IMAGES, train_probe
+from unlearn_core.data import SplitDataset
+from unlearn_core.forget import ForgetSet
+from unlearn_core.inspect.sample import InspectionSample
+from unlearn_core.train import extract_features
 
 
 def probe_images(data: SplitDataset, forget: ForgetSet, sample: InspectionSample) -> tuple[torch.Tensor, torch.Tensor, str]:

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..train import Batches, TrainConfig, accuracy, fit, predict_logits
+from unlearn_core.train import Batches, TrainConfig, accuracy, fit, predict_logits
 
 DEFAULT_STEPS = 10
 DEFAULT_SHOTS = 16

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..data import SplitDataset
-from ..forget import ForgetSet
+from unlearn_core.data import SplitDataset
+from unlearn_core.forget import ForgetSet
 
 DEFAULT_PER_SIDE = 300
 

@@ -12,8 +12,8 @@ of each at its best threshold, one shared projection of the four models' outputs
 original's) and the forget samples on which A and B disagree most (`disagreement`).
 
 `study_versus` puts two stored seed studies side by side: per metric, A's K values against B's
-by the studies' own test (`study.verdict.permutation_p_value`, two-sided, α = 0.05, and a
-difference of means above `study.verdict.MIN_GAP`), beside retraining's spread.
+by the studies' own test (`metrics.verdict.permutation_p_value`, two-sided, α = 0.05, and a
+difference of means above `metrics.verdict.MIN_GAP`), beside retraining's spread.
 
 Nothing here modifies the runs, the models or the caller's dicts.
 """
@@ -27,14 +27,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..comparison import METRIC_HELP
-from ..embed import shared_projection
-from ..study.verdict import ALPHA, MIN_GAP, clean_values, permutation_p_value, spread
-from ..train import predict_logits
-from .inspection import LoadedRun, layer_similarity, model_scores
-from .membership import SCORES, SampleScores, best_attack
-from .predictions import prediction_matrices
-from .sample import DEFAULT_PER_SIDE, inspection_sample
+from unlearn_core.embed import shared_projection
+from unlearn_core.inspect.inspection import LoadedRun, layer_similarity, model_scores
+from unlearn_core.inspect.membership import SCORES, SampleScores, best_attack
+from unlearn_core.inspect.predictions import prediction_matrices
+from unlearn_core.inspect.sample import DEFAULT_PER_SIDE, inspection_sample
+from unlearn_core.metrics import metric_help
+from unlearn_core.metrics.verdict import ALPHA, MIN_GAP, clean_values, permutation_p_value, spread
+from unlearn_core.train import predict_logits
 
 SIDES = ("a", "b")
 ROLES = ("original", "a", "b", "retrain")  # the four models of a comparison
@@ -84,7 +84,7 @@ def metric_rows(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[dict[str, An
     "tie" | None): which run is nearer the retrained value."""
     rows = []
     da, db = a.get("details", {}), b.get("details", {})
-    for key in METRIC_HELP:
+    for key in metric_help():
         va, vb = da.get("unlearned", {}).get(key), db.get("unlearned", {}).get(key)
         ref = da.get("retrain", {}).get(key, db.get("retrain", {}).get(key))
         if va is None and vb is None and ref is None:
@@ -239,7 +239,7 @@ def study_versus(study_a: Mapping[str, Any] | None, study_b: Mapping[str, Any] |
 
 
 def _canonical(config: Mapping[str, Any] | None) -> str:
-    from ..serialize import to_jsonable
+    from unlearn_core.serialize import to_jsonable
 
     return json.dumps(to_jsonable(dict(config or {})), sort_keys=True)
 
@@ -247,7 +247,7 @@ def _canonical(config: Mapping[str, Any] | None) -> str:
 def study_of(workspace: Any, summary: Mapping[str, Any]) -> Any | None:
     """The newest stored seed study (`store.Entry`) of this run's request with the same method,
     settings and defaults revision, or None (the lookup Compare's study view makes)."""
-    from ..study.records import REQUEST_FIELDS, studies_for
+    from unlearn_core.workspace.studies import REQUEST_FIELDS, studies_for
 
     if not all(f in summary for f in REQUEST_FIELDS):
         return None

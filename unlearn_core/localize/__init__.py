@@ -8,9 +8,9 @@
 - `partial_pgd` / `attack_features`: Partial-PGD on penultimate features (Layer Attack Unlearning).
 """
 
-from .feature_attack import FeatureAttack, attack_features, feature_scale, partial_pgd
-from .localizers import LOCALIZERS, Localizer, get_localizer, localize
-from .masks import (
+from unlearn_core.localize.feature_attack import FeatureAttack, attack_features, feature_scale, partial_pgd
+from unlearn_core.localize.localizers import LOCALIZERS, Localizer, get_localizer, localize
+from unlearn_core.localize.masks import (
     GRANULARITIES,
     LayerSummary,
     Mask,
@@ -22,7 +22,7 @@ from .masks import (
     random_scores,
     top_fraction,
 )
-from .scores import CRITERIA, score_parameters
+from unlearn_core.localize.scores import CRITERIA, score_parameters
 
 __all__ = [
     "CRITERIA",

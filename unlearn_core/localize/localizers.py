@@ -18,10 +18,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..forget import UnlearnData
-from ..progress import StopFn, never_stop
-from .masks import GRANULARITIES, Mask, build_mask
-from .scores import score_parameters
+from unlearn_core.forget import UnlearnData
+from unlearn_core.localize.masks import GRANULARITIES, Mask, build_mask
+from unlearn_core.localize.scores import score_parameters
+from unlearn_core.progress import StopFn, never_stop
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..device import on_device
-from ..progress import StopFn, check_stop, never_stop
+from unlearn_core.device import on_device
+from unlearn_core.progress import StopFn, check_stop, never_stop
 
 CRITERIA = ("weighted_grad", "grad", "weight")
 

@@ -7,7 +7,7 @@ on the first `list_methods` / `get_method` call, so importing one method module,
 does not import all of them.
 """
 
-from .base import (
+from unlearn_core.methods.base import (
     MethodConfig,
     ParamSpec,
     RunContext,
@@ -17,7 +17,7 @@ from .base import (
     config_schema,
     param,
 )
-from .registry import (
+from unlearn_core.methods.registry import (
     MethodInfo,
     RunOutcome,
     get_method,

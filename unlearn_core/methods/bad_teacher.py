@@ -24,10 +24,8 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from ..models import SplitClassifier
-from ..train import Batches, LossFn
-from .base import MethodConfig, RunContext, UnlearnData, UnlearnResult, param
-from .common import (
+from unlearn_core.methods.base import MethodConfig, RunContext, UnlearnData, UnlearnResult, param
+from unlearn_core.methods.common import (
     ADAM_CONSTANT,
     batch_size_param,
     epochs_param,
@@ -39,14 +37,16 @@ from .common import (
     tagged_union,
     train_config,
 )
-from .registry import register_method
+from unlearn_core.methods.registry import register_method
+from unlearn_core.models import SplitClassifier
+from unlearn_core.train import Batches, LossFn
 
 
 class BadTeacherConfig(MethodConfig):
     caveats: ClassVar[str] = (
-        "Over-forgets random and non-IID forget sets (average gap 11 and 31 points on digits). For sample "
-        "forgetting use DEL or fine-tune."
+        "Over-forgets random and non-IID forget sets. For sample forgetting use DEL or fine-tune."
     )
+    caveat_results: ClassVar[tuple[str, ...]] = ("digits-random_0.1", "digits-random_0.1@2_5")
     epochs: int = epochs_param(5, "the mixed D_f + retain-subset batches", paper="1")
     lr: float = lr_param(1e-3, "Adam, constant", paper="1e-4")
     temperature: float = param(1.0, "KL temperature τ", min=0.1, max=100.0, paper="1")

@@ -17,11 +17,11 @@ from typing import Any, ClassVar
 
 import torch
 
-from ..forget import ForgetSet, UnlearnData
-from ..models import ModelMeta, SplitClassifier
-from ..options import parse_float, parse_int
-from ..progress import ProgressEvent, ProgressFn, StopFn, never_stop, no_progress
-from ..train import TrainConfig
+from unlearn_core.forget import ForgetSet, UnlearnData
+from unlearn_core.models import ModelMeta, SplitClassifier
+from unlearn_core.options import parse_float, parse_int
+from unlearn_core.progress import ProgressEvent, ProgressFn, StopFn, never_stop, no_progress
+from unlearn_core.train import TrainConfig
 
 __all__ = [
     "MethodConfig", "ParamSpec", "RunContext", "UnlearnData", "UnlearnResult", "config_from_strings", "config_schema",
@@ -85,9 +85,11 @@ class MethodConfig:
     decorator (one would fail: the class already is one).
     """
 
-    # Where the defaults are measured to miss retraining, what they reach and which setting works;
-    # the Unlearn page shows it above the form (docs/methods.md has the figures).
+    # Where the defaults miss retraining and which setting works, in words (no figures): the Unlearn
+    # page shows it above the form, with the figures read from the stored benchmark tables named in
+    # `caveat_results` (file stems in benchmarks/results/, e.g. "digits-random_0.1@2_5").
     caveats: ClassVar[str] = ""
+    caveat_results: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -22,10 +22,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..models import ModelMeta, SplitClassifier
-from ..progress import ProgressEvent, ProgressFn
-from ..train import Batches, LossFn, PairedBatches, TrainConfig, fit
-from .base import RunContext, UnlearnData, param
+from unlearn_core.methods.base import RunContext, UnlearnData, param
+from unlearn_core.models import ModelMeta, SplitClassifier
+from unlearn_core.progress import ProgressEvent, ProgressFn
+from unlearn_core.train import Batches, LossFn, PairedBatches, TrainConfig, fit
 
 
 class TrainingParams(Protocol):

@@ -40,13 +40,13 @@ from typing import Any, ClassVar
 
 import torch
 
-from ..forget import ForgetSet
-from ..localize import LOCALIZERS, Mask, localize
-from ..models import ModelMeta, SplitClassifier
-from ..train import Batches, TrainConfig
-from .base import MethodConfig, RunContext, UnlearnData, UnlearnResult, param
-from .common import batch_size_param, epochs_param, lr_param, run_fit, seeded_build
-from .registry import register_method
+from unlearn_core.forget import ForgetSet
+from unlearn_core.localize import LOCALIZERS, Mask, localize
+from unlearn_core.methods.base import MethodConfig, RunContext, UnlearnData, UnlearnResult, param
+from unlearn_core.methods.common import batch_size_param, epochs_param, lr_param, run_fit, seeded_build
+from unlearn_core.methods.registry import register_method
+from unlearn_core.models import ModelMeta, SplitClassifier
+from unlearn_core.train import Batches, TrainConfig
 
 RESET_SEED_OFFSET = 7919  # the fresh init must not coincide with Retrain's (seeded with ctx.seed)
 

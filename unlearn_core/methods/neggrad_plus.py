@@ -26,18 +26,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..models import SplitClassifier
-from ..train import Batches, LossFn, PairedBatches
-from .base import MethodConfig, RunContext, UnlearnData, UnlearnResult, param
-from .common import batch_size_param, epochs_param, lr_param, run_fit, train_config
-from .registry import register_method
+from unlearn_core.methods.base import MethodConfig, RunContext, UnlearnData, UnlearnResult, param
+from unlearn_core.methods.common import batch_size_param, epochs_param, lr_param, run_fit, train_config
+from unlearn_core.methods.registry import register_method
+from unlearn_core.models import SplitClassifier
+from unlearn_core.train import Batches, LossFn, PairedBatches
 
 
 class NegGradPlusConfig(MethodConfig):
     caveats: ClassVar[str] = (
-        "Over-forgets non-IID forget sets (average gap 22 points on digits). For sample forgetting use DEL or "
-        "fine-tune."
+        "Over-forgets non-IID forget sets. For sample forgetting use DEL or fine-tune."
     )
+    caveat_results: ClassVar[tuple[str, ...]] = ("digits-random_0.1@2_5",)
     epochs: int = epochs_param(4, "D_r (forget batches are cycled alongside)",
                                paper="tuned per setting (SCRUB paper); 10 in DEL's scripts")
     lr: float = lr_param(0.03, "SGD, constant", paper="0.01-0.1 (tuned)")

@@ -15,11 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..forget import ForgetSet, UnlearnData
-from ..models import ModelMeta, SplitClassifier
-from ..registry import Registry
-from ..train import seed_everything
-from .base import MethodConfig, RunContext, UnlearnResult
+from unlearn_core.forget import ForgetSet, UnlearnData
+from unlearn_core.methods.base import MethodConfig, RunContext, UnlearnResult
+from unlearn_core.models import ModelMeta, SplitClassifier
+from unlearn_core.registry import Registry
+from unlearn_core.train import seed_everything
 
 MethodFn = Callable[[SplitClassifier, UnlearnData, MethodConfig, RunContext], UnlearnResult]
 CATEGORIES = ("class", "samples", "concept")

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import torch
 
-from ..models import SplitClassifier
-from ..train import Batches
-from .base import MethodConfig, RunContext, UnlearnData, UnlearnResult
-from .common import run_fit
-from .registry import register_method
+from unlearn_core.methods.base import MethodConfig, RunContext, UnlearnData, UnlearnResult
+from unlearn_core.methods.common import run_fit
+from unlearn_core.methods.registry import register_method
+from unlearn_core.models import SplitClassifier
+from unlearn_core.train import Batches
 
 
 class RetrainConfig(MethodConfig):

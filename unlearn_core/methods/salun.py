@@ -26,18 +26,18 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from ..localize import localize
-from ..models import SplitClassifier
-from .base import MethodConfig, RunContext, UnlearnData, UnlearnResult, param
-from .common import batch_size_param, epochs_param, lr_param, random_label_finetune
-from .registry import register_method
+from unlearn_core.localize import localize
+from unlearn_core.methods.base import MethodConfig, RunContext, UnlearnData, UnlearnResult, param
+from unlearn_core.methods.common import batch_size_param, epochs_param, lr_param, random_label_finetune
+from unlearn_core.methods.registry import register_method
+from unlearn_core.models import SplitClassifier
 
 
 class SalUnConfig(MethodConfig):
     caveats: ClassVar[str] = (
-        "Over-forgets non-IID forget sets (average gap 25 points on digits) and concept sets (23 on shapes "
-        "yellow). For sample forgetting use DEL or fine-tune."
+        "Over-forgets non-IID forget sets and concept sets. For sample forgetting use DEL or fine-tune."
     )
+    caveat_results: ClassVar[tuple[str, ...]] = ("digits-random_0.1@2_5", "shapes-concept_color_yellow")
     budget: float = param(0.5, "Share of weight entries that may change (highest |gradient| on D_f)",
                           min=0.0, max=1.0, paper="0.5")
     epochs: int = epochs_param(3, "D_f ∪ D_r (as the Random labels baseline)", paper="10 (CIFAR-10)")

@@ -29,18 +29,26 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..models import SplitClassifier
-from ..train import Batches, LossFn
-from .base import MethodConfig, RunContext, UnlearnData, UnlearnResult, param
-from .common import StageProgress, batch_size_param, frozen_copy, kd_loss, lr_param, run_fit, train_config
-from .registry import register_method
+from unlearn_core.methods.base import MethodConfig, RunContext, UnlearnData, UnlearnResult, param
+from unlearn_core.methods.common import (
+    StageProgress,
+    batch_size_param,
+    frozen_copy,
+    kd_loss,
+    lr_param,
+    run_fit,
+    train_config,
+)
+from unlearn_core.methods.registry import register_method
+from unlearn_core.models import SplitClassifier
+from unlearn_core.train import Batches, LossFn
 
 
 class ScrubConfig(MethodConfig):
     caveats: ClassVar[str] = (
-        "Over-forgets non-IID forget sets (average gap 12 points on digits). For sample forgetting use DEL or "
-        "fine-tune."
+        "Over-forgets non-IID forget sets. For sample forgetting use DEL or fine-tune."
     )
+    caveat_results: ClassVar[tuple[str, ...]] = ("digits-random_0.1@2_5",)
     epochs: int = param(3, "Epochs (each: an optional max pass over D_f, then a min pass over D_r)",
                         min=1, max=100, paper="3 (large-scale setting)")
     max_epochs: int = param(2, "Epochs that start with a max pass over D_f (msteps)", min=0, max=100, paper="2")

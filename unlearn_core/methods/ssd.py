@@ -36,12 +36,12 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from ..localize.scores import batch_gradients
-from ..models import SplitClassifier
-from ..progress import StopFn, check_stop
-from ..train import Batches
-from .base import MethodConfig, RunContext, UnlearnData, UnlearnResult, param
-from .registry import register_method
+from unlearn_core.localize.scores import batch_gradients
+from unlearn_core.methods.base import MethodConfig, RunContext, UnlearnData, UnlearnResult, param
+from unlearn_core.methods.registry import register_method
+from unlearn_core.models import SplitClassifier
+from unlearn_core.progress import StopFn, check_stop
+from unlearn_core.train import Batches
 
 SELECTIONS = ("budget", "alpha")
 BUDGET_DEFAULT = 0.01
@@ -50,11 +50,11 @@ BUDGET_HELP = "Share of all parameter entries dampened under selection=budget (m
 
 class SSDConfig(MethodConfig):
     caveats: ClassVar[str] = (
-        "SSD suits class forgetting (the 1% budget forgot digits classes 3 and 7 and a shapes class with retain "
-        "accuracy 99.4-100%). On non-IID forget sets the budget, like the paper's alpha = 10, forgets the whole set "
-        "(forget accuracy 0 against 98% for retraining) at 11 retain points on digits: use selection=alpha with "
-        "alpha=50, which changes almost nothing there, like retraining (average gap 2.4)."
+        "SSD suits class forgetting. On non-IID forget sets its budget, like the paper's alpha = 10, forgets the "
+        "whole set where retraining forgets almost nothing: use selection=alpha with alpha=50 there, which "
+        "changes almost nothing, like retraining."
     )
+    caveat_results: ClassVar[tuple[str, ...]] = ("digits-class_3", "digits-random_0.1@2_5")
     selection: str = param(
         "budget", "How entries are selected: budget = the `budget` share of all entries with the highest "
         "I_f / I_D (only entries with I_f > λ·I_D, the ones dampening changes); alpha = every entry with "

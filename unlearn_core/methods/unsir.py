@@ -47,22 +47,21 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
-from ..models import SplitClassifier
-from ..progress import ProgressEvent, check_stop
-from ..sampling import sample_per_class
-from ..train import Batches, TrainConfig, accuracy, predict_logits
-from .base import MethodConfig, RunContext, UnlearnData, UnlearnResult, param
-from .common import ADAM_CONSTANT, StageProgress, run_fit
-from .registry import register_method
+from unlearn_core.methods.base import MethodConfig, RunContext, UnlearnData, UnlearnResult, param
+from unlearn_core.methods.common import ADAM_CONSTANT, StageProgress, run_fit
+from unlearn_core.methods.registry import register_method
+from unlearn_core.models import SplitClassifier
+from unlearn_core.progress import ProgressEvent, check_stop
+from unlearn_core.sampling import sample_per_class
+from unlearn_core.train import Batches, TrainConfig, accuracy, predict_logits
 
 
 class UNSIRConfig(MethodConfig):
     caveats: ClassVar[str] = (
-        "Within half a point of retraining on the built-in CNNs' classes, but on the scale benchmark's ResNet-18 "
-        "(benchmarks/scale, shapes class:3) its 3 repair epochs on a retain subset do not restore what impair breaks: retain "
-        "accuracy 59% against 85% for retraining at 1,000 images (average gap 12.3, 3 seeds, CPU) and 75% against "
-        "99% at 6,000 (gap 12.1, one seed, GPU). On ResNet-18 use DEL (1.5-4.1 points there on the CPU, 0.2 at 6,000 on the GPU)."
+        "Close to retraining on the built-in CNNs' classes, but on the scale benchmark's ResNet-18 its repair "
+        "epochs on a retain subset do not restore what impair breaks (docs/scale.md): use DEL on ResNet-18."
     )
+    caveat_results: ClassVar[tuple[str, ...]] = ("digits-class_3", "shapes-class_3")
     noise_batch: int = param(256, "Noise images learned per forgotten class", min=1, max=4096, paper="256")
     noise_steps: int = param(40, "Adam steps to learn the noise", min=1, max=1000, paper="40 (5 epochs x 8)")
     noise_lr: float = param(0.1, "Adam learning rate of the noise", min=1e-5, max=10.0, paper="0.1")

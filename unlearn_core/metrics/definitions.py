@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..forget import UnlearnData
-from ..registry import Registry
-from ..train import accuracy
-from .mia import MIAResult
-from .scores import backdoor_asr
+from unlearn_core.forget import UnlearnData
+from unlearn_core.metrics.mia import MIAResult
+from unlearn_core.metrics.scores import backdoor_asr
+from unlearn_core.registry import Registry
+from unlearn_core.train import accuracy
 
 
 @dataclass(frozen=True)

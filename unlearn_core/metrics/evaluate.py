@@ -25,13 +25,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..device import on_device
-from ..forget import UnlearnData
-from ..train import per_class_accuracy, predict_logits
-from .definitions import HEADLINE_KEYS, METRICS, Predictions
-from .divergence import js_divergence
-from .mia import MAX_PER_SIDE, loss_threshold_mia, per_sample_loss, svc_mia, true_label_confidence
-from .scores import avg_gap, tug_of_war
+from unlearn_core.device import on_device
+from unlearn_core.forget import UnlearnData
+from unlearn_core.metrics.definitions import HEADLINE_KEYS, METRICS, Predictions
+from unlearn_core.metrics.divergence import js_divergence
+from unlearn_core.metrics.mia import MAX_PER_SIDE, loss_threshold_mia, per_sample_loss, svc_mia, true_label_confidence
+from unlearn_core.metrics.scores import avg_gap, tug_of_war
+from unlearn_core.train import per_class_accuracy, predict_logits
 
 
 def _clean(value: float | None) -> float | None:

@@ -38,7 +38,7 @@ def true_label_confidence(logits: torch.Tensor, y: torch.Tensor) -> np.ndarray:
 def scaled_confidence(logits: torch.Tensor, y: torch.Tensor) -> np.ndarray:
     """LiRA's scaled confidence log(p_y / (1 - p_y)) per sample (Carlini et al. 2022), float64 [N]:
     z_y - logsumexp_{k != y} z_k of the logits z, finite even where p_y rounds to 1. The per-example
-    statistic of the seed study's ε (`study.epsilon`) and a membership view score (`inspect`)."""
+    statistic of the seed study's ε (`metrics.epsilon`) and a membership view score (`inspect`)."""
     if len(logits) != len(y):
         raise ValueError(f"{len(logits)} logits but {len(y)} labels")
     z = logits.detach().double().cpu()

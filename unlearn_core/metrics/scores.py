@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .mia import at_chance
+from unlearn_core.metrics.mia import at_chance
 
 MIA_ATTACK = "mia_attack_acc"
 

@@ -1,8 +1,8 @@
 """Models: architectures split into features + head, a registry, and safe checkpoint I/O."""
 
-from . import resnet, small_cnn  # noqa: F401  (registration)
-from .base import SplitClassifier
-from .checkpoint import (
+from unlearn_core.models import resnet, small_cnn  # noqa: F401  (registration)
+from unlearn_core.models.base import SplitClassifier
+from unlearn_core.models.checkpoint import (
     CheckpointMismatch,
     ModelMeta,
     check_state_dict,
@@ -12,7 +12,7 @@ from .checkpoint import (
     save_checkpoint,
     state_digest,
 )
-from .registry import ModelInfo, build_model, list_models, model_options, register_model
+from unlearn_core.models.registry import ModelInfo, build_model, list_models, model_options, register_model
 
 __all__ = [
     "CheckpointMismatch",

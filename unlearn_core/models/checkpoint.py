@@ -19,9 +19,9 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from ..fs_policy import disk_error
-from .base import SplitClassifier
-from .registry import build_model
+from unlearn_core.fs_policy import disk_error
+from unlearn_core.models.base import SplitClassifier
+from unlearn_core.models.registry import build_model
 
 META_KEY = "unlearn_studio"
 
@@ -117,8 +117,8 @@ def _check_meta_fields(raw: dict[str, object]) -> None:
         raise ValueError(f"metadata field arch_options must not set {', '.join(fixed)} (given by num_classes and "
                          "input_shape); got " + json.dumps(raw["arch_options"], sort_keys=True))
     if raw.get("recipe"):
-        from ..options import coerce_options, declared_types
-        from ..train import TrainConfig
+        from unlearn_core.options import coerce_options, declared_types
+        from unlearn_core.train import TrainConfig
 
         try:
             TrainConfig(**coerce_options(raw["recipe"], declared_types(TrainConfig), "recipe"))

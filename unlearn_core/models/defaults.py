@@ -1,28 +1,27 @@
-"""The original models: the shipped defaults of the built-in datasets, and training, loading or
-reusing the model a run starts from.
+"""The original models: the shipped defaults of the built-in datasets, and training one with a recipe.
 
-Default checkpoints live in ``assets/`` and are made by ``python -m unlearn_core make-assets`` from
+Default checkpoints live in ``unlearn_core/assets/`` and are made by ``python -m unlearn_core make-assets`` from
 the recipes in `unlearn_core.recipes`; if one is missing the app trains it (with progress) instead
-of failing. `obtain_model` is what the CLI and the benchmarks start from.
+of failing. The model a run starts from is `unlearn_core.runs.start_model.obtain_model`.
 """
 
 from __future__ import annotations
 
 import time
+from importlib import resources
 from pathlib import Path
 
 import torch
 
-from ..data import SplitDataset, load_dataset
-from ..progress import ProgressFn, StopFn, never_stop, no_progress
-from ..recipes import recipe_for
-from ..store import Workspace
-from ..train import TrainConfig, TrainLog, accuracy, predict_logits, train_classifier
-from .base import SplitClassifier
-from .checkpoint import ModelMeta, load_checkpoint, save_checkpoint
-from .registry import build_model
+from unlearn_core.data import SplitDataset, load_dataset
+from unlearn_core.models.base import SplitClassifier
+from unlearn_core.models.checkpoint import ModelMeta, load_checkpoint, save_checkpoint
+from unlearn_core.models.registry import build_model
+from unlearn_core.progress import ProgressFn, StopFn, never_stop, no_progress
+from unlearn_core.recipes import recipe_for
+from unlearn_core.train import TrainConfig, TrainLog, accuracy, predict_logits, train_classifier
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
+ASSETS = Path(str(resources.files("unlearn_core") / "assets"))  # package data: the shipped checkpoints
 
 # The built-in datasets and the architecture of their shipped model.
 DEFAULT_MODELS: dict[str, str] = {"digits": "small_cnn", "shapes": "small_cnn"}
@@ -107,43 +106,3 @@ def check_compatible(meta: ModelMeta, data: SplitDataset) -> None:
             f"the model expects images of shape {tuple(meta.input_shape)} (C, H, W) but {data.name} "
             f"has {tuple(data.input_shape)}"
         )
-
-
-def obtain_model(
-    data: SplitDataset,
-    arch: str | None = None,
-    *,
-    seed: int = 0,
-    device: torch.device,
-    checkpoint: str | Path | None = None,
-    workspace: Workspace | None = None,
-    progress: ProgressFn = no_progress,
-    should_stop: StopFn = never_stop,
-) -> tuple[SplitClassifier, ModelMeta]:
-    """The original model to unlearn from: a checkpoint file, the shipped default, or one trained
-    with the recipe (and kept in the workspace, so it is trained once per dataset, arch and seed).
-    """
-    if checkpoint is not None:
-        model, meta = load_checkpoint(checkpoint)
-        check_compatible(meta, data)
-        return model, meta
-    default_arch = DEFAULT_MODELS.get(data.name)
-    arch = arch or default_arch or "small_cnn"
-    if arch == default_arch and seed == 0 and data.options == load_dataset(data.name).options:
-        return load_default(data.name, device=device, progress=progress, should_stop=should_stop)
-    from ..fingerprint import data_fingerprint
-    from ..model_cache import measured_here, obtain
-
-    def build() -> tuple[SplitClassifier, ModelMeta, dict]:
-        model, meta, log = train_model(
-            data, arch, recipe_for(data.name, arch, seed), device=device, progress=progress, should_stop=should_stop
-        )
-        return model, meta, {"time_s": log.time_s, **measured_here(device)}
-
-    if workspace is None:
-        return build()[:2]
-    key_base = f"original|{data.name}|{sorted(data.options.items())}|{arch}|{seed}"
-    cached = obtain(workspace, key=f"{key_base}|data {data_fingerprint(data)}", key_base=key_base,
-                    dataset=data.name, name=f"{arch} on {data.name} seed {seed}", label="original model",
-                    build=build, progress=progress, should_stop=should_stop)
-    return cached.model, cached.meta

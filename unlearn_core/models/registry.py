@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..options import coerce_options, declared_types
-from ..registry import BuilderEntry, Registry, builder_options
-from .base import SplitClassifier
+from unlearn_core.models.base import SplitClassifier
+from unlearn_core.options import coerce_options, declared_types
+from unlearn_core.registry import BuilderEntry, Registry, builder_options
 
 Builder = Callable[..., SplitClassifier]
 MAX_WIDTH = 1024  # the widest built-in network a user may ask for (width 64 is a standard ResNet-18)
@@ -71,7 +71,7 @@ def build_model(
         raise ValueError(f"a classifier needs at least 2 classes; got {num_classes}")
     checked = model_options(name, options)
     if name.startswith(TORCHVISION_PREFIX):
-        from .torchvision_models import build_torchvision
+        from unlearn_core.models.torchvision_models import build_torchvision
 
         return build_torchvision(
             name[len(TORCHVISION_PREFIX):], num_classes=num_classes, in_channels=in_channels,

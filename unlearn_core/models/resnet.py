@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .base import SplitClassifier
-from .registry import register_model
+from unlearn_core.models.base import SplitClassifier
+from unlearn_core.models.registry import register_model
 
 
 class BasicBlock(nn.Module):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from .base import SplitClassifier
-from .registry import register_model
+from unlearn_core.models.base import SplitClassifier
+from unlearn_core.models.registry import register_model
 
 
 def _block(c_in: int, c_out: int) -> nn.Sequential:

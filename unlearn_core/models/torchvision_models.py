@@ -6,7 +6,7 @@ import torch
 import torchvision
 from torch import nn
 
-from .base import SplitClassifier
+from unlearn_core.models.base import SplitClassifier
 
 
 class _GrayToRGB(nn.Module):

@@ -28,23 +28,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..bench_tasks import BenchJob, BenchTask, TaskResult
-from ..data import SplitDataset
-from ..executors import Executor, LocalExecutor
-from ..fingerprint import data_fingerprint
-from ..forget import resolve
-from ..methods import MethodConfig, get_method
-from ..metrics import HEADLINE_KEYS
-from ..models import ModelMeta, SplitClassifier, state_digest
-from ..models.defaults import obtain_model
-from ..progress import ProgressFn, no_progress
-from ..runs import check_supported
-from ..serialize import to_jsonable
-from ..store import Entry, Workspace
-from .epsilon import DELTA, forgetting_quality, max_scored_epsilon, null_forgetting_quality
-from .members import MEMBER_KEYS
-from .records import find_study, save_study, study_key
-from .verdict import (
+from unlearn_core.bench.executors import Executor, LocalExecutor
+from unlearn_core.bench.members import MEMBER_KEYS
+from unlearn_core.bench.tasks import BenchJob, BenchTask, TaskResult
+from unlearn_core.data import SplitDataset
+from unlearn_core.forget import resolve
+from unlearn_core.methods import MethodConfig, get_method
+from unlearn_core.metrics import HEADLINE_KEYS
+from unlearn_core.metrics.epsilon import DELTA, forgetting_quality, max_scored_epsilon, null_forgetting_quality
+from unlearn_core.metrics.verdict import (
     ALPHA,
     MIN_GAP,
     false_alarm_rate,
@@ -54,6 +46,14 @@ from .verdict import (
     pairwise_gaps,
     spread,
 )
+from unlearn_core.models import ModelMeta, SplitClassifier, state_digest
+from unlearn_core.progress import ProgressFn, no_progress
+from unlearn_core.runs.one_run import check_supported
+from unlearn_core.runs.start_model import obtain_model
+from unlearn_core.serialize import to_jsonable
+from unlearn_core.workspace.fingerprint import data_fingerprint
+from unlearn_core.workspace.store import Entry, Workspace
+from unlearn_core.workspace.studies import find_study, save_study, study_key
 
 STUDY_METRICS: tuple[str, ...] = (*HEADLINE_KEYS, *MEMBER_KEYS)
 MIN_K = 4  # below 4 seeds per side the permutation test can never reject at 5%

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..metrics.definitions import METRICS
+from unlearn_core.metrics.definitions import METRICS
 
 
 def _pct(cell: dict[str, Any]) -> str:

@@ -1,0 +1,23 @@
+"""`unlearning-studio`: start the app from an installed package, from any folder.
+
+Runs ``streamlit run`` on `studio_ui/navigation.py` inside the installed package; extra arguments
+go to Streamlit (``unlearning-studio --server.port 8600``).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Start Streamlit on the studio's entry script, passing `argv` (default: the command line) on."""
+    from streamlit.web import cli as streamlit_cli
+
+    entry = Path(__file__).resolve().parent / "navigation.py"
+    sys.argv = ["streamlit", "run", str(entry), *(sys.argv[1:] if argv is None else argv)]
+    sys.exit(streamlit_cli.main())
+
+
+if __name__ == "__main__":
+    main()
