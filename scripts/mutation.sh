@@ -23,14 +23,15 @@ declare -A PATTERN=(
   [store]="unlearn_core.workspace.store.*"
   [checkpoint]="unlearn_core.models.checkpoint.*"
   [inspect]="unlearn_core.inspect.*"
-  [study]="unlearn_core.study.*"
+  [study]="unlearn_core.study.* unlearn_core.metrics.epsilon.* unlearn_core.metrics.verdict.* unlearn_core.workspace.studies.* unlearn_core.bench.members.*"
 )
 modules=("$@")
 [ ${#modules[@]} -eq 0 ] && modules=(forget masks scores metrics store checkpoint inspect study)
 patterns=()
 for m in "${modules[@]}"; do
   [ -n "${PATTERN[$m]:-}" ] || { echo "unknown module '$m'; use: ${!PATTERN[*]}" >&2; exit 2; }
-  patterns+=("${PATTERN[$m]}")
+  read -ra split <<< "${PATTERN[$m]}"
+  patterns+=("${split[@]}")
 done
 nice -n 10 python -m mutmut run --max-children "${MUTATION_CHILDREN:-1}" "${patterns[@]}"
-python -m mutmut results --all true | python scripts/mutation_summary.py "${patterns[@]}"
+python -m mutmut results --all true | python scripts/mutation_summary.py ${MUTATION_STORE:+--store "$MUTATION_STORE"} "${patterns[@]}"

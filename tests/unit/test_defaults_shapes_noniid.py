@@ -34,7 +34,7 @@ def retrained_retain_acc(shapes_model, noniid, cpu) -> float:
 
 
 # DEL runs at its sample-forget-set budget here (0.10; 0.30 measured 88 ± 7% retain against 99.9% over the
-# benchmark's 3 seeds, docs/methods.md#del-measured).
+# benchmark's 3 seeds, docs/tuning.md#del-measured).
 
 
 @pytest.mark.parametrize("name", SEED_METHODS)
