@@ -23,9 +23,8 @@ class FinetuneConfig(MethodConfig):
     caveat_results: ClassVar[tuple[str, ...]] = ("digits-class_3", "shapes-class_3")
     epochs: int = epochs_param(5, "D_r", paper="10 (SalUn, CIFAR-10)")
     lr: float = lr_param(0.1, "SGD, cosine schedule", paper="0.01-0.1 (tuned per setting)",
-                         note="At 0.02 fine-tuning forgot nothing of a digits class in 5 epochs (forget-class "
-                         "accuracy 0.95), at 0.1 it forgot it through catastrophic forgetting (0.05-0.38 over "
-                         "three seeds)")
+                         note="At 0.02 fine-tuning forgot nothing of a digits class in 5 epochs; at 0.1 it "
+                         "forgets it through catastrophic forgetting (docs/methods.md#finetune)")
     batch_size: int = batch_size_param(64)
 
 
