@@ -97,3 +97,23 @@ def test_installed_commands_work_from_outside_the_checkout(wheel: Path, tmp_path
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_the_public_api_resolves_every_name_lazily() -> None:
+    """`import unlearn_core` loads no sub-module; each public name loads its module on first use."""
+    script = ("import sys, unlearn_core as uc\n"
+              "before = sorted(m for m in sys.modules if m.startswith('unlearn_core.'))\n"
+              "missing = [n for n in uc.__all__ if not callable(getattr(uc, n))]\n"
+              "print(before, missing)")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True)
+    assert out.stdout.strip() == "[] []"
+
+
+@pytest.mark.slow
+def test_the_readme_python_example_runs(tmp_path: Path, monkeypatch) -> None:
+    """The README's "From Python" block, run as written (in a temporary folder): DEL on digits class:3."""
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("### From Python", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block, "README.md", "exec"), {})
+    assert (tmp_path / "workspace" / "registry.sqlite").exists()
