@@ -1,5 +1,5 @@
-"""Orchestration of one unlearning run: resolve the forget set, get (or reuse) the retrained
-oracle, run the method, evaluate original / unlearned / retrained, and store everything.
+"""Orchestration of one unlearning run: resolve the forget set, run the method, get (or reuse) the
+retrained oracle, evaluate original / unlearned / retrained, and store everything.
 
 The CLI's ``unlearn`` and ``bench`` commands and the Unlearn page all go through `unlearn_run`,
 so what a page shows can be reproduced from the command line with the same spec.
@@ -179,9 +179,10 @@ def unlearn_run(
     `seed` draws the forget set (random kinds) and the evaluation's samples; `train_seed` (default:
     `seed`) seeds the method and the retrained oracle, so a seed study (`unlearn_core.study`) runs
     one forget set at several training seeds. Everything that can be refused is refused first
-    (`validate_run`). The run is written to `workspace` (when given, under `run_id` if given) before
-    it is returned; the retrained oracle is computed once per (dataset content, recipe, forget set,
-    training seed) and reused from the workspace.
+    (`validate_run`). The method runs before the retrained oracle is fetched (no method reads it), so
+    a concurrent run can train the oracle meanwhile. The run is written to `workspace` (when given,
+    under `run_id` if given) before it is returned; the retrained oracle is computed once per (dataset
+    content, recipe, forget set, training seed) and reused from the workspace.
     """
     info = get_method(method)
     config = config if config is not None else info.config_cls()
@@ -189,16 +190,23 @@ def unlearn_run(
     forget = resolve(forget_spec, dataset, seed)
     validate_run(dataset, model, meta, forget, info, config)
     data = UnlearnData(dataset, forget)
-    oracle = get_retrained(
-        model, meta, data, seed=train_seed, device=device, workspace=workspace,
-        progress=_phase(progress, "retraining oracle"), should_stop=should_stop,
-    )
-    with track_peak_memory(device) as peak:  # the method's own peak (the oracle's is its own work)
-        if method == "retrain":  # the oracle is the result: train it once
+
+    def oracle_now() -> Oracle:
+        return get_retrained(model, meta, data, seed=train_seed, device=device, workspace=workspace,
+                             progress=_phase(progress, "retraining oracle"), should_stop=should_stop)
+
+    if method == "retrain":  # the oracle is the result: train it once
+        oracle = oracle_now()
+        with track_peak_memory(device) as peak:
             outcome = RunOutcome(method, config, UnlearnResult(oracle.model), oracle.time_s)
-        else:
+    else:
+        # The method first, then the oracle (no method reads it): a run started beside this one
+        # (the tour's fast method) trains the oracle meanwhile, and this run then finds it stored
+        # or waits only for the rest of it under the model cache's lock.
+        with track_peak_memory(device) as peak:  # the method's own peak (the oracle's is its own work)
             ctx = RunContext(device, meta, train_seed, _phase(progress, info.title), should_stop)
             outcome = run_method(method, model, data, ctx, config)
+        oracle = oracle_now()
     summary, evals = summarize_run(
         dataset, model, meta, data, outcome.result.model, oracle, method=method, config=config.to_dict(),
         time_s=outcome.time_s, device=device, seed=seed, progress=progress, train_seed=train_seed, workspace=workspace,
