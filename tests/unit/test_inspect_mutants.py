@@ -1,0 +1,356 @@
+"""Known answers for the inspection helpers the mutation run found untested or loosely tested
+(issue 22): the relearn summary and `RelearnResult.steps_to`, the per-sample drill-down rows and
+view, `comparable_runs` and `per_class` of A vs B, the stratified probe negatives, the membership
+score / nearest-to-threshold / log-odds helpers and linear CKA's refusal.
+
+Every input is a small hand-built array or a two-parameter linear model, so each expected value
+can be worked out by hand (the comments do) and nothing trains: the whole module runs in about a
+second."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from unlearn_core.inspect import persample
+from unlearn_core.inspect.cka import linear_cka, linear_cka_gram, unbiased_centred
+from unlearn_core.inspect.inspection import relearn_view
+from unlearn_core.inspect.membership import (
+    SampleScores,
+    _logit,
+    membership_score,
+    nearest_to_threshold,
+    sample_scores,
+)
+from unlearn_core.inspect.persample import sample_rows, sample_view
+from unlearn_core.inspect.probe import stratified_negatives
+from unlearn_core.inspect.relearn import RelearnResult, relearn_curve, relearn_summary, relearn_test, split_shots
+from unlearn_core.inspect.sample import InspectionSample
+from unlearn_core.inspect.versus import comparable_runs, per_class
+
+CPU = torch.device("cpu")
+
+
+# -- relearn: steps to the level, the summary the Compare page and the HTML report show ----------
+def _relearn() -> RelearnResult:
+    """Four steps; the original is at 1.0 from the start, the unlearned model crosses 0.9 at step 2
+    (exactly 0.9: "reaches" is >=), the retrained one stays just below (0.899)."""
+    return RelearnResult(steps=[0, 1, 2, 3],
+                         curves={"original": [1.0, 1.0, 1.0, 1.0], "unlearned": [0.1, 0.5, 0.9, 0.95],
+                                 "retrain": [0.0, 0.2, 0.4, 0.899]},
+                         shots=16, n_eval=44, lr=0.01, seed=3)
+
+
+def test_steps_to_is_the_first_step_at_or_above_the_level() -> None:
+    r = _relearn()
+    assert r.steps_to("original", 0.9) == 0
+    assert r.steps_to("unlearned", 0.9) == 2  # 0.9 >= 0.9: the level itself counts as reached
+    assert r.steps_to("unlearned", 0.5) == 1
+    assert r.steps_to("unlearned", 0.96) is None
+    assert r.steps_to("retrain", 0.9) is None
+    r.curves["unlearned"] = [0.1, 0.5]  # a curve that does not match the steps is an error, not a guess
+    with pytest.raises(ValueError):
+        r.steps_to("unlearned", 0.9)
+
+
+def test_relearn_summary_figures_and_texts() -> None:
+    """Per model: the first step reaching the level (None if none), the final accuracy, and their
+    texts ("2 of 3" / "not within 3", "89.9%")."""
+    summary = relearn_summary(_relearn().to_dict())
+    assert summary == {
+        "original": {"steps_to_level": 0, "final": 1.0, "level": 0.9, "steps_text": "0 of 3", "final_text": "100.0%"},
+        "unlearned": {"steps_to_level": 2, "final": 0.95, "level": 0.9, "steps_text": "2 of 3",
+                      "final_text": "95.0%"},
+        "retrain": {"steps_to_level": None, "final": 0.899, "level": 0.9, "steps_text": "not within 3",
+                    "final_text": "89.9%"},
+    }
+    assert isinstance(summary["unlearned"]["steps_to_level"], int)
+
+
+def test_relearn_summary_level_missing_models_and_mismatched_curves() -> None:
+    relearn = {"steps": [0, 1, 2], "unlearned": [0.2, 0.5, 0.7]}  # only one model stored
+    summary = relearn_summary(relearn, level=0.5)
+    assert list(summary) == ["unlearned"]
+    assert summary["unlearned"]["steps_to_level"] == 1 and summary["unlearned"]["level"] == 0.5
+    assert summary["unlearned"]["steps_text"] == "1 of 2"
+    assert relearn_summary({"steps": [0, 1], "retrain": [0.1, 0.2]})["retrain"]["steps_text"] == "not within 1"
+    with pytest.raises(ValueError):  # strict: a curve shorter than the steps is refused
+        relearn_summary({"steps": [0, 1, 2], "original": [0.1, 0.2]})
+
+
+def _identity_classifier() -> nn.Module:
+    """2-feature, 2-class bias-free linear model with weight I: predicts the larger feature."""
+    model = nn.Sequential(nn.Flatten(), nn.Linear(2, 2, bias=False))
+    model[1].weight.data = torch.eye(2)
+    return model.eval()
+
+
+def test_relearn_curve_scores_only_the_held_out_samples_without_training_a_digits_model() -> None:
+    """Issue 22's planted bug (the relearn test also scoring its own finetuning samples) caught
+    cheaply: the finetuning samples are ones the model gets right, the evaluation samples all have
+    a label the model does not predict, and a learning rate too small to move anything, so the
+    curve must be 0 at every step; scoring the finetuning samples too would give 2 / 5."""
+    model = _identity_classifier()
+    x_train, y_train = torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([0, 1])
+    x_eval, y_eval = torch.tensor([[2.0, 0.0], [0.0, 3.0], [1.0, 0.5]]), torch.tensor([1, 0, 1])
+    curve = relearn_curve(model, x_train, y_train, x_eval, y_eval, steps=2, lr=1e-9, device=CPU)
+    assert curve == [0.0, 0.0, 0.0]
+
+
+def test_relearn_test_one_sgd_step_worked_by_hand() -> None:
+    """One full-batch SGD step (lr 1, no weight decay) on the single sample x = (1, 0), label 1:
+    the gradient of the cross-entropy w.r.t. W is (softmax(Wx) - e_1) x^T, softmax((1, 0)) =
+    (0.731, 0.269), so W becomes [[0.269, 0], [0.731, 1]] and (2, 0), (3, 0) switch from class 0
+    to class 1: forget accuracy 0 -> 1, and it stays 1 at step 2. The caller's model is untouched."""
+    model = _identity_classifier()
+    before = model[1].weight.detach().clone()
+    x_train, y_train = torch.tensor([[1.0, 0.0]]), torch.tensor([1])
+    x_eval, y_eval = torch.tensor([[2.0, 0.0], [3.0, 0.0]]), torch.tensor([1, 1])
+    result = relearn_test({"a": model, "b": _identity_classifier()}, x_train, y_train, x_eval, y_eval, steps=2,
+                          lr=1.0, seed=4, device=CPU)
+    assert result.curves == {"a": [0.0, 1.0, 1.0], "b": [0.0, 1.0, 1.0]}
+    assert (result.steps, result.shots, result.n_eval, result.lr, result.seed) == ([0, 1, 2], 1, 2, 1.0, 4)
+    assert result.to_dict() == {"steps": [0, 1, 2], "a": [0.0, 1.0, 1.0], "b": [0.0, 1.0, 1.0], "shots": 1,
+                                "n_eval": 2, "lr": 1.0, "seed": 4}
+    assert torch.equal(model[1].weight, before)
+    assert relearn_curve(model, x_train, y_train, x_eval, y_eval, steps=1, lr=0.1, device=CPU) == [0.0, 0.0]
+
+
+def test_relearn_view_evaluates_on_the_inspection_sample_less_its_shots_cheaply() -> None:
+    """The view's split, checked without a trained model: the seeded shots (`split_shots`) get
+    labels the identity classifier predicts, every other forget sample a label it does not, so the
+    held-out accuracy is 0 at every step (a tiny learning rate moves nothing); evaluating on all
+    forget samples, shots included, would give 3 / 8."""
+    forget_idx = np.array([2, 3, 5, 7, 8, 11, 12, 14])
+    shots, seed = 3, 6
+    train_idx, held_out = split_shots(forget_idx, shots, seed)
+    x = torch.tensor([[1.0, 0.0] if i % 2 else [0.0, 1.0] for i in range(16)])  # predicted class: 1 - i % 2
+    y = torch.tensor([1 - i % 2 if i in set(train_idx.tolist()) else i % 2 for i in range(16)])
+    data = SimpleNamespace(train=SimpleNamespace(subset=lambda idx: SimpleNamespace(x=x[torch.as_tensor(idx)],
+                                                                                    y=y[torch.as_tensor(idx)])))
+    sample = InspectionSample(forget_idx, np.arange(4), np.arange(4), False, seed)
+    result = relearn_view({"original": _identity_classifier()}, data, sample, steps=2, shots=shots, lr=1e-9,
+                          device=CPU)
+    assert result.curves == {"original": [0.0, 0.0, 0.0]}
+    assert result.shots == 3 and result.n_eval == len(held_out) == 5 and result.seed == seed
+
+
+# -- per-sample drill-down -----------------------------------------------------------------------
+def _two_models_scores() -> dict[str, SampleScores]:
+    """Two forget samples and three test samples, three classes, logits chosen for round numbers:
+    forget sample 1 has logits (0, ln 3, 0) with label 1, so p_y = 3/5, loss = ln(5/3), scaled
+    confidence ln(3/2)."""
+    f_logits = torch.tensor([[2.0, 0.0, 0.0], [0.0, math.log(3.0), 0.0]])
+    f_y = torch.tensor([0, 1])
+    t_logits = torch.tensor([[0.0, 0.0, 0.0], [5.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    t_y = torch.tensor([1, 0, 0])
+    other = torch.tensor([[0.0, 0.0, 3.0], [0.0, 0.0, 0.0]])  # the second model predicts class 2 for sample 0
+    return {"unlearned": sample_scores(f_logits, f_y, t_logits, t_y),
+            "retrain": sample_scores(other, f_y, t_logits, t_y)}
+
+
+def test_sample_rows_known_answers() -> None:
+    scores = _two_models_scores()
+    rows = sample_rows(scores, 1)
+    test_loss = scores["unlearned"].nonmember_loss  # ln 3, ~0.0134, ln(2 + e) ~ 1.551
+    assert set(rows) == {"unlearned", "retrain"}
+    u = rows["unlearned"]
+    assert set(u) == {"prediction", "confidence", "loss", "membership_score", "scaled_confidence", "entropy"}
+    assert u["prediction"] == 1 and isinstance(u["prediction"], int)
+    assert u["confidence"] == pytest.approx(0.6)
+    assert u["loss"] == pytest.approx(math.log(5 / 3))
+    # loss ln(5/3) ~ 0.511 is below two of the three test losses (ln 3, ln(2 + e))
+    assert sorted(test_loss)[1] > math.log(5 / 3) > sorted(test_loss)[0]
+    assert u["membership_score"] == pytest.approx(2 / 3)
+    assert u["scaled_confidence"] == pytest.approx(math.log(1.5))
+    p = np.array([1 / 5, 3 / 5, 1 / 5])
+    assert u["entropy"] == pytest.approx(float(-(p * np.log(p)).sum()))
+    r0 = sample_rows(scores, 0)["retrain"]  # logits (0, 0, 3), label 0: predicted 2, p_y = 1 / (2 + e^3)
+    assert r0["prediction"] == 2
+    assert r0["confidence"] == pytest.approx(1 / (2 + math.e ** 3))
+    assert r0["membership_score"] == 0.0  # a loss above every test loss
+    assert all(isinstance(v, float) for k, v in r0.items() if k != "prediction")
+
+
+def test_sample_rows_without_entropies_and_out_of_range_positions() -> None:
+    """Scores built from confidences alone have a scaled confidence but no entropy: the row omits
+    the entropy instead of failing (`_has`); a position outside the forget samples is refused."""
+    scores = {"unlearned": SampleScores(np.array([0.8, 0.5]), np.array([0.2, 0.7]), np.array([1, 0]),
+                                        np.array([0.5]), np.array([0.6]))}
+    row = sample_rows(scores, 0)["unlearned"]
+    assert set(row) == {"prediction", "confidence", "loss", "membership_score", "scaled_confidence"}
+    assert row["scaled_confidence"] == pytest.approx(math.log(4.0))  # 0.8 / 0.2
+    assert row["membership_score"] == 1.0 and sample_rows(scores, 1)["unlearned"]["membership_score"] == 0.0
+    assert persample._has(scores["unlearned"], "scaled_confidence") is True
+    assert persample._has(scores["unlearned"], "entropy") is False
+    for bad in (2, -1):
+        with pytest.raises(ValueError, match=f"sample position {bad} is outside the 2 forget samples"):
+            sample_rows(scores, bad)
+
+
+def _linear_model(weight: list[list[float]]) -> nn.Module:
+    """Flatten + bias-free linear layer on 1 x 1 x 2 images: Integrated Gradients of a linear model
+    is exact, x * w[label] for a black baseline."""
+    model = nn.Sequential(nn.Flatten(), nn.Linear(2, len(weight), bias=False))
+    model[1].weight.data = torch.tensor(weight)
+    return model
+
+
+def test_sample_view_maps_the_true_label_of_the_sample_at_the_position() -> None:
+    scores = _two_models_scores()
+    models = {"unlearned": _linear_model([[1.0, 0.0], [2.0, -1.0], [0.0, 0.0]]),
+              "retrain": _linear_model([[0.0, 0.0], [0.5, 3.0], [1.0, 1.0]])}
+    x = torch.tensor([[[3.0, 2.0]]])  # [C=1, H=1, W=2]
+    view = sample_view(models, scores, np.array([40, 41]), x, torch.tensor(1), 1, device=CPU, n_steps=8)
+    assert view.train_index == 41 and view.label == 1
+    assert view.rows == sample_rows(scores, 1)
+    assert set(view.attributions) == {"unlearned", "retrain"}
+    assert view.attributions["unlearned"].maps[0, 0, 0] == pytest.approx([6.0, -2.0], abs=1e-5)  # x * w[1]
+    assert view.attributions["retrain"].maps[0, 0, 0] == pytest.approx([1.5, 6.0], abs=1e-5)
+    assert view.attributions["retrain"].targets.tolist() == [1]
+
+
+def test_sample_view_passes_one_image_its_label_and_64_steps_by_default(monkeypatch) -> None:
+    calls = []
+
+    def record(models, x, targets, *, device, n_steps):
+        calls.append((x.shape, targets, device, n_steps))
+        return {"m": "maps"}
+
+    monkeypatch.setattr(persample, "pixel_attributions", record)
+    view = sample_view({}, _two_models_scores(), np.array([7, 9]), torch.zeros(1, 2, 2), torch.tensor(2), 0,
+                       device=CPU)
+    assert calls == [((1, 1, 2, 2), 2, CPU, 64)]
+    assert view.attributions == {"m": "maps"} and view.train_index == 7 and view.label == 2
+
+
+# -- A vs B: comparable runs and per-class accuracy ----------------------------------------------
+BASE = {"dataset": "digits", "forget": "class:3", "seed": 0, "data_fingerprint": "d", "model_digest": "m"}
+
+
+def test_comparable_runs_keeps_the_order_drops_the_excluded_and_the_incomparable() -> None:
+    entries = [SimpleNamespace(id="r1", info=dict(BASE)), SimpleNamespace(id="r2", info={**BASE, "seed": 1}),
+               SimpleNamespace(id="r3", info={**BASE, "method": "salun"}), SimpleNamespace(id="r4", info=dict(BASE))]
+    assert [e.id for e in comparable_runs(entries, BASE)] == ["r1", "r3", "r4"]
+    assert [e.id for e in comparable_runs(entries, BASE, exclude="r3")] == ["r1", "r4"]
+    assert [e.id for e in comparable_runs(entries, {**BASE, "seed": 1}, exclude="r1")] == ["r2"]
+    assert comparable_runs([], BASE) == []
+
+
+def test_per_class_reads_each_runs_stored_accuracies() -> None:
+    a = {"details": {"unlearned": {"per_class_test_acc": [1, 0.5]}, "retrain": {"per_class_test_acc": [0.25, 1]}}}
+    b = {"details": {"unlearned": {"per_class_test_acc": [0.75, 0.0]}, "retrain": {"per_class_test_acc": [0.0, 0.0]}}}
+    out = per_class(a, b)
+    assert out == {"a": [1.0, 0.5], "b": [0.75, 0.0], "retrain": [0.25, 1.0]}  # A's retrained model
+    assert all(type(v) is float for v in out["a"])  # stored ints come back as floats
+    no_retrain = {"details": {"unlearned": {"per_class_test_acc": [0.5, 0.5]}}}
+    assert per_class(no_retrain, b)["retrain"] == [0.0, 0.0]  # B's retrained model when A has none
+    assert per_class({}, {"details": {}}) == {"a": None, "b": None, "retrain": None}
+
+
+# -- the probe's stratified negatives ------------------------------------------------------------
+def test_stratified_negatives_match_the_class_counts_of_the_positives() -> None:
+    """Positives: two of class 0, one of class 1, one of class 2. The pool has exactly two of class
+    0 (both taken, without a draw), four of class 1 (one drawn), one of class 2 (all it has).
+    The draw is seeded: default_rng(5) picks the pool's class-1 sample at position 1 (index 13)."""
+    labels = np.array([0, 0, 1, 2, 0, 0, 1, 1, 1, 1, 2, 0, 0, 1, 2])
+    positives = [0, 1, 2, 3]
+    pool = np.array([4, 5, 6, 7, 13, 9, 10], dtype=np.int32)  # classes 0, 0, 1, 1, 1, 1, 2
+    got = stratified_negatives(labels, positives, pool, seed=5)
+    rng = np.random.default_rng(5)  # what "draw one of the four class-1 samples" gives with this seed
+    expected_1 = rng.choice(np.array([6, 7, 13, 9]), 1, replace=False)
+    assert got.tolist() == sorted([4, 5, *expected_1.tolist(), 10])
+    assert got.tolist() == [4, 5, 10, 13]
+    assert got.dtype == np.int64
+    # two positives of class 1: two distinct pool samples, never the same one twice
+    many = stratified_negatives(labels, [2, 6, 0], np.array([7, 8, 9, 13, 11]), seed=0)
+    assert len(set(many.tolist())) == 3 and sorted(labels[many].tolist()) == [0, 1, 1]
+
+
+def test_stratified_negatives_draw_only_when_the_pool_has_more() -> None:
+    """A class whose pool has exactly as many samples as positives takes them without a draw, so
+    the seeded draws of the next classes are the same as if that class were absent."""
+    labels = np.array([0, 0, 1, 1, 1, 1, 1, 1])
+    with_exact_class = stratified_negatives(labels, [0, 2], np.array([1, 3, 4, 5, 6, 7]), seed=2)
+    only_drawn_class = stratified_negatives(labels, [2], np.array([3, 4, 5, 6, 7]), seed=2)
+    assert with_exact_class.tolist() == sorted([1, *only_drawn_class.tolist()])
+    for seed in range(6):  # the shared draw: identical for every seed
+        a = stratified_negatives(labels, [0, 2, 3], np.array([1, 3, 4, 5, 6, 7]), seed=seed)
+        b = stratified_negatives(labels, [2, 3], np.array([3, 4, 5, 6, 7]), seed=seed)
+        assert a.tolist() == sorted([1, *b.tolist()])
+
+
+def test_stratified_negatives_of_no_positives_is_an_empty_index_array() -> None:
+    got = stratified_negatives(np.array([0, 1]), [], np.array([0, 1]), seed=0)
+    assert got.shape == (0,) and got.dtype == np.int64
+
+
+# -- membership helpers --------------------------------------------------------------------------
+def test_logit_is_the_float64_log_odds_silently_infinite_at_0_and_1() -> None:
+    p = np.array([0.0, 0.2, 0.5, 0.8, 1.0], dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # p = 1 divides by zero in log1p(-p): no RuntimeWarning
+        got = _logit(p)
+    assert got.dtype == np.float64
+    assert got[0] == -np.inf and got[4] == np.inf and got[2] == 0.0
+    # computed in float64 from the float32 value of 0.2 (not in float32)
+    p02 = float(np.float32(0.2))
+    assert got[1] == math.log(p02) - math.log1p(-p02) and got[3] == pytest.approx(math.log(4.0), abs=1e-7)
+    assert _logit([0.25]).tolist() == [math.log(0.25) - math.log1p(-0.25)]  # a list is accepted
+
+
+def test_membership_score_ties_single_and_empty_references() -> None:
+    ref = np.array([2.0, 0.5, 1.0, 1.0])  # unsorted on purpose
+    # a reference loss equal to the sample's is not "higher": loss 1.0 has only 2.0 above it, loss
+    # 0.5 has 1.0, 1.0 and 2.0
+    assert membership_score(np.array([1.0, 0.5, 0.1, 2.5]), ref).tolist() == [0.25, 0.75, 1.0, 0.0]
+    assert membership_score([0.3, 0.9], [0.5]).tolist() == [1.0, 0.0]  # one reference sample
+    empty = membership_score(np.array([0.3, 0.9, 1.2]), np.array([]))
+    assert empty.shape == (3,) and np.isnan(empty).all()
+
+
+def test_nearest_to_threshold_order_default_k_and_ties() -> None:
+    values = np.array([0.125, 0.4375, 0.875, 0.53125, 0.25, 0.75, 0.0, 1.0, 0.625, 0.484375])  # exact binary
+    # distances to 0.5: 3/8, 1/16, 3/8, 1/32, 1/4, 1/4, 1/2, 1/2, 1/8, 1/64 -> closest first, ties in
+    # position order
+    assert nearest_to_threshold(values, 0.5).tolist() == [9, 3, 1, 8, 4, 5, 0, 2]  # k = 8 by default
+    assert nearest_to_threshold(values, 0.5, k=3).tolist() == [9, 3, 1]
+    assert nearest_to_threshold(values, 0.5, k=0).tolist() == []
+    assert nearest_to_threshold(values, -0.2, k=2).tolist() == [6, 0]  # not |v + t|
+    tied = np.tile([0.0, 1.0], 20)  # 40 samples all 0.5 from the threshold: kept in position order
+    assert nearest_to_threshold(tied, 0.5, k=40).tolist() == list(range(40))
+
+
+# -- CKA -----------------------------------------------------------------------------------------
+def test_linear_cka_refuses_representations_of_different_inputs() -> None:
+    with pytest.raises(ValueError, match="representations of 3 and 4 inputs"):
+        linear_cka(torch.zeros(3, 2), torch.zeros(4, 2))
+    with pytest.raises(ValueError, match=r"Gram matrices of different sizes: \(3, 3\) vs \(4, 4\)"):
+        linear_cka_gram(torch.zeros(3, 3), torch.zeros(4, 4))
+    with pytest.raises(ValueError, match="at least 4 samples; got 3"):
+        unbiased_centred(torch.zeros(3, 3))
+
+
+def test_unbiased_centring_known_answer_and_debiased_cka() -> None:
+    """The unbiased centring of the 4 x 4 Gram of x = (0, 1, 2, 3) worked by hand: zero the
+    diagonal, column sums / (n - 2), minus their total / (2 (n - 1)), subtract on both sides."""
+    x = torch.tensor([[0.0], [1.0], [2.0], [3.0]])
+    flat = x - x.mean()
+    gram = flat @ flat.T
+    g = gram.double().clone()
+    g.fill_diagonal_(0.0)
+    means = g.sum(0) / 2
+    means = means - means.sum() / 6
+    expected = g - means[:, None] - means[None, :]
+    expected.fill_diagonal_(0.0)
+    got = unbiased_centred(gram)
+    assert torch.allclose(got, expected, atol=1e-12)
+    assert torch.equal(gram, flat @ flat.T)  # the input is left as it was
+    assert linear_cka(x, 2 * x + 1, debiased=True) == pytest.approx(1.0, abs=1e-12)
+    assert math.isnan(linear_cka(x, torch.ones(4, 1)))  # a constant representation: NaN, not 0
