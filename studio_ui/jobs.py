@@ -1,9 +1,11 @@
 """Background runs: one worker process per run, known through the workspace's run records.
 
-A page starts a run with `start_unlearn_run` (the run is recorded, then executed by
-``python -m unlearn_core worker``) and lists runs with `studio_ui.run_list`. Nothing about a run
-lives only in the browser session: a reload, a new tab or a dropped session finds the same runs,
-with live progress, and can cancel them (the request is stored in the record; the run polls it).
+A page starts a run with `start_unlearn_run` (the run is recorded, then executed by a worker
+process: a standby started ahead by `warm_workers`, which the app's entry calls on every rerun, so
+that even the first click does not wait for torch's import) and lists runs with
+`studio_ui.run_list`. Nothing about a run lives only in the browser session: a reload, a new tab or
+a dropped session finds the same runs, with live progress, and can cancel them (the request is
+stored in the record; the run polls it).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import streamlit as st
 
 import unlearn_core.runs.records as run_records
 from unlearn_core.runs.records import RunRow
-from unlearn_core.runs.worker import RunRequest, start_run
+from unlearn_core.runs.worker import RunRequest, start_run, warm_pool
 
 from .resources import current_device, current_workspace
 from .state import DataRef, ModelRef, data_ref, model_ref
@@ -40,6 +42,15 @@ def external_request(spec: str, unlearned: str, *, seed: int) -> RunRequest:
     from unlearn_core.runs.external import METHOD
 
     return dataclasses.replace(request_for(spec, METHOD, None, seed=seed), unlearned=unlearned)
+
+
+def warm_workers() -> None:
+    """Have the standby worker processes started (cheap when they are: it replaces a dead one), so a
+    Run click is served by a process that has torch and the library imported already."""
+    try:
+        warm_pool()
+    except ValueError:  # a bad $UNLEARN_STANDBY_WORKERS: said in one line when a run is started
+        pass
 
 
 def start_unlearn_run(title: str, request: RunRequest) -> RunRow:

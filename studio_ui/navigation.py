@@ -38,11 +38,13 @@ def main() -> None:
 
     from studio_ui import state
     from studio_ui.error_boundary import run_page
+    from studio_ui.jobs import warm_workers
     from studio_ui.labels import glossary_expander
     from studio_ui.workspace_input import workspace_input
     from unlearn_core.device import available_devices
 
     st.set_page_config(page_title="Unlearning Studio", page_icon=":material/auto_fix_high:", layout="wide")
+    warm_workers()  # worker processes ready before the first Run click (issue 23)
     pages = [st.Page(page_file(stem), title=title, icon=icon, default=i == 0)
              for i, (stem, title, icon) in enumerate(PAGES)]
     with st.sidebar:

@@ -19,15 +19,13 @@ import typing
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from unlearn_core.data import list_datasets, load_dataset
-from unlearn_core.device import pick_device
 from unlearn_core.errors import one_line, write_trace
-from unlearn_core.models import load_checkpoint, model_options, save_checkpoint
 from unlearn_core.options import split_pairs
 from unlearn_core.progress import Cancelled, ProgressEvent
-from unlearn_core.train import TrainingDiverged, accuracy, per_class_accuracy, predict_logits
+
+# Each command imports what it needs (torch, the data, the models, the methods) in its own body, so
+# that `--help`, `datasets` or `runs` do not pay seconds for torchvision's model zoo, scikit-learn
+# and scipy (tests/unit/test_lazy_imports.py).
 
 
 class CliError(Exception):
@@ -59,9 +57,18 @@ def _device_name(text: str) -> str:
     return text
 
 
+def _device(args: argparse.Namespace):
+    """The torch device named by ``--device`` (auto: cuda > mps > cpu)."""
+    from unlearn_core.device import pick_device
+
+    return pick_device(args.device)
+
+
 def _model_bytes(data, arch: str, arch_options: dict[str, Any]) -> int:
     """The size of the model about to be trained, from a shapes-only build (no memory), which also
     refuses, before any training, an option the architecture cannot take."""
+    import torch
+
     from unlearn_core.models import build_model
 
     c, h, _ = data.input_shape
@@ -72,6 +79,8 @@ def _model_bytes(data, arch: str, arch_options: dict[str, Any]) -> int:
 
 def _model_options(args: argparse.Namespace) -> dict[str, Any]:
     """``--model-option`` pairs typed by the architecture's builder (torchvision ones: JSON values)."""
+    from unlearn_core.models import model_options
+
     options: dict[str, Any] = dict(split_pairs(getattr(args, "model_option", None), "--model-option"))
     if args.model.startswith("tv:"):  # torchvision declares no types to convert by
         for key, raw in options.items():
@@ -83,6 +92,8 @@ def _model_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _load_data(args: argparse.Namespace):
+    from unlearn_core.data import load_dataset
+
     options: dict[str, Any] = dict(split_pairs(getattr(args, "data_option", None), "--data-option"))
     if getattr(args, "data_root", None):
         options["root"] = args.data_root
@@ -141,6 +152,8 @@ def _emit(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:
 
 # -- commands ------------------------------------------------------------------------------
 def cmd_datasets(args: argparse.Namespace) -> int:
+    from unlearn_core.data import list_datasets
+
     rows = [
         {"name": d.name, "description": d.description, "needs_root": d.needs_root, "options": d.options()}
         for d in list_datasets()
@@ -168,6 +181,7 @@ def cmd_methods(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from unlearn_core.models import save_checkpoint
     from unlearn_core.models.defaults import train_model
     from unlearn_core.recipes import recipe_for
 
@@ -180,7 +194,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     given = (("epochs", args.epochs), ("lr", args.lr), ("batch_size", args.batch_size))
     overrides = {k: v for k, v in given if v is not None}  # 0 is refused by TrainConfig, not ignored
     config = recipe_for(data.name, args.model, args.seed, **overrides)
-    device = pick_device(args.device)
+    device = _device(args)
     size = _model_bytes(data, args.model, arch_options)
     if out is not None or workspace is not None:
         from unlearn_core.fs_policy import check_free_space
@@ -206,10 +220,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from unlearn_core.models import load_checkpoint
     from unlearn_core.models.defaults import check_compatible, load_default
+    from unlearn_core.train import accuracy, per_class_accuracy, predict_logits
 
     data = _load_data(args)
-    device = pick_device(args.device)
+    device = _device(args)
     if args.checkpoint:
         model, meta = load_checkpoint(args.checkpoint)
     else:
@@ -242,7 +258,7 @@ def cmd_unlearn(args: argparse.Namespace) -> int:
 
     data = _load_data(args)
     config = _config(args.method, args.set)
-    device = pick_device(args.device)
+    device = _device(args)
     try:  # checked here too, before the original model is obtained (maybe trained)
         check_supported(get_method(args.method), resolve(args.forget, data, args.seed))
     except ValueError as err:
@@ -306,9 +322,16 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from unlearn_core.runs.worker import execute
+    """Execute a queued run (RUN_ID --workspace W), or wait as a standby for one handed over on stdin."""
+    from unlearn_core.runs.worker import execute, serve_standby
     from unlearn_core.workspace.store import Workspace
 
+    if args.standby:
+        if args.run_id is not None or args.workspace is not None:
+            raise CliError("worker --standby is handed its run on stdin; give no RUN_ID or --workspace")
+        return serve_standby(sys.stdin.buffer, sys.stdout.buffer)
+    if args.run_id is None or args.workspace is None:
+        raise CliError("worker needs RUN_ID and --workspace (or --standby)")
     return execute(Workspace(args.workspace), args.run_id)
 
 
@@ -323,7 +346,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.methods != "all" and not any(m.strip() for m in args.methods.split(",")):
         raise CliError(f"--methods {args.methods!r} names no method; give all, or method names separated by commas")
     data = _load_data(args)
-    device = pick_device(args.device)
+    device = _device(args)
     _workspace(args.workspace)
     methods = None if args.methods == "all" else split_methods(args.methods)
     table = bench(
@@ -352,7 +375,7 @@ def cmd_study(args: argparse.Namespace) -> int:
     )
     data = _load_data(args)
     config = _config(args.method, args.set)
-    device = pick_device(args.device)
+    device = _device(args)
     workspace = _workspace(args.workspace)
     original = obtain_model(data, args.model, seed=0, device=device, checkpoint=args.checkpoint, workspace=workspace,
                             progress=_stderr_progress(not args.quiet))
@@ -368,7 +391,7 @@ def cmd_study(args: argparse.Namespace) -> int:
 def cmd_make_assets(args: argparse.Namespace) -> int:
     from unlearn_core.models.defaults import DEFAULT_MODELS, make_default
 
-    device = pick_device(args.device)
+    device = _device(args)
     names = [args.dataset] if args.dataset else list(DEFAULT_MODELS)
     out = {}
     for name in names:
@@ -387,7 +410,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         raise CliError(f"workspace {args.workspace} does not exist")
     workspace = Workspace(args.workspace)
     entry = workspace.get(args.run)
-    device = pick_device(args.device)
+    device = _device(args)
     data = run_dataset(entry)
     original = run_original(entry, data, device=device, workspace=workspace, checkpoint=args.checkpoint)
     run = load_run(workspace, args.run, original, data)
@@ -420,7 +443,7 @@ def cmd_evaluate_external(args: argparse.Namespace) -> int:
     from unlearn_core.workspace.store import Workspace
 
     data = _load_data(args)
-    device = pick_device(args.device)
+    device = _device(args)
     workspace = None if args.no_store else Workspace(args.workspace)
     original, meta = obtain_model(data, args.model, seed=0, device=device, checkpoint=args.checkpoint,
                                   workspace=workspace, progress=_stderr_progress(not args.quiet))
@@ -510,8 +533,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_runs)
 
     p = sub.add_parser("worker", help="execute a queued run (started by the app; not for direct use)")
-    p.add_argument("run_id")
-    p.add_argument("--workspace", required=True)
+    p.add_argument("run_id", nargs="?")
+    p.add_argument("--workspace")
+    p.add_argument("--standby", action="store_true",
+                   help="import everything, then wait for the run handed over on stdin (the app's standby workers)")
     p.set_defaults(fn=cmd_worker)
 
     p = sub.add_parser("bench", help="every method against retrain, over seeds")
@@ -581,6 +606,13 @@ def _os_error(err: OSError) -> str:
     return f"cannot use {where}: {reasons.get(err.errno, err.strerror or one_line(err))}"
 
 
+def _out_of_gpu_memory(err: Exception) -> bool:
+    """Whether `err` is torch's CUDA out-of-memory error, asked without importing torch: a command
+    that never imported it cannot have raised it."""
+    cuda = sys.modules.get("torch.cuda")
+    return cuda is not None and isinstance(err, cuda.OutOfMemoryError)
+
+
 def _fail(message: object, status: int = 2) -> int:
     print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
     return status
@@ -598,7 +630,7 @@ def main(argv: list[str] | None = None) -> int:
         return stop.code if isinstance(stop.code, int) else 2
     try:
         return args.fn(args)
-    except (CliError, ValueError, Cancelled, TrainingDiverged) as err:  # WorkspaceError is a ValueError
+    except (CliError, ValueError, Cancelled) as err:  # WorkspaceError and TrainingDiverged are ValueErrors
         return _fail(err)
     except sqlite3.Error as err:
         from unlearn_core.workspace.store import registry_error
@@ -606,11 +638,12 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(registry_error(Path(getattr(args, "workspace", None) or "workspace"), err))
     except OSError as err:
         return _fail(_os_error(err))
-    except torch.cuda.OutOfMemoryError:
-        return _fail("the GPU ran out of memory; use a smaller batch size or --device cpu", 3)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
-    except Exception as err:  # a bug: one line here, the trace in the log
+    except Exception as err:
+        if _out_of_gpu_memory(err):
+            return _fail("the GPU ran out of memory; use a smaller batch size or --device cpu", 3)
+        # a bug: one line here, the trace in the log
         log = write_trace(err, getattr(args, "workspace", None), "cli")
         where = f"trace written to {log}" if log else "no trace could be written"
         return _fail(f"internal error: {type(err).__name__}: {one_line(err)}; {where}", 1)

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.decomposition import PCA
 
 METHODS = ("pca", "umap")
 
@@ -44,6 +43,8 @@ def fit_projection(values: np.ndarray | torch.Tensor, method: str = "pca", seed:
     if len(x) < 3:
         raise ValueError("need at least 3 points to project")
     if method == "pca":
+        from sklearn.decomposition import PCA  # imported where used: importing the package needs no scikit-learn
+
         model = PCA(n_components=2, random_state=seed)
     else:
         import umap  # imported lazily: numba compiles it once per process (about 10 s)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.datasets import load_digits
 
 from unlearn_core.data.base import Split, SplitDataset, stratified_split
 from unlearn_core.data.registry import register_dataset
@@ -17,6 +16,8 @@ def build_digits(size: int = 16, seed: int = 0) -> SplitDataset:
 
     The 80 / 20 split is stratified and fixed by `seed` (1,437 train / 360 test images).
     """
+    from sklearn.datasets import load_digits  # here, not at the top: listing datasets needs no scikit-learn
+
     if size < 8 or size > 64:
         raise ValueError(f"digits size must be between 8 and 64; got {size}")
     bunch = load_digits()

@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from torchvision.datasets.folder import IMG_EXTENSIONS
 
 from unlearn_core.data.base import Split, SplitDataset, stratified_split
 from unlearn_core.data.registry import register_dataset
@@ -278,10 +277,18 @@ def _load_images(samples: list[tuple[str, int]], size: int, grayscale: bool) -> 
     return torch.from_numpy(out).float().div_(255.0)
 
 
+def _image_extensions() -> tuple[str, ...]:
+    """The file endings ImageFolder reads: torchvision's list (imported here, not at the top: importing
+    torchvision imports its model zoo, seconds that listing or loading another dataset does not need)."""
+    from torchvision.datasets.folder import IMG_EXTENSIONS
+
+    return IMG_EXTENSIONS
+
+
 def _scan(walk: TreeWalk, folder: Path, class_to_idx: dict[str, int]) -> list[tuple[str, int]]:
     """(path, label) of every image under ``folder/<class>/`` (a missing class folder holds none)."""
     return [(str(path), label) for name, label in class_to_idx.items() if (folder / name).is_dir()
-            for path in walk.files(folder / name, IMG_EXTENSIONS)]
+            for path in walk.files(folder / name, _image_extensions())]
 
 
 @register_dataset(
@@ -320,7 +327,7 @@ def build_imagefolder(
     if not samples or (has_splits and not test_samples):
         where = train_dir if not samples else base / "test"
         raise ValueError(
-            f"ImageFolder {where}: no images ({', '.join(IMG_EXTENSIONS)}) in class subfolders (expected {layout})"
+            f"ImageFolder {where}: no images ({', '.join(_image_extensions())}) in class subfolders (expected {layout})"
         )
     if has_splits:
         extra = sorted({p.name for p in walk.subfolders(base / "test")} - set(classes))

@@ -1,9 +1,14 @@
 """Executing tracked runs: a worker process per run, or the calling process, writing a run record.
 
-`start_run` records a queued run and spawns ``python -m unlearn_core worker ID`` for it, so that
-training shares neither the GIL nor the lifetime of the Streamlit server: a page rerun, a reload,
-another tab or a crashed page cannot touch it (a subprocess rather than multiprocessing's spawn,
-which would re-import the server's ``__main__``). `execute` is that worker's body and `run_tracked`
+`start_run` records a queued run and hands it to a worker process, so that training shares neither
+the GIL nor the lifetime of the Streamlit server: a page rerun, a reload, another tab or a crashed
+page cannot touch it (a subprocess rather than multiprocessing's spawn, which would re-import the
+server's ``__main__``). The worker is a standby of this process's `runs.pool.StandbyPool`, started
+before the click with torch and the library imported (``python -m unlearn_core worker --standby``,
+`serve_standby`; one still importing is handed the run too and starts it when done); where none
+can take it (the pool is turned off, its standby died or was started with other settings) a fresh
+``python -m unlearn_core worker ID`` is spawned, seconds slower. `warm_pool` starts the standbys (the app calls it when it opens) and `start_run` tops the
+pool up after each hand-over. `execute` is a worker's body and `run_tracked`
 runs the same thing in the calling process (the CLI's ``unlearn``): the run record gets progress,
 phase and a heartbeat every `run_records.HEARTBEAT_S`; the cancel flag in the record is polled by
 the run's `should_stop`; a run that ignores a cancel for `CANCEL_GRACE_S` is terminated. A failure
@@ -22,13 +27,14 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import unlearn_core.runs.records as run_records
 from unlearn_core.data import SplitDataset
 from unlearn_core.errors import failure_line
 from unlearn_core.fs_policy import check_free_space, check_id
 from unlearn_core.progress import Cancelled, ProgressEvent, ProgressFn, no_progress
+from unlearn_core.runs.pool import READY, StandbyPool, hand_over_line, pool_size, read_hand_over, reap
 from unlearn_core.workspace.store import Workspace, new_id
 
 CANCEL_GRACE_S = 10.0
@@ -104,23 +110,60 @@ def check_seed(seed: object, name: str = "seed") -> int:
     return seed
 
 
+WORKER = [sys.executable, "-m", "unlearn_core", "worker"]  # the package is installed: no path needed
+_POOL = StandbyPool([*WORKER, "--standby"])  # this process's standby workers (the Streamlit server's)
+
+
+def _worker_env() -> dict[str, str]:
+    """The environment of a worker started now: this one, with the thread budget set before torch's import."""
+    threads = str(worker_threads())
+    return {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+
+
+def warm_pool() -> None:
+    """Have `runs.pool.pool_size()` standby workers started (none if $UNLEARN_STANDBY_WORKERS is 0), so
+    that the next `start_run` is served without a fresh interpreter's imports. Cheap when they are."""
+    _POOL.warm(_worker_env())
+
+
+def standby_pids() -> list[int]:
+    """The process ids of this process's standby workers (the next run goes to one of them)."""
+    return _POOL.pids()
+
+
+def close_pool() -> None:
+    """End this process's standby workers (a run already handed over is not touched)."""
+    _POOL.close()
+
+
+def wait_pool_ready(timeout: float) -> bool:
+    """Wait up to `timeout` seconds until the standby workers have imported everything; whether they have."""
+    return _POOL.wait_ready(timeout)
+
+
 def start_run(workspace: Workspace, request: RunRequest, title: str) -> run_records.RunRow:
-    """Record `request` as a queued run and start a worker process for it; returns its record."""
+    """Record `request` as a queued run and hand it to a standby worker (else a fresh worker process),
+    then top the pool of standbys up again; returns the run's record."""
     request.check()
+    pool_size()  # a bad $UNLEARN_STANDBY_WORKERS is refused before the run is recorded
     run_id = new_id()
     run_records.create(workspace, run_id, title, request.to_dict())
     log = run_records.log_path(workspace, run_id)
     log.parent.mkdir(parents=True, exist_ok=True)
-    threads = str(worker_threads())
-    env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}  # the package is installed
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "unlearn_core", "worker", run_id, "--workspace", str(workspace.root.resolve())],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-        )
+    root = workspace.root.resolve()
+    env = _worker_env()
+    standby = _POOL.take(env)
+    if standby is not None and standby.hand_over(hand_over_line(run_id, root)):
+        proc = standby.proc  # it writes its own output to the run's log
+    else:
+        if standby is not None:  # it died before it could take the run
+            standby.close()
+        with open(log, "ab") as out:
+            proc = subprocess.Popen([*WORKER, run_id, "--workspace", str(root)], stdin=subprocess.DEVNULL,
+                                    stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     run_records.set_pid(workspace, run_id, proc.pid)
-    # reap the child when it ends, so a killed worker does not linger as a zombie that looks alive
-    threading.Thread(target=proc.wait, name=f"reap-{run_id}", daemon=True).start()
+    reap(proc)
+    warm_pool()
     return run_records.get(workspace, run_id)
 
 
@@ -261,14 +304,49 @@ def _tracked(workspace: Workspace, run_id: str, request: RunRequest, forward: Pr
     return record
 
 
+def _preload() -> None:
+    """Import what executing a run needs (torch, the data, methods, metrics, scikit-learn), before the run
+    counts as started: seconds in a fresh process, spent by a standby before it is handed a run."""
+    import torch  # noqa: F401
+
+    import unlearn_core.recipes  # noqa: F401
+    import unlearn_core.runs.external  # noqa: F401
+    import unlearn_core.runs.one_run  # noqa: F401
+    import unlearn_core.runs.start_model  # noqa: F401
+    from unlearn_core.methods import list_methods
+
+    list_methods()  # the method registry loads every method module on first use
+
+
+def serve_standby(commands: IO[bytes], status: IO[bytes]) -> int:
+    """The body of a standby worker (`runs.pool`): import what a run needs, write `READY` on `status`,
+    then block until one line on `commands` hands over a run, and execute it with its output in the
+    run's log. End of file (the process that started it went away) ends it quietly, status 0."""
+    _preload()
+    try:
+        os.write(status.fileno(), READY)  # unbuffered: nothing is left to flush into a closed pipe at exit
+    except BrokenPipeError:  # nobody waits for it: the run was handed over meanwhile, or the pool's process went away
+        pass
+    line = commands.readline()  # blocks, using no CPU, until a run is handed over or the pipe closes
+    if not line:
+        return 0
+    run_id, root = read_hand_over(line)
+    workspace = Workspace(root)
+    log = run_records.log_path(workspace, run_id)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:  # this process's output from now on goes to the run's log, as a fresh worker's
+        os.dup2(out.fileno(), 1)
+        os.dup2(out.fileno(), 2)
+    return execute(workspace, run_id)
+
+
 def execute(workspace: Workspace, run_id: str) -> int:
     """The body of a worker process: execute the recorded run `run_id`; returns the exit status."""
     import torch
 
-    import unlearn_core.recipes  # noqa: F401  (import before the run counts as started: seconds under load)
-
+    _preload()
     check_id(run_id, "run id")  # before any path (its log, its entry) is built from it
-    torch.set_num_threads(worker_threads())
+    torch.set_num_threads(worker_threads())  # a standby's OMP setting was read at its import, maybe long ago
     row = run_records.get(workspace, run_id)
     try:
         _tracked(workspace, run_id, RunRequest.from_dict(row.request), no_progress)
