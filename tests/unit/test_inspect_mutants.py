@@ -18,21 +18,43 @@ import pytest
 import torch
 from torch import nn
 
-from unlearn_core.inspect import persample
-from unlearn_core.inspect.cka import linear_cka, linear_cka_gram, unbiased_centred
+from unlearn_core.forget import ForgetSet
+from unlearn_core.inspect import persample, versus
+from unlearn_core.inspect.cka import (
+    LayerGrams,
+    centred_gram,
+    cka_per_layer,
+    feature_layers,
+    layer_grams,
+    linear_cka,
+    linear_cka_gram,
+    unbiased_centred,
+)
 from unlearn_core.inspect.inspection import relearn_view
 from unlearn_core.inspect.membership import (
     SampleScores,
     _logit,
+    attack_at,
+    best_attack,
+    called_member,
     membership_score,
     nearest_to_threshold,
+    prediction_entropy,
     sample_scores,
 )
-from unlearn_core.inspect.persample import sample_rows, sample_view
-from unlearn_core.inspect.probe import stratified_negatives
+from unlearn_core.inspect.persample import sample_rows, sample_view, still_remembered
+from unlearn_core.inspect.predictions import prediction_matrices, prediction_matrix
+from unlearn_core.inspect.probe import probe_accuracy, probe_images, stratified_negatives
 from unlearn_core.inspect.relearn import RelearnResult, relearn_curve, relearn_summary, relearn_test, split_shots
-from unlearn_core.inspect.sample import InspectionSample
-from unlearn_core.inspect.versus import comparable_runs, per_class
+from unlearn_core.inspect.sample import InspectionSample, inspection_sample
+from unlearn_core.inspect.versus import (
+    comparable_runs,
+    metric_rows,
+    per_class,
+    study_versus,
+    versus_models,
+    versus_text,
+)
 
 CPU = torch.device("cpu")
 
@@ -354,3 +376,297 @@ def test_unbiased_centring_known_answer_and_debiased_cka() -> None:
     assert torch.equal(gram, flat @ flat.T)  # the input is left as it was
     assert linear_cka(x, 2 * x + 1, debiased=True) == pytest.approx(1.0, abs=1e-12)
     assert math.isnan(linear_cka(x, torch.ones(4, 1)))  # a constant representation: NaN, not 0
+
+
+# -- the threshold attack at its best threshold, entropies, the score fields ----------------------
+def test_best_attack_known_answer_and_empty_sides() -> None:
+    """Forget confidences 0.9, 0.8, 0.3 against test 0.2, 0.85. Balanced accuracy at each observed
+    threshold t (member if >= t): 0.2 -> 0.5, 0.3 -> (1 + 0.5) / 2 = 0.75, 0.8 -> 7/12,
+    0.85 -> 5/12, 0.9 -> 2/3: the best is t = 0.3. The loss attack (member if <=) finds the same
+    split at -ln 0.3."""
+    f, t = np.array([0.9, 0.8, 0.3]), np.array([0.2, 0.85])
+    s = SampleScores(f, -np.log(f), np.zeros(3, dtype=int), t, -np.log(t))
+    assert best_attack(s, "confidence") == {"threshold": 0.3, "accuracy": 0.75, "tpr": 1.0, "fpr": 0.5}
+    loss = best_attack(s, "loss")
+    assert loss["threshold"] == pytest.approx(-math.log(0.3)) and loss["accuracy"] == 0.75
+    assert (loss["tpr"], loss["fpr"]) == (1.0, 0.5)
+    nan = {"threshold": math.nan, "accuracy": math.nan, "tpr": math.nan, "fpr": math.nan}
+    no_test = SampleScores(f, -np.log(f), np.zeros(3, dtype=int), np.zeros(0), np.zeros(0))
+    no_forget = SampleScores(np.zeros(0), np.zeros(0), np.zeros(0, dtype=int), t, -np.log(t))
+    for scores in (no_test, no_forget):
+        got = best_attack(scores, "confidence")
+        assert list(got) == list(nan) and all(math.isnan(v) for v in got.values())
+    # p = 1 everywhere: the scaled confidences are all +inf, no finite threshold to try
+    certain = SampleScores(np.ones(2), np.zeros(2), np.zeros(2, dtype=int), np.ones(2), np.zeros(2))
+    assert math.isnan(best_attack(certain, "scaled_confidence")["threshold"])
+
+
+def test_called_member_at_the_threshold_itself_and_empty_sides() -> None:
+    values = np.array([0.2, 0.5, 0.8])
+    assert called_member(values, 0.5, "confidence").tolist() == [False, True, True]  # >=
+    assert called_member(values, 0.5, "scaled_confidence").tolist() == [False, True, True]
+    assert called_member(values, 0.5, "loss").tolist() == [True, True, False]  # <=
+    assert called_member(values, 0.5, "entropy").tolist() == [True, True, False]
+    with pytest.raises(ValueError, match="score must be one of confidence, loss, scaled_confidence, entropy; got 'x'"):
+        called_member(values, 0.5, "x")
+    empty = SampleScores(np.zeros(0), np.zeros(0), np.zeros(0, dtype=int), np.array([0.7]), np.array([0.3]))
+    got = attack_at(empty, 0.5, "confidence")
+    assert math.isnan(got["tpr"]) and got["fpr"] == 1.0 and math.isnan(got["accuracy"])
+    no_test = SampleScores(np.array([0.7]), np.array([0.3]), np.zeros(1, dtype=int), np.zeros(0), np.zeros(0))
+    got = attack_at(no_test, 0.5, "confidence")
+    assert got["tpr"] == 1.0 and math.isnan(got["fpr"])
+
+
+def test_prediction_entropy_and_sample_scores_fields() -> None:
+    """Logits (0, ln 3): p = (1/4, 3/4), H = -(1/4 ln 1/4 + 3/4 ln 3/4); a class at -inf logit
+    contributes 0 (0 ln 0 is taken as 0, not NaN); a one-hot certain prediction has H = 0."""
+    logits = torch.tensor([[0.0, math.log(3.0)], [0.0, -math.inf], [5.0, 5.0]])
+    h = prediction_entropy(logits)
+    assert h.dtype == np.float64
+    assert h[0] == pytest.approx(-(0.25 * math.log(0.25) + 0.75 * math.log(0.75)), abs=1e-7)  # float32 ln 3
+    assert h[1] == 0.0 and h[2] == pytest.approx(math.log(2.0), abs=1e-12)
+    s = sample_scores(torch.tensor([[0.0, math.log(3.0)], [2.0, 0.0]]), torch.tensor([1, 1]),
+                      torch.tensor([[0.0, 0.0]]), torch.tensor([0]))
+    assert s.forget_pred.tolist() == [1, 0]
+    assert s.forget("confidence") == pytest.approx([0.75, 1 / (1 + math.e ** 2)])
+    assert s.forget("loss") == pytest.approx([-math.log(0.75), math.log(1 + math.e ** 2)])
+    assert s.forget("scaled_confidence") == pytest.approx([math.log(3.0), -2.0])
+    assert s.nonmember("confidence").tolist() == [0.5] and s.nonmember("loss") == pytest.approx([math.log(2.0)])
+    assert s.nonmember("scaled_confidence").tolist() == [0.0]
+    assert s.nonmember("entropy") == pytest.approx([math.log(2.0)])
+    with pytest.raises(ValueError, match="score must be one of"):
+        s.nonmember("margin")
+    legacy = SampleScores(np.array([0.5]), np.array([0.7]), np.array([0]), np.array([0.8]), np.array([0.2]))
+    assert legacy.nonmember("scaled_confidence") == pytest.approx([math.log(4.0)])
+    with pytest.raises(ValueError, match="built without the entropy"):
+        legacy.nonmember("entropy")
+
+
+def test_still_remembered_needs_both_models_and_caps_k() -> None:
+    s = {"unlearned": SampleScores(np.array([0.9, 0.6]), np.zeros(2), np.zeros(2, dtype=int), np.ones(1), np.ones(1)),
+         "retrain": SampleScores(np.array([0.1, 0.5]), np.zeros(2), np.zeros(2, dtype=int), np.ones(1), np.ones(1))}
+    assert [r["position"] for r in still_remembered(s, np.array([5, 6]), k=1)] == [0]
+    assert still_remembered(s, np.array([5, 6]), k=0) == [] and still_remembered(s, np.array([5, 6]), k=-3) == []
+    row = still_remembered(s, np.array([5, 6]))[1]
+    assert row == {"position": 1, "train_index": 6, "excess": pytest.approx(0.1), "unlearned_confidence": 0.6,
+                   "retrain_confidence": 0.5}
+    for missing in ("unlearned", "retrain"):
+        with pytest.raises(ValueError, match="needs the unlearned and the retrained model"):
+            still_remembered({k: v for k, v in s.items() if k != missing}, np.array([5, 6]))
+
+
+# -- prediction matrices -------------------------------------------------------------------------
+def test_prediction_matrices_against_the_originals_predictions() -> None:
+    preds = {"original": np.array([0, 1, 1, 2]), "unlearned": np.array([0, 2, 1, 2]), "retrain": np.array([1, 2, 2, 2])}
+    m = prediction_matrices(preds, 3)
+    assert m.n == 4
+    assert m.matrices["original"].tolist() == [[1, 0, 0], [0, 2, 0], [0, 0, 1]]
+    assert m.matrices["unlearned"].tolist() == [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
+    assert m.matrices["retrain"].tolist() == [[0, 1, 0], [0, 0, 2], [0, 0, 1]]
+    assert m.matrices["retrain"].dtype == np.int64
+    assert m.to_dict() == {"n": 4, "original": [[1, 0, 0], [0, 2, 0], [0, 0, 1]],
+                           "unlearned": [[1, 0, 0], [0, 1, 1], [0, 0, 1]], "retrain": [[0, 1, 0], [0, 0, 2], [0, 0, 1]]}
+    with pytest.raises(ValueError, match="the original model's predictions are needed as the rows"):
+        prediction_matrices({"unlearned": preds["unlearned"]}, 3)
+
+
+def test_prediction_matrix_refusals_and_edges() -> None:
+    with pytest.raises(ValueError, match=r"one length are needed; got shapes \(2,\) and \(3,\)"):
+        prediction_matrix(np.array([0, 1]), np.array([0, 1, 1]), 3)
+    with pytest.raises(ValueError, match="one length"):
+        prediction_matrix(np.zeros((2, 2)), np.zeros((2, 2)), 3)
+    for a, b in (([0, -1], [0, 0]), ([0, 0], [-1, 0]), ([0, 3], [0, 0]), ([0, 0], [0, 3])):
+        with pytest.raises(ValueError, match=r"class indices in 0\.\.2"):
+            prediction_matrix(np.array(a), np.array(b), 3)
+    assert prediction_matrix(np.array([0, 2]), np.array([2, 2]), 3).tolist() == [[0, 0, 1], [0, 0, 0], [0, 0, 1]]
+    assert prediction_matrix(np.array([], dtype=int), np.array([], dtype=int), 2).tolist() == [[0, 0], [0, 0]]
+    # torch tensors and repeated pairs: every pair counted (np.add.at, not a fancy-index assignment)
+    assert prediction_matrix(torch.tensor([1, 1, 1]), torch.tensor([0, 0, 0]), 2).tolist() == [[0, 0], [3, 0]]
+
+
+# -- the inspection sample -----------------------------------------------------------------------
+def _forget(forget_idx, test_forget_idx=None, spec="random:x") -> ForgetSet:
+    return ForgetSet(spec, "random", np.asarray(forget_idx), np.arange(0), (), test_forget_idx)
+
+
+def test_inspection_sample_takes_everything_when_the_pools_are_small() -> None:
+    data = SimpleNamespace(test=[None] * 10)
+    sample = inspection_sample(data, _forget([7, 3, 5], np.array([8, 2])), seed=4, per_side=8)
+    assert sample.forget_idx.tolist() == [3, 5, 7]  # sorted, all three
+    assert sample.test_idx.tolist() == [0, 1, 3, 4, 5, 6, 7, 9]  # the 8 test images outside the slice 2, 8
+    assert sample.nonmember_idx.tolist() == [2, 8] and sample.nonmember_is_slice is True and sample.seed == 4
+
+
+def test_inspection_sample_draws_in_a_fixed_order_with_the_seed() -> None:
+    """Forget samples first, then test samples, then non-members, each a seeded draw without
+    replacement when the pool is larger than `per_side` (sorted); a pool of exactly `per_side`
+    is taken whole without consuming the generator."""
+    data = SimpleNamespace(test=[None] * 12)
+    forget = _forget(np.arange(20, 30))  # no test slice: non-members from the whole test set
+    sample = inspection_sample(data, forget, seed=9, per_side=4)
+    rng = np.random.default_rng(9)
+    assert sample.forget_idx.tolist() == np.sort(rng.choice(np.arange(20, 30), 4, replace=False)).tolist()
+    assert sample.test_idx.tolist() == np.sort(rng.choice(np.arange(12), 4, replace=False)).tolist()
+    assert sample.nonmember_idx.tolist() == np.sort(rng.choice(np.arange(12), 4, replace=False)).tolist()
+    assert sample.nonmember_is_slice is False and sample.forget_idx.dtype == np.int64
+    exact = inspection_sample(data, _forget(np.arange(20, 24)), seed=9, per_side=4)  # forget pool == 4
+    rng = np.random.default_rng(9)
+    assert exact.forget_idx.tolist() == [20, 21, 22, 23]
+    assert exact.test_idx.tolist() == np.sort(rng.choice(np.arange(12), 4, replace=False)).tolist()
+    # a one-image slice is no slice: the non-members are the whole test set
+    one = inspection_sample(data, _forget([1, 2], np.array([5])), seed=0, per_side=20)
+    assert one.nonmember_is_slice is False and one.nonmember_idx.tolist() == list(range(12))
+    assert one.test_idx.tolist() == [i for i in range(12) if i != 5]
+
+
+def test_inspection_sample_refusals() -> None:
+    data = SimpleNamespace(test=[None] * 4)
+    with pytest.raises(ValueError, match="at least 2 images per side; got 1"):
+        inspection_sample(data, _forget([1, 2]), per_side=1)
+    assert len(inspection_sample(data, _forget([1, 2, 3]), per_side=2).forget_idx) == 2
+    with pytest.raises(ValueError, match="the forget set 'class:9' is empty: nothing to inspect"):
+        inspection_sample(data, _forget(np.zeros(0, dtype=int), spec="class:9"))
+
+
+# -- relearn time estimate, shots ----------------------------------------------------------------
+def test_estimate_relearn_seconds_counts_a_step_as_three_forward_passes(monkeypatch) -> None:
+    """With a clock that says the training batch's forward pass took 2 s and the evaluation 5 s:
+    n_models x (steps x 3 x 2 + (steps + 1) x 5) = 3 x (4 x 6 + 5 x 5) = 147 s."""
+    from unlearn_core.inspect import relearn
+
+    ticks = iter([10.0, 12.0, 20.0, 25.0])
+    monkeypatch.setattr(relearn.time, "perf_counter", lambda: next(ticks))
+    model = _identity_classifier().train()
+    got = relearn.estimate_relearn_seconds(model, torch.zeros(2, 2), torch.zeros(3, 2), steps=4, n_models=3, device=CPU)
+    assert got == 147.0
+    assert model.training  # a copy was put in eval mode, not the caller's model
+
+
+def test_split_shots_refuses_no_shots() -> None:
+    with pytest.raises(ValueError, match="shots must be at least 1; got 0"):
+        split_shots(np.arange(10), 0, seed=0)
+    train, held_out = split_shots(np.arange(10, 12), 1, seed=0)  # the smallest split: 1 + 1
+    assert len(train) == 1 and len(held_out) == 1 and sorted([*train, *held_out]) == [10, 11]
+
+
+# -- CKA layers ----------------------------------------------------------------------------------
+def test_centred_gram_known_answer_and_layers_of_a_model() -> None:
+    x = torch.tensor([[0.0, 5.0], [1.0, 5.0], [2.0, 5.0]])  # the constant column centres to 0
+    assert centred_gram(x).tolist() == [[1.0, 0.0, -1.0], [0.0, 0.0, 0.0], [-1.0, 0.0, 1.0]]
+    assert centred_gram(x).dtype == torch.float64
+    model = nn.Module()
+    model.features = nn.Sequential(nn.Conv2d(1, 2, 1), nn.ReLU(), nn.Flatten(), nn.Linear(2, 2))
+    layers = feature_layers(model)
+    assert [name for name, _ in layers] == ["features.0", "features.3", "penultimate"]
+    assert layers[-1][1] is model.features
+    g = centred_gram(torch.rand(6, 3, generator=torch.Generator().manual_seed(0)))
+    a = LayerGrams(["features.0", "penultimate"], [g, 2 * g])
+    b = LayerGrams(["features.0", "features.1"], [g, g])
+    with pytest.raises(ValueError, match="the models have different layers"):
+        cka_per_layer(a, b)
+    assert cka_per_layer(a, a) == pytest.approx([1.0, 1.0], abs=1e-12)
+    assert cka_per_layer(a, a, debiased=True) == pytest.approx([1.0, 1.0], abs=1e-12)
+
+
+def test_layer_grams_batches_alike_and_restores_the_mode() -> None:
+    torch.manual_seed(0)
+    model = nn.Module()
+    model.features = nn.Sequential(nn.Flatten(), nn.Linear(4, 3), nn.ReLU(inplace=True), nn.Linear(3, 2))
+    model.train()
+    x = torch.rand(7, 1, 2, 2, generator=torch.Generator().manual_seed(1))
+    whole = layer_grams(model, x, device=CPU)
+    batched = layer_grams(model, x, device=CPU, batch_size=3)
+    assert whole.names == ["features.1", "features.3", "penultimate"] and model.training
+    for g, h in zip(whole.grams, batched.grams, strict=True):
+        assert torch.allclose(g, h, atol=1e-12)
+    with torch.no_grad():
+        expected = centred_gram(model.features[1](x.flatten(1)))  # read before the in-place ReLU
+    assert torch.allclose(whole.grams[0], expected, atol=1e-6)
+
+
+# -- the probe -----------------------------------------------------------------------------------
+def test_probe_images_of_a_slice_and_the_probe_size_refusal() -> None:
+    test_x = torch.arange(6.0)[:, None]
+    data = SimpleNamespace(test=SimpleNamespace(subset=lambda idx: SimpleNamespace(x=test_x[torch.as_tensor(idx)])))
+    sample = InspectionSample(np.array([0]), np.array([0, 1, 4]), np.array([2, 3]), True, 0)
+    pos, neg, what = probe_images(data, _forget([0]), sample)
+    assert pos.flatten().tolist() == [2.0, 3.0] and neg.flatten().tolist() == [0.0, 1.0, 4.0]
+    assert what == "test images of the forgotten slice vs other test images"
+    with pytest.raises(ValueError, match="at least 4 images on each side; got 3 and 5"):
+        probe_accuracy(_identity_classifier(), torch.zeros(3, 2), torch.zeros(5, 2), device=CPU)
+    with pytest.raises(ValueError, match="got 5 and 3"):
+        probe_accuracy(_identity_classifier(), torch.zeros(5, 2), torch.zeros(3, 2), device=CPU)
+
+
+# -- A vs B: the rows, the models, the text ------------------------------------------------------
+def test_metric_rows_directions_ties_and_missing_values() -> None:
+    a = {"details": {"unlearned": {"forget_acc": 0.2}},
+         "versus_retrain": {"avg_gap": 3.0, "tug_of_war": 0.5, "js_forget": 0.1}}
+    b = {"details": {"unlearned": {"forget_acc": 0.2, "test_acc": 0.9}, "retrain": {"forget_acc": 0.1, "test_acc": 0.8}},
+         "versus_retrain": {"avg_gap": 3.0, "tug_of_war": 0.7, "js_test": 0.2}}
+    rows = {r["metric"]: r for r in metric_rows(a, b)}
+    assert rows["forget_acc"] == {"metric": "forget_acc", "a": 0.2, "b": 0.2, "retrain": 0.1, "closer": "tie"}
+    assert rows["test_acc"] == {"metric": "test_acc", "a": None, "b": 0.9, "retrain": 0.8, "closer": None}
+    assert "retain_acc" not in rows  # nobody measured it
+    assert rows["avg_gap"]["closer"] == "tie"
+    assert rows["tug_of_war"] == {"metric": "tug_of_war", "a": 0.5, "b": 0.7, "retrain": None, "closer": "b"}
+    assert rows["js_forget"]["closer"] is None and rows["js_test"]["closer"] is None
+    a2 = {**a, "versus_retrain": {"js_forget": 0.1}}
+    b2 = {**b, "versus_retrain": {"js_forget": 0.3}}
+    assert {r["metric"]: r for r in metric_rows(a2, b2)}["js_forget"]["closer"] == "a"  # lower divergence
+    assert metric_rows({}, {}) == []
+
+
+def test_versus_models_and_run_info() -> None:
+    m = {name: nn.Linear(1, 1) for name in ("orig", "ua", "ub", "ra", "rb")}
+    run_a = SimpleNamespace(models={"original": m["orig"], "unlearned": m["ua"], "retrain": m["ra"]})
+    run_b = SimpleNamespace(models={"original": m["orig"], "unlearned": m["ub"], "retrain": m["rb"]})
+    got = versus_models(run_a, run_b)
+    assert list(got) == ["original", "a", "b", "retrain"]
+    assert got["a"] is m["ua"] and got["b"] is m["ub"] and got["retrain"] is m["ra"] and got["original"] is m["orig"]
+    no_a_retrain = SimpleNamespace(models={"original": m["orig"], "unlearned": m["ua"]})
+    assert versus_models(no_a_retrain, run_b)["retrain"] is m["rb"]
+    no_b = SimpleNamespace(models={"unlearned": m["ub"]})
+    assert "retrain" not in versus_models(no_a_retrain, no_b)
+    entry = SimpleNamespace(id="r7", info={"method": "salun", "config": None, "forget": "class:3", "seed": 2})
+    assert versus._run_info(SimpleNamespace(entry=entry)) == {"run_id": "r7", "method": "salun", "config": {},
+                                                              "forget": "class:3", "seed": 2}
+
+
+def test_versus_text_lines() -> None:
+    versus_result = {
+        "a": {"run_id": "r1", "method": "salun", "forget": "class:3"}, "b": {"run_id": "r2", "method": "rfa"},
+        "metrics": [{"metric": "forget_acc", "a": 0.1, "b": None, "retrain": 0.0, "closer": None},
+                    {"metric": "test_acc", "a": 0.9, "b": 0.85, "retrain": 0.88, "closer": "a"}],
+        "agreement": 0.75, "disagreement": [{"train_index": i} for i in (9, 4, 7, 1, 3, 8)],
+    }
+    assert versus_text(versus_result).splitlines() == [
+        "A = run r1 (salun), B = run r2 (rfa), forgetting class:3",
+        "metric: A / B / retrained (closer to retraining)",
+        "  forget_acc         0.100 / – / 0.000 (–)",
+        "  test_acc           0.900 / 0.850 / 0.880 (a)",
+        "A and B predict alike on 0.750 of the forget samples; most disagreed on: #9, #4, #7, #1, #3",
+    ]
+    with_study = {**versus_result, "agreement": None,
+                  "study": {"k": {"a": 8, "b": 4}, "differ_on": ["forget_acc", "test_acc"]}}
+    lines = versus_text(with_study).splitlines()
+    assert lines[-2].startswith("A and B predict alike on – of")
+    assert lines[-1] == "seed studies (K = 8 / 4): A and B differ beyond noise on forget_acc, test_acc"
+    assert versus_text({**with_study, "study": {"k": {"a": 8, "b": 8}, "differ_on": []}}).endswith("on no metric")
+
+
+def test_study_versus_skips_metrics_one_study_lacks_and_empty_values() -> None:
+    a = {"k": 4, "unlearned": {"forget_acc": {"values": [None, None]}, "test_acc": {"values": [0.9] * 4},
+                               "retain_acc": {"values": [1.0] * 4}},
+         "retrain": {"test_acc": {"mean": 0.9}}}
+    b = {"k": 5, "unlearned": {"forget_acc": {"values": [0.1] * 5}, "test_acc": {"values": [0.9] * 5}}}
+    out = study_versus(a, b)
+    rows = {r["metric"]: r for r in out["metrics"]}
+    assert list(rows) == ["forget_acc", "test_acc"] and out["k"] == {"a": 4, "b": 5}
+    assert rows["forget_acc"]["p_value"] is None and rows["forget_acc"]["differ"] is None
+    assert rows["forget_acc"]["difference"] is None and rows["forget_acc"]["a"]["mean"] is None
+    assert rows["forget_acc"]["retrain"] is None and rows["test_acc"]["retrain"] == {"mean": 0.9}
+    assert rows["test_acc"]["p_value"] == 1.0 and rows["test_acc"]["differ"] is False
+    assert rows["test_acc"]["difference"] == 0.0 and rows["test_acc"]["b"]["values"] == [0.9] * 5
+    assert out["differ_on"] == [] and out["alpha"] == 0.05 and out["min_gap"] == 0.005
+    assert study_versus(None, b) is None
