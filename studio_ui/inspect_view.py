@@ -6,6 +6,7 @@ run id) with st.cache_resource; the figures come from `inspect_charts`, the numb
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -69,20 +70,53 @@ def sample_of(keys: Keys, run_id: str) -> InspectionSample:
     return inspection_sample(run.data, run.forget, seed=run.seed)
 
 
+def _inspection_key(keys: Keys, run_id: str, what: str, **params: Any) -> dict[str, Any]:
+    """The workspace cache key of one inspection result: original model, data, run and parameters."""
+    from unlearn_core.workspace.feature_cache import model_key
+
+    data, model, root = keys
+    original, _ = get_model(data, model, root)
+    return {**model_key(original, get_dataset(data)), "run": run_id, "what": what, **params}
+
+
+def _stored(keys: Keys, run_id: str, what: str, compute: Callable[[], Any], **params: Any) -> Any:
+    """`compute()`'s JSON result for this run, kept in the workspace (`feature_cache`) beside the
+    model outputs: a run never changes, so a reload or a restarted server reads it back."""
+    from unlearn_core.workspace.feature_cache import cached_arrays
+
+    key = _inspection_key(keys, run_id, what, **params)
+    return cached_arrays(get_workspace(keys[2]).root, "inspection", key,
+                         lambda: ({}, {"value": compute()})).info["value"]
+
+
 @st.cache_resource(show_spinner="Comparing the layers (CKA) and their references...")
 def layers_of(keys: Keys, run_id: str, train_ceiling: bool = False) -> list[dict[str, Any]]:
     """The CKA rows with the floor (always) and the ceiling (its second retrained model from the
-    workspace cache, or trained now when `train_ceiling`)."""
-    run = loaded_run(keys, run_id)
-    refs = cka_references(run, device=CPU, train=train_ceiling)
-    return layer_similarity(run.models, run.data, sample_of(keys, run_id), device=CPU, references=refs).rows()
+    workspace cache, or trained now when `train_ceiling`); once computed with the ceiling, that
+    stored version is the one shown."""
+    from unlearn_core.workspace.feature_cache import read_cached
+
+    def compute(train: bool) -> list[dict[str, Any]]:
+        run = loaded_run(keys, run_id)
+        refs = cka_references(run, device=CPU, train=train)
+        return layer_similarity(run.models, run.data, sample_of(keys, run_id), device=CPU, references=refs).rows()
+
+    if not train_ceiling:
+        with_ceiling = read_cached(get_workspace(keys[2]).root, "inspection",
+                                   _inspection_key(keys, run_id, "layers", train=True))
+        if with_ceiling is not None:
+            return with_ceiling.info["value"]
+    return _stored(keys, run_id, "layers", lambda: compute(train_ceiling), train=train_ceiling)
 
 
 @st.cache_resource(show_spinner="Predicting the forget samples...")
 def matrices_of(keys: Keys, run_id: str) -> dict[str, dict[str, Any] | None]:
-    run = loaded_run(keys, run_id)
-    views = prediction_view(run.models, run.data, run.forget, device=CPU)
-    return {side: None if v is None else v.to_dict() for side, v in views.items()}
+    def compute() -> dict[str, dict[str, Any] | None]:
+        run = loaded_run(keys, run_id)
+        views = prediction_view(run.models, run.data, run.forget, device=CPU)
+        return {side: None if v is None else v.to_dict() for side, v in views.items()}
+
+    return _stored(keys, run_id, "matrices", compute)
 
 
 @st.cache_resource(show_spinner="Scoring every sample...")
@@ -93,8 +127,11 @@ def scores_of(keys: Keys, run_id: str):
 
 @st.cache_resource(show_spinner="Training the linear probes...")
 def probe_of(keys: Keys, run_id: str) -> dict[str, Any]:
-    run = loaded_run(keys, run_id)
-    return probe_view(run.models, run.data, run.forget, sample_of(keys, run_id), device=CPU)
+    def compute() -> dict[str, Any]:
+        run = loaded_run(keys, run_id)
+        return probe_view(run.models, run.data, run.forget, sample_of(keys, run_id), device=CPU)
+
+    return _stored(keys, run_id, "probe", compute)
 
 
 @st.cache_resource(show_spinner="Relearning...")

@@ -27,7 +27,7 @@ from studio_ui.inspect_view import render_inspection
 from studio_ui.labels import format_value, metric_label
 from studio_ui.names import display_name, known_names, method_titles
 from studio_ui.navigation import page_file
-from studio_ui.resources import current_dataset, current_model, current_workspace, get_comparison_view
+from studio_ui.resources import comparison_view, current_dataset, current_model, current_workspace
 from studio_ui.run_list import run_list
 from studio_ui.study_view import noise_floor_of, run_gap_headline, study_of_run, study_panel
 from studio_ui.versus_view import render_versus, settings_text
@@ -189,17 +189,17 @@ if not same_model:
 
 
 projection = st.radio("Projection", ["pca", "umap"], horizontal=True, key="cmp_proj")
+figures = st.empty()  # replaced at once: another run's or projection's figures never stay while these compute
 with user_errors("Could not compute the comparison"):
-    v = get_comparison_view(state.data_ref(), state.model_ref(), state.workspace_root(), run_id, projection)
-st.subheader("Where the forget samples go")
-embedding = embedding_figure(v, projection)
-st.plotly_chart(embedding, key="embed_cmp")
-st.caption(EMBEDDING_CAPTION)
-
-st.subheader("Membership-inference scores")
-mia = mia_figure(v)
-st.plotly_chart(mia, key="mia_hist")
-st.caption(MIA_CAPTION)
+    v = comparison_view(state.data_ref(), state.model_ref(), state.workspace_root(), run_id, projection, figures)
+embedding, mia = embedding_figure(v, projection), mia_figure(v)
+with figures.container():
+    st.subheader("Where the forget samples go")
+    st.plotly_chart(embedding, key="embed_cmp")
+    st.caption(EMBEDDING_CAPTION)
+    st.subheader("Membership-inference scores")
+    st.plotly_chart(mia, key="mia_hist")
+    st.caption(MIA_CAPTION)
 inspection = render_inspection(run_id)
 study_found = study_of_run(workspace, s)
 st.download_button(

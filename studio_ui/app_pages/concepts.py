@@ -16,6 +16,8 @@ from studio_ui.concept_folders import probe_figure, render_folder_bank
 from studio_ui.names import known_names, run_label
 from studio_ui.navigation import page_file
 from studio_ui.resources import (
+    bottleneck_summary,
+    concept_inference,
     current_dataset,
     current_model,
     current_workspace,
@@ -24,7 +26,7 @@ from studio_ui.resources import (
     get_run_models,
 )
 from studio_ui.widgets import image_grid, pct, user_errors
-from unlearn_core.concepts import bottleneck_report, infer_concepts, paste_concept, pixel_attributions, plan_poisoning
+from unlearn_core.concepts import paste_concept, pixel_attributions, plan_poisoning
 from unlearn_core.forget import resolve
 
 CPU = torch.device("cpu")
@@ -43,12 +45,6 @@ model, meta = current_model()
 keys = (state.data_ref(), state.model_ref(), state.workspace_root())
 
 
-@st.cache_resource(show_spinner="Training concept probes, the bottleneck and its IG map...")
-def concept_inference(data_ref, model_ref, root, baseline):
-    m, _ = get_model(data_ref, model_ref, root)
-    return infer_concepts(m, get_dataset(data_ref), device=CPU, baseline=baseline)
-
-
 @st.cache_resource(show_spinner="Integrated Gradients...")
 def pixel_maps(data_ref, model_ref, root, run_id, chosen, steps):
     """Pixel IG of the chosen test images under the original model and, for a run, its unlearned
@@ -65,23 +61,19 @@ def pixel_maps(data_ref, model_ref, root, run_id, chosen, steps):
     return pixel_attributions(models, d.test.x[idx], d.test.y[idx], device=CPU, n_steps=steps)
 
 
-@st.cache_resource(show_spinner="Testing the bottleneck against a random-direction control...")
-def bottleneck_summary(data_ref, model_ref, root):
-    m, _ = get_model(data_ref, model_ref, root)
-    inference = concept_inference(data_ref, model_ref, root, "mean")
-    return bottleneck_report(m, get_dataset(data_ref), inference.bank, device=CPU).summary()
-
-
 baseline = st.radio(
     "IG baseline", ["mean", "zero"], horizontal=True,
     help="mean: the dataset's mean concept margins (recommended: attributions then say what is *present*); "
          "zero: the probes' decision planes, which also credits concepts that are absent.",
 )
+content = st.empty()  # replaced at once: the previous model's or baseline's figures never stay while these compute
 with user_errors("Concept inference failed"):
-    inference = concept_inference(*keys, baseline)
+    inference = concept_inference(*keys, baseline, content)
+    bn = bottleneck_summary(*keys, content)
 bank, attribution = inference.bank, inference.attribution
+content = content.container()
 
-tab_ig, tab_probes, tab_forget, tab_pixels = st.tabs(
+tab_ig, tab_probes, tab_forget, tab_pixels = content.tabs(
     ["Class x concept", "Probes & bottleneck", "Forget a concept", "Pixel attributions"])
 
 with tab_ig:
@@ -113,8 +105,6 @@ with tab_probes:
     st.plotly_chart(fig, key="probes")
     st.caption("Each bar is a linear probe (concept vs no concept) tested on held-out images. Weak concepts sit near "
                "the grey random-label control and are ignored when choosing donors.")
-    with user_errors("Could not fit the bottleneck"):
-        bn = bottleneck_summary(*keys)
     c = st.columns(4)
     c[0].metric("Original model", pct(bn["model_accuracy"]))
     c[1].metric("Concept bottleneck", pct(bn["bottleneck_accuracy"]), help="Sparse linear classifier on concept margins.")

@@ -13,7 +13,7 @@ from studio_ui import state
 from studio_ui.charts import CLASS_COLORS
 from studio_ui.labels import format_number
 from studio_ui.names import describe_spec, indices_spec, saved_names
-from studio_ui.resources import current_dataset, current_workspace, get_train_embedding
+from studio_ui.resources import current_dataset, current_workspace, train_embedding
 from studio_ui.widgets import image_grid, user_errors
 from unlearn_core.forget import resolve
 
@@ -107,9 +107,11 @@ with tabs[1]:
 
 with tabs[2]:
     method = st.radio("Projection", ["pca", "umap"], horizontal=True,
-                      help="PCA is instant; UMAP keeps neighbourhoods better but is slower, and its first run in a "
-                           "process also compiles its code.")
-    coords = get_train_embedding(state.data_ref(), state.model_ref(), state.workspace_root(), method)
+                      help="PCA is instant; UMAP keeps neighbourhoods better but is slower (its first run in a "
+                           "process also compiles its code). Either is computed once per model and kept in the "
+                           "workspace; a UMAP's progress shows an estimate from the last one timed there.")
+    plot = st.empty()  # replaced at once: the previous projection never stays while this one computes
+    coords = train_embedding(state.data_ref(), state.model_ref(), state.workspace_root(), method, plot)
     frame = pd.DataFrame({"x": coords[:, 0], "y": coords[:, 1], "index": np.arange(len(y)),
                           "class": [data.class_names[c] for c in y]})
     fig = px.scatter(frame, x="x", y="y", color="class", custom_data=["index"], hover_data=["index", "class"],
@@ -118,7 +120,7 @@ with tabs[2]:
                      labels={"x": f"{method.upper()} 1", "y": f"{method.upper()} 2"})
     fig.update_traces(marker=dict(size=5, opacity=0.7))
     fig.update_layout(height=520, dragmode="select", legend_title="class")
-    event = st.plotly_chart(fig, on_select="rerun", selection_mode=("box", "lasso"), key=f"embed_{method}")
+    event = plot.plotly_chart(fig, on_select="rerun", selection_mode=("box", "lasso"), key=f"embed_{method}")
     st.caption("Each point is one training image, placed by the model's penultimate features; nearby points "
                "look alike to the model. Drag a box to select samples (the lasso is in the chart's toolbar).")
     chosen = sorted({int(p["customdata"][0]) for p in event.selection.points}) if event and event.selection else []

@@ -14,7 +14,7 @@ from studio_ui.labels import format_value
 from studio_ui.model_choice import model_label, oracle_warning, ordered_models
 from studio_ui.navigation import page_file
 from studio_ui.progress import streamlit_progress
-from studio_ui.resources import current_device, current_workspace, get_dataset, get_logits, get_model
+from studio_ui.resources import current_device, current_workspace, get_dataset, get_model, model_outputs
 from studio_ui.uploads import accept_checkpoint
 from studio_ui.widgets import image_grid, pct, user_errors
 from unlearn_core.data import get_dataset_info, list_datasets
@@ -157,27 +157,29 @@ with user_errors("Could not load the model"):
             bar.empty()
     model, meta = get_model(state.data_ref(), ref_model, state.workspace_root())
 
-test_logits = get_logits(state.data_ref(), ref_model, state.workspace_root(), "test")
-train_logits = get_logits(state.data_ref(), ref_model, state.workspace_root(), "train")
-cols = st.columns(4)
-cols[0].metric("Architecture", meta.arch)
-cols[1].metric("Test accuracy", pct(accuracy(test_logits, data.test.y)))
-cols[2].metric("Train accuracy", pct(accuracy(train_logits, data.train.y)))
-cols[3].metric("Parameters", f"{sum(p.numel() for p in model.parameters()):,}")
-if meta.recipe:
-    st.caption(
-        f"Trained with {meta.recipe.get('optimizer', 'sgd').upper()} lr {meta.recipe.get('lr')}, "
-        f"{meta.recipe.get('epochs')} epochs, batch {meta.recipe.get('batch_size')}, seed {meta.seed}. {meta.note}"
+content = st.empty()  # replaced at once: the previous dataset's figures never stay while these compute
+test_logits = model_outputs(state.data_ref(), ref_model, state.workspace_root(), "test", content).logits
+train_logits = model_outputs(state.data_ref(), ref_model, state.workspace_root(), "train", content).logits
+with content.container():
+    cols = st.columns(4)
+    cols[0].metric("Architecture", meta.arch)
+    cols[1].metric("Test accuracy", pct(accuracy(test_logits, data.test.y)))
+    cols[2].metric("Train accuracy", pct(accuracy(train_logits, data.train.y)))
+    cols[3].metric("Parameters", f"{sum(p.numel() for p in model.parameters()):,}")
+    if meta.recipe:
+        st.caption(
+            f"Trained with {meta.recipe.get('optimizer', 'sgd').upper()} lr {meta.recipe.get('lr')}, "
+            f"{meta.recipe.get('epochs')} epochs, batch {meta.recipe.get('batch_size')}, seed {meta.seed}. {meta.note}"
+        )
+    per_class = per_class_accuracy(test_logits, data.test.y, data.num_classes)
+    st.plotly_chart(
+        per_class_bars(data.class_names, {"model": per_class}, "Test accuracy per class"),
+        key="per_class_chart",
     )
-per_class = per_class_accuracy(test_logits, data.test.y, data.num_classes)
-st.plotly_chart(
-    per_class_bars(data.class_names, {"model": per_class}, "Test accuracy per class"),
-    key="per_class_chart",
-)
-st.caption("Each bar is the share of that class's test images the model labels correctly.")
+    st.caption("Each bar is the share of that class's test images the model labels correctly.")
 
-# -- samples -----------------------------------------------------------------------------------
-st.subheader("Samples")
-rng = np.random.default_rng(0)
-shown = np.sort(rng.choice(len(data.train), size=min(30, len(data.train)), replace=False))
-image_grid(data, data.train, shown)
+    # -- samples -------------------------------------------------------------------------------
+    st.subheader("Samples")
+    rng = np.random.default_rng(0)
+    shown = np.sort(rng.choice(len(data.train), size=min(30, len(data.train)), replace=False))
+    image_grid(data, data.train, shown)

@@ -139,12 +139,22 @@ def bottleneck_report(
     max_train: int = 3000,
     C: float = 0.1,
     l1_ratio: float = 0.9,
+    train_features: torch.Tensor | None = None,
+    test_features: torch.Tensor | None = None,
+    test_logits: torch.Tensor | None = None,
 ) -> BottleneckReport:
-    """Fit the bottleneck and its random control on (a seeded sample of) the train set; test both."""
+    """Fit the bottleneck and its random control on (a seeded sample of) the train set; test both.
+
+    Pass the model's `train_features` [N_train, D], `test_features` and `test_logits` when they are
+    already computed (e.g. cached in the workspace): the model then runs on nothing again.
+    """
     idx = sample_at_most(np.arange(len(dataset.train)), max_train, seed)
     t = torch.as_tensor(idx)
-    train_feats = extract_features(model, dataset.train.x[t], device=device)
-    test_feats = extract_features(model, dataset.test.x, device=device)
+    train_feats = (train_features[t] if train_features is not None
+                   else extract_features(model, dataset.train.x[t], device=device))
+    test_feats = test_features if test_features is not None else extract_features(model, dataset.test.x, device=device)
+    if test_logits is None:
+        test_logits = predict_logits(model, dataset.test.x, device=device)
     y_train, y_test = dataset.train.y[t], dataset.test.y
     pcbm = fit_bottleneck(bank, train_feats, y_train, dataset.class_names, C=C, l1_ratio=l1_ratio, seed=seed)
     control_bank = random_bank(len(bank), train_feats, seed=seed + 1)
@@ -154,5 +164,5 @@ def bottleneck_report(
         control,
         accuracy(pcbm.predict_logits(test_feats), y_test),
         accuracy(control.predict_logits(test_feats), y_test),
-        accuracy(predict_logits(model, dataset.test.x, device=device), y_test),
+        accuracy(test_logits, y_test),
     )
