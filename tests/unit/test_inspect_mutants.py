@@ -670,3 +670,98 @@ def test_study_versus_skips_metrics_one_study_lacks_and_empty_values() -> None:
     assert rows["test_acc"]["difference"] == 0.0 and rows["test_acc"]["b"]["values"] == [0.9] * 5
     assert out["differ_on"] == [] and out["alpha"] == 0.05 and out["min_gap"] == 0.005
     assert study_versus(None, b) is None
+
+
+# -- A vs B end to end on a toy dataset and three linear models -----------------------------------
+class _Toy(nn.Module):
+    """features = Flatten + Linear(2, 3) (logits W x + b); head = identity: the logits are the
+    features, so every prediction can be read off by hand."""
+
+    def __init__(self, bias_1: float) -> None:
+        super().__init__()
+        self.features = nn.Sequential(nn.Flatten(), nn.Linear(2, 3))
+        self.features[1].weight.data = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]])
+        self.features[1].bias.data = torch.tensor([0.0, bias_1, 0.0])
+        self.head = nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+def _toy_runs():
+    """Class 1 forgotten: its four train images (0, 1), (0, 2), (1, 0), (0, 3). The original model
+    predicts them 1, 1, 0, 1; A (class-1 bias -10) predicts all four 0; B (bias +10) all 1; the
+    retrained model is A's twin."""
+    from unlearn_core.data import Split, SplitDataset
+
+    pts = [(0, 1), (2, 0), (0, 2), (3, 1), (1, 0), (-1, -2), (0, 3), (-2, -1), (4, 0), (-3, -3), (1, 5), (5, 2)]
+    labels = [1, 0, 1, 0, 1, 2, 1, 2, 0, 2, 0, 0]
+    x = torch.tensor(pts, dtype=torch.float32)[:, None, None, :]
+    test_x = torch.tensor([(0, 2), (3, 0), (-1, -1), (0, 4), (2, 1), (-2, -2), (0, 5), (6, 0), (-4, -1)],
+                          dtype=torch.float32)[:, None, None, :]
+    test_y = torch.tensor([1, 0, 2, 1, 0, 2, 1, 0, 2])
+    data = SplitDataset("toy", Split(x, torch.tensor(labels)), Split(test_x, test_y), ["zero", "one", "two"])
+    forget = ForgetSet("class:1", "class", np.array([0, 2, 4, 6]), np.array([1, 3, 5, 7, 8, 9, 10, 11]), (1,),
+                       np.array([0, 3, 6]))
+    info = {"dataset": "toy", "forget": "class:1", "seed": 0, "config": {"lr": 0.1},
+            "details": {"unlearned": {"forget_acc": 0.0, "per_class_test_acc": [1.0, 0.0, 1.0]},
+                        "retrain": {"forget_acc": 0.0, "per_class_test_acc": [1.0, 0.0, 1.0]}}}
+    original, retrain = _Toy(0.0), _Toy(-10.0)
+    run_a = SimpleNamespace(entry=SimpleNamespace(id="A", info={**info, "method": "m_a"}), data=data, forget=forget,
+                            seed=0, models={"original": original, "unlearned": _Toy(-10.0), "retrain": retrain})
+    info_b = {**info, "method": "m_b", "details": {"unlearned": {"forget_acc": 1.0, "per_class_test_acc": [1.0, 1.0, 1.0]}}}
+    run_b = SimpleNamespace(entry=SimpleNamespace(id="B", info=info_b), data=data, forget=forget, seed=0,
+                            models={"original": original, "unlearned": _Toy(10.0)})
+    return run_a, run_b
+
+
+def test_versus_inspection_on_toy_runs_known_predictions() -> None:
+    run_a, run_b = _toy_runs()
+    out = versus.versus_inspection(run_a, run_b, device=CPU, per_side=4, k=3, projection="pca")
+    assert out["a"] == {"run_id": "A", "method": "m_a", "config": {"lr": 0.1}, "forget": "class:1", "seed": 0}
+    assert out["b"]["run_id"] == "B" and out["b"]["method"] == "m_b"
+    # four forget images, four of the six test images outside the slice, the three slice images
+    assert out["sample"] == {"n_forget": 4, "n_test": 4, "n_nonmember": 3, "seed": 0}
+    pm = out["prediction_matrix"]
+    assert pm["classes"] == ["zero", "one", "two"] and pm["n"] == 4
+    assert pm["original"] == [[1, 0, 0], [0, 3, 0], [0, 0, 0]]
+    assert pm["a"] == [[1, 0, 0], [3, 0, 0], [0, 0, 0]] and pm["retrain"] == pm["a"]
+    assert pm["b"] == [[0, 1, 0], [0, 3, 0], [0, 0, 0]]
+    assert out["agreement"] == 0.0  # A says 0 wherever B says 1
+    assert [r["predictions_differ"] for r in out["disagreement"]] == [True, True, True]
+    assert {r["a_prediction"] for r in out["disagreement"]} == {0} and {r["b_prediction"] for r in out["disagreement"]} == {1}
+    assert out["disagreement_rule"] == versus.DISAGREEMENT_RULE
+    assert out["metrics"][0] == {"metric": "forget_acc", "a": 0.0, "b": 1.0, "retrain": 0.0, "closer": "a"}
+    assert out["per_class"] == {"classes": ["zero", "one", "two"], "a": [1.0, 0.0, 1.0], "b": [1.0, 1.0, 1.0],
+                                "retrain": [1.0, 0.0, 1.0]}
+    # scaled confidence of the true label 1 under A on (0, 1): logits (0, -9, -1) -> -9 - ln(1 + e^-1)
+    assert out["scaled_confidence"]["a"]["forget"][0] == pytest.approx(-9 - math.log(1 + math.exp(-1)), abs=1e-5)
+    assert set(out["scaled_confidence"]) == {"original", "a", "b", "retrain"}
+    assert len(out["scaled_confidence"]["b"]["nonmember"]) == 3
+    assert set(out["membership"]) == {"confidence", "loss", "scaled_confidence", "entropy"}
+    assert out["membership"]["confidence"]["a"] == out["membership"]["confidence"]["retrain"]  # twins
+    assert out["membership"]["confidence"]["b"]["accuracy"] == pytest.approx(best_attack(
+        sample_scores(_Toy(10.0)(run_a.data.train.x[[0, 2, 4, 6]]).detach(), torch.tensor([1, 1, 1, 1]),
+                      _Toy(10.0)(run_a.data.test.x[[0, 3, 6]]).detach(), torch.tensor([1, 1, 1])),
+        "confidence")["accuracy"])
+    layers = out["layers"]
+    assert set(layers) == {"a", "b"} and [row["name"] for row in layers["a"]] == ["features.1", "penultimate"]
+    assert layers["a"][0]["cka_vs_retrain"] == pytest.approx(1.0)  # A and its twin
+    proj = out["projection"]
+    assert proj["projection"] == "pca" and proj["n_forget"] == 4 and proj["train_index"] == [0, 2, 4, 6]
+    assert proj["labels"] == [1, 1, 1, 1, *[int(v) for v in run_a.data.test.y[out_test_idx(run_a)]]]
+    assert proj["coords"]["a"] == proj["coords"]["retrain"] and len(proj["coords"]["original"]) == 8
+    no_extras = versus.versus_inspection(run_a, run_b, device=CPU, per_side=4, k=1, projection=None, layers=False)
+    assert no_extras["projection"] is None and no_extras["layers"] is None and len(no_extras["disagreement"]) == 1
+
+
+def out_test_idx(run) -> np.ndarray:
+    """The inspection sample's test images of the toy runs (seed 0, 4 per side)."""
+    return inspection_sample(run.data, run.forget, seed=0, per_side=4).test_idx
+
+
+def test_versus_inspection_refuses_runs_of_another_forget_set() -> None:
+    run_a, run_b = _toy_runs()
+    run_b.entry.info = {**run_b.entry.info, "forget": "class:2"}
+    with pytest.raises(ValueError, match="runs A and B cannot be compared: the runs differ in forget"):
+        versus.versus_inspection(run_a, run_b, device=CPU, per_side=4)
