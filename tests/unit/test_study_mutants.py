@@ -130,6 +130,7 @@ def test_spread_and_noise_floor_of_one_or_no_value() -> None:
     assert spread([None, float("nan")]) == {"mean": None, "std": None, "values": [None, None]}
     assert spread([0.25, float("inf")]) == {"mean": 0.25, "std": 0.0, "values": [0.25, None]}
     assert clean_values([1, None, float("nan"), 2]).tolist() == [1.0, 2.0]
+    assert clean_values([1, 2]).dtype == np.float64  # whole numbers too: float64, as documented
     # one retrained model: no pair, so no gap; its spread is 0
     assert noise_floor([{"forget_acc": 0.2, "test_acc": 0.9}], ("forget_acc",)) == {"avg_gap": None, "forget_acc": 0.0}
     three = [{"forget_acc": 0.0, "retain_acc": 1.0, "test_acc": 0.9, "mia_efficacy": 0.5},
@@ -190,6 +191,24 @@ def test_per_example_epsilon_and_f_with_unequal_k() -> None:
     assert quality.k == 3 and quality.score == pytest.approx(2 / 3)
     assert quality.epsilons.tolist() == eps.tolist()
     assert forgetting_quality(unlearned[:3], retrained, delta=0.5).epsilons[0] == EPSILON_CAP
+
+
+def test_delta_reaches_every_example() -> None:
+    """One crossing value in eight (best rule FPR = FNR = 1/8): ε = log(1 - δ - 1/8) - log(1/8),
+    log(7 - 8δ) at the default δ and log 3 at δ = 0.5, through both per-example functions."""
+    u = np.array([0.0, 1, 2, 3, 4, 5, 6, 20])[:, None]
+    r = np.array([7.0, 8, 9, 10, 11, 12, 13, 3.5])[:, None]
+    assert per_example_epsilon(u, r, delta=0.5) == pytest.approx([math.log(3.0)])
+    assert forgetting_quality(u, r, delta=0.5).epsilons == pytest.approx([math.log(3.0)])
+    assert forgetting_quality(u, r).epsilons == pytest.approx([math.log(7 - 8 * DELTA)])
+
+
+def test_f_of_no_examples_is_nan_without_a_warning() -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # not the mean of an empty array ("Mean of empty slice")
+        assert math.isnan(forgetting_quality(np.zeros((3, 0)), np.zeros((3, 0))).score)
     empty = forgetting_quality(np.zeros((4, 0)), np.zeros((4, 0)))
     assert math.isnan(empty.score) and empty.epsilons.shape == (0,) and empty.k == 4
     with pytest.raises(ValueError, match=r"\[models, examples\]"):
@@ -204,6 +223,7 @@ def test_points_per_bin_and_the_scored_range() -> None:
     assert example_points(np.array([4.9, 5.0]), 64).tolist() == [2.0 ** -9, 0.0]
     assert example_points(np.array([0.0]), 2).tolist() == [0.0]  # K = 2: nothing scores
     assert max_scored_epsilon(9) == 3.0  # ceil(log 8) = ceil(2.08)
+    assert max_scored_epsilon(1) == 0.0  # defined (no points) below two models, not a log of 0
 
 
 def test_null_forgetting_quality_is_f_of_two_draws_of_one_gaussian() -> None:
@@ -211,3 +231,6 @@ def test_null_forgetting_quality_is_f_of_two_draws_of_one_gaussian() -> None:
     expected = forgetting_quality(rng.normal(size=(4, 60)), rng.normal(size=(4, 60))).score
     assert null_forgetting_quality(4, n=60, seed=7) == expected
     assert null_forgetting_quality(4, n=60, seed=8) != expected
+    # the defaults: 2,000 simulated examples from seed 0
+    rng = np.random.default_rng(0)
+    assert null_forgetting_quality(4) == forgetting_quality(rng.normal(size=(4, 2000)), rng.normal(size=(4, 2000))).score
