@@ -16,6 +16,9 @@ from unlearn_core.metrics.epsilon import (
     BUCKET,
     DELTA,
     EPSILON_CAP,
+    INTERVAL_SLACK,
+    _interval_rates,
+    _single_threshold_rates,
     epsilon_bound,
     example_epsilon,
     example_points,
@@ -234,3 +237,43 @@ def test_null_forgetting_quality_is_f_of_two_draws_of_one_gaussian() -> None:
     # the defaults: 2,000 simulated examples from seed 0
     rng = np.random.default_rng(0)
     assert null_forgetting_quality(4) == forgetting_quality(rng.normal(size=(4, 2000)), rng.normal(size=(4, 2000))).score
+
+
+def test_single_threshold_rates_worked_by_hand() -> None:
+    """pos = (1, 3), neg = (0, 2), "positive if value >= t" at t = 0, 1, 2, 3: TPR 1, 1, 1/2, 1/2
+    (FNR 0, 0, 1/2, 1/2) and FPR 1, 1/2, 1/2, 0 (a value equal to t counts as positive)."""
+    fpr, fnr = _single_threshold_rates(np.array([1.0, 3.0]), np.array([0.0, 2.0]))
+    assert fpr.tolist() == [1.0, 0.5, 0.5, 0.0]
+    assert fnr.tolist() == [0.0, 0.0, 0.5, 0.5]
+
+
+def _naive_interval_rates(pos: list[float], neg: list[float]) -> list[tuple[float, float]]:
+    """The interval family as the module doc states it, in plain loops: every interval [u_i, u_j]
+    over the sorted pooled values (i <= j, row by row) whose width u_j - u_i is at most the peakier
+    side's range + 2 and whose achievable width (next value out on the right minus next value out
+    on the left, ±inf past the ends) exceeds that range - 2; its (FPR, FNR) for "positive inside"."""
+    u = sorted(set(pos) | set(neg))
+    width = max(pos) - min(pos)
+    out = []
+    for i in range(len(u)):
+        for j in range(i, len(u)):
+            lo = u[i - 1] if i > 0 else -math.inf
+            hi = u[j + 1] if j + 1 < len(u) else math.inf
+            if u[j] - u[i] <= width + INTERVAL_SLACK and hi - lo > width - INTERVAL_SLACK:
+                neg_in = sum(u[i] <= v <= u[j] for v in neg) / len(neg)
+                pos_in = sum(u[i] <= v <= u[j] for v in pos) / len(pos)
+                out.append((neg_in, 1.0 - pos_in))
+    return out
+
+
+def test_interval_rates_follow_the_stated_family() -> None:
+    """pos = (0, 10) (range 10), neg = (1, 2, 3, 12, 20): both bounds are met with equality
+    somewhere ([0, 12] is exactly 12 = 10 + 2 wide and feasible; [3, 3] has neighbours 2 and 10,
+    8 = 10 - 2 apart, and is not), and 20 makes the widest intervals infeasible."""
+    pos, neg = [0.0, 10.0], [1.0, 2.0, 3.0, 12.0, 20.0]
+    fpr, fnr = _interval_rates(np.array(pos), np.array(neg))
+    expected = _naive_interval_rates(pos, neg)
+    assert np.allclose(np.column_stack([fpr, fnr]), np.array(expected))
+    # by hand: of the 28 intervals, 20 are feasible (per left end 0, 1, 2, 3, 10, 12, 20: 6, 3, 3,
+    # 2, 3, 2, 1); [0, 12] holds both positives and 1, 2, 3, 12 of the negatives: FPR 4/5, FNR 0
+    assert len(expected) == 20 and (0.8, 0.0) in expected
