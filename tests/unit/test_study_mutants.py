@@ -277,3 +277,12 @@ def test_interval_rates_follow_the_stated_family() -> None:
     # by hand: of the 28 intervals, 20 are feasible (per left end 0, 1, 2, 3, 10, 12, 20: 6, 3, 3,
     # 2, 3, 2, 1); [0, 12] holds both positives and 1, 2, 3, 12 of the negatives: FPR 4/5, FNR 0
     assert len(expected) == 20 and (0.8, 0.0) in expected
+
+
+def test_example_epsilon_reads_any_numeric_dtype_as_float64() -> None:
+    """Outputs handed over as int8 (-100 and 100 on each side) are converted before any arithmetic:
+    their range 200 overflows int8 (to -56), which would make one side look like a point mass and
+    give the cap; read as float64 the two sides are identical and ε = 0."""
+    side = np.array([-100, 100], dtype=np.int8)
+    assert example_epsilon(side, side.astype(np.float64)) == 0.0
+    assert example_epsilon(side.astype(np.float64), side) == 0.0
