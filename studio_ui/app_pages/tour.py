@@ -4,12 +4,10 @@ held against a model retrained without the 3s."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import streamlit as st
 
-from studio_ui import jobs, state
+from studio_ui import jobs, state, tour_runs
 from studio_ui.compare_charts import PER_CLASS_CAPTION, headline_frame, run_per_class_figure
 from studio_ui.error_boundary import error_boundary
 from studio_ui.labels import format_value
@@ -19,22 +17,13 @@ from studio_ui.resources import get_dataset, get_logits, get_mask, get_model, ge
 from studio_ui.run_list import run_status
 from studio_ui.study_view import noise_floor_of, tour_study_section
 from studio_ui.tour_estimate import load_benchmark, tour_estimate, why_it_pays
+from studio_ui.tour_runs import DATA, FORGET, METHOD, METHODS, MODEL, SEED
 from studio_ui.widgets import image_grid, pct
 from unlearn_core.forget import resolve
 from unlearn_core.methods import get_method
 from unlearn_core.methods.deletion import resolved_budget
-from unlearn_core.models import state_digest
-from unlearn_core.runs.one_run import find_run
 from unlearn_core.train import accuracy
-from unlearn_core.workspace.fingerprint import data_fingerprint
 
-DATA = state.DataRef()  # the built-in digits
-MODEL = state.ModelRef("default")
-FORGET = state.ForgetSelection("class:3", "class 3 (every train image of a 3)")
-METHOD = "del"
-FAST_METHOD = "rfa"  # one of the fast methods (about 0.06x of retraining), run right after DEL
-SEED = 0
-STUDY_K = 4  # the tour's seed study: the smallest K at which the test can call a miss, to keep it cheap
 HEADLINE_LABELS = {"forget_acc": "forget set (train 3s)", "retain_acc": "retain set (other train images)",
                    "test_acc": "test images of other digits", "forget_test_acc": "test images of 3s",
                    "mia_efficacy": "MIA-efficacy"}
@@ -55,34 +44,26 @@ workspace = get_workspace(root)
 data = get_dataset(DATA)
 model, meta = get_model(DATA, MODEL, root)
 forget = resolve(FORGET.spec, data, SEED)
-info = get_method(METHOD)
-config = info.config_cls()
-fast_info = get_method(FAST_METHOD)
-fast_config = fast_info.config_cls()
-stored = find_run(workspace, dataset=data.name, method=METHOD, forget=FORGET.spec, seed=SEED,
-                  model_digest=state_digest(model), config=config.to_dict(), fingerprint=data_fingerprint(data))
-stored_fast = find_run(workspace, dataset=data.name, method=FAST_METHOD, forget=FORGET.spec, seed=SEED,
-                       model_digest=state_digest(model), config=fast_config.to_dict(),
-                       fingerprint=data_fingerprint(data))
-request = jobs.request_for(FORGET.spec, METHOD, config, seed=SEED, data=DATA, model=MODEL)
-study_request = dataclasses.replace(request, study_k=STUDY_K)  # DEL's seed study, computed after the verdict
-fast_request = jobs.request_for(FORGET.spec, FAST_METHOD, fast_config, seed=SEED, data=DATA, model=MODEL)
+config = get_method(METHOD).config_cls()
+del_run, fast_run = tour_runs.tour_runs(workspace, data, model)
+study_request = tour_runs.study_request(del_run)  # DEL's seed study, computed after the verdict
 
-label = "Run the tour again" if stored else "Run the tour"
-estimate = tour_estimate(stored.info if stored else None, stored_fast.info if stored_fast else None, load_benchmark(),
-                         (METHOD, FAST_METHOD))
+label = "Run the tour again" if tour_runs.all_stored((del_run, fast_run)) else "Run the tour"
+estimate = tour_estimate(del_run.stored.info if del_run.stored else None,
+                         fast_run.stored.info if fast_run.stored else None, load_benchmark(), METHODS)
 st.caption(f":material/timer: {estimate}")
 if st.button(label, type="primary", icon=":material/play_arrow:", key="tour_start",
              help="Makes digits, the shipped model and 'forget class 3' the active choice on every page, "
-                  "then runs DEL, the retrained model and RFA in the background."):
+                  "then runs DEL, RFA and the retrained model in the background (what is stored is reused)."):
     state.set_data_ref(DATA)
     state.set_model_ref(MODEL)
     state.set_forget_selection(FORGET)
-    # Both start now, each in its own worker process: RFA waits for the retrained model that DEL's run
-    # trains (one lock per cached model), then reuses it instead of training it twice.
-    jobs.start_unlearn_run(f"Tour: {info.title} forgetting {FORGET.description}", request)
-    jobs.start_unlearn_run(f"Tour: {fast_info.title} forgetting {FORGET.description}", fast_request)
+    # Both start now, each in its own worker process, one core each: RFA's run trains the retrained
+    # model after its one-second method, beside DEL's method; DEL's run then finds it stored.
+    for run in tour_runs.to_start((del_run, fast_run)):
+        jobs.start_unlearn_run(f"Tour: {get_method(run.method).title} forgetting {FORGET.description}", run.request)
     st.session_state["tour_study_after_verdict"] = True  # the seed study starts once the verdict is shown
+    st.rerun()  # the runs' records now exist: the page polls them from the top
 
 # -- 1. the model --------------------------------------------------------------------------------
 with st.container(border=True):
@@ -152,29 +133,29 @@ def _active(*rows) -> bool:
 
 
 # found in the run records, also after a reload
-polling = _active(jobs.latest(request), jobs.latest(fast_request), jobs.latest(study_request))
+polling = _active(del_run.row, fast_run.row, jobs.latest(study_request))
 
 
 def run_and_compare() -> None:
-    """The tour's runs (DEL, whose run trains the retrained model, and RFA, which waits for it and
-    reuses it): live progress while they run, then the comparison with retraining."""
-    current, fast, study_row = jobs.latest(request), jobs.latest(fast_request), jobs.latest(study_request)
-    if polling and not _active(current, fast, study_row):
+    """The tour's runs: live progress while they run, then the comparison with retraining as soon as
+    DEL's run is done (it holds the retrained model's figures), with RFA's column once RFA's is."""
+    current, fast = tour_runs.tour_runs(workspace, data, model)
+    study_row = jobs.latest(study_request)
+    if polling and not _active(current.row, fast.row, study_row):
         st.rerun()  # the whole page once, so the finished runs are found and polling stops
     with st.container(border=True):
         st.subheader("4. Unlearn, and retrain for reference")
-        for row, what in ((current, "DEL and the retrained model"),
-                          (fast, "RFA (waits for the retrained model, then reuses it)")):
-            if row is not None and row.status != "done":
+        for run, what in ((current, "DEL"), (fast, "RFA, then the retrained model both are held against")):
+            if run.row is not None and run.row.status != "done":
                 st.caption(what)
-                run_status(row, f"tour_{row.method}")
-        if _active(current, fast):
+                run_status(run.row, f"tour_{run.method}")
+        if current.active:
             return
-        run_id = current.id if current is not None and current.status == "done" else stored and stored.id
-        if not run_id:
-            st.info("Press **Run the tour** above: DEL, the retrained model and RFA are computed in the background.")
+        if not current.result_id:
+            if not fast.active:
+                st.info("Press **Run the tour** above: DEL, RFA and the retrained model are computed in the background.")
             return
-        fast_id = fast.id if fast is not None and fast.status == "done" else stored_fast and stored_fast.id
+        run_id, fast_id = current.result_id, None if fast.active else fast.result_id
         s = workspace.get(run_id).info
         f = workspace.get(fast_id).info if fast_id else None
         state.remember_run(run_id)
@@ -182,8 +163,10 @@ def run_and_compare() -> None:
                     if k.startswith("resolved/")}
         settings = {**s["config"], **resolved}
         st.markdown(f"DEL ran with its default settings ({', '.join(f'{k} {v}' for k, v in settings.items())}). "
-                    f"Retraining took {format_value('time_s', s['retrain_time_s'])}; the retrained model is stored and reused"
-                    + (f" by RFA, which took {format_value('time_s', f['time_s'])}." if f else "."))
+                    f"Retraining took {format_value('time_s', s['retrain_time_s'])}; the retrained model is stored "
+                    "and reused by every run of this request"
+                    + (f". RFA took {format_value('time_s', f['time_s'])}." if f else ".")
+                    + (" RFA is still running: its column follows." if fast.active else ""))
     with st.container(border=True):
         st.subheader("5. Did it forget like retraining?")
         table = headline_frame(s, HEADLINE_LABELS).rename(columns={"unlearned": "DEL",
@@ -194,9 +177,10 @@ def run_and_compare() -> None:
         st.caption("Accuracy on each slice, and MIA efficacy: the share of the forgotten images a membership "
                    "attack calls unseen. Each method's column should match the retrained column, not 0 or 100%.")
         st.markdown(verdict(s, f, noise_floor_of(workspace, s)))
-        tour_study_section(workspace, s, study_request, study_row, auto_start_key="tour_study_after_verdict",
-                           key="tour")
-        st.info(why_it_pays(s, f, (METHOD, FAST_METHOD)), icon=":material/speed:")
+        if not fast.active:  # the seed study starts after both methods, never beside them
+            tour_study_section(workspace, s, study_request, study_row, auto_start_key="tour_study_after_verdict",
+                               key="tour")
+        st.info(why_it_pays(s, f, METHODS), icon=":material/speed:")
         st.plotly_chart(run_per_class_figure(s, data.class_names), key="tour_per_class")
         st.caption(PER_CLASS_CAPTION + " (Here: DEL as the unlearned model.)")
         st.page_link(page_file("compare"), label="Compare: embeddings, MIA scores, the HTML report",
