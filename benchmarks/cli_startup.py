@@ -2,7 +2,7 @@
 process, in this checkout and in a baseline commit (issue 23: the CLI imports only what a command
 needs).
 
-    python benchmarks/cli_startup.py [--baseline 98ae5ac] [--reps 5]
+    python benchmarks/cli_startup.py [--baseline fb17471] [--reps 5]
 
 The baseline commit is extracted with ``git archive`` into a temporary folder and run from there
 (PYTHONPATH puts it before the installed package); this checkout runs the same way. `unlearn` runs
@@ -31,7 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "timing" / "cli_startup.json"
-BASELINE = "98ae5ac"  # the last commit before the lazy imports of issue 23
+BASELINE = "fb17471"  # the parent of the commit that made the imports lazy (issue 23)
 UNLEARN = ["unlearn", "--dataset", "digits", "--forget", "class:3", "--method", "finetune", "--device", "cpu",
            "--json", "--quiet"]
 COMMANDS = {"datasets --json": ["datasets", "--json"], "--help": ["--help"], "unlearn finetune class:3": UNLEARN}

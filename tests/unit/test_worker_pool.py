@@ -62,7 +62,7 @@ def test_pool_size_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch, r
     assert pool_size() == size
 
 
-@pytest.mark.parametrize("raw", ["two", "-1", "9", "1.5"])
+@pytest.mark.parametrize("raw", ["two", "-1", "9", "1.5", "²"])
 def test_a_bad_pool_size_is_refused_in_one_line_before_a_run_is_recorded(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tiny, raw: str) -> None:
     monkeypatch.setenv(SIZE_ENV, raw)

@@ -51,7 +51,7 @@ def pool_size() -> int:
     raw = os.environ.get(SIZE_ENV, "").strip()
     if not raw:
         return DEFAULT_SIZE
-    if not raw.isdigit() or int(raw) > MAX_SIZE:
+    if not raw.isdecimal() or int(raw) > MAX_SIZE:
         raise ValueError(f"${SIZE_ENV} must be a whole number from 0 (no standby workers) to {MAX_SIZE}; got {raw!r}")
     return int(raw)
 
