@@ -84,8 +84,9 @@ def _timed(run) -> float:
 
 def measure_phase(workspace: Path) -> dict[str, object]:
     """One process: the four operations once, then a second time (warm), then every page warm."""
-    from studio_ui.state import ForgetSelection
+    from studio_ui.state import SELECTION_FILE, ForgetSelection
 
+    (workspace / SELECTION_FILE).unlink(missing_ok=True)  # open on digits, as a new session does: shapes is switched to
     at = _app(workspace)
     out: dict[str, object] = {"load_before": _load()}
     first, second = {}, {}
