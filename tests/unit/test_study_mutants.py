@@ -286,3 +286,20 @@ def test_example_epsilon_reads_any_numeric_dtype_as_float64() -> None:
     side = np.array([-100, 100], dtype=np.int8)
     assert example_epsilon(side, side.astype(np.float64)) == 0.0
     assert example_epsilon(side.astype(np.float64), side) == 0.0
+
+
+def test_epsilon_bound_is_quiet_and_computed_in_float64() -> None:
+    """log(0) (a rate of 0) and log of a negative number (1 - δ - 1) are expected inputs, not
+    warnings; float32 rates are widened first, so FPR = FNR = 1/8 gives log(7 - 8δ) to 1e-12 (in
+    float32, 1 - δ - 1/8 would be off by ~1e-8)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = epsilon_bound([0.0, 1.0, 0.5, 0.0], [0.0, 0.5, 1.0, 0.5])
+    assert got[0] == math.inf and np.isnan(got[3])
+    assert got[1] == 0.0 and got[2] == 0.0  # log(-δ) is NaN on one side, the other is below 0
+    eighth = np.array([0.125], dtype=np.float32)
+    for fpr, fnr in ((eighth, [0.125]), ([0.125], eighth)):
+        value = epsilon_bound(fpr, fnr)
+        assert value.dtype == np.float64 and abs(value[0] - math.log(7 - 8 * DELTA)) < 1e-12
