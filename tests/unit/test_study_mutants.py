@@ -303,3 +303,21 @@ def test_epsilon_bound_is_quiet_and_computed_in_float64() -> None:
     for fpr, fnr in ((eighth, [0.125]), ([0.125], eighth)):
         value = epsilon_bound(fpr, fnr)
         assert value.dtype == np.float64 and abs(value[0] - math.log(7 - 8 * DELTA)) < 1e-12
+
+
+def test_permutation_p_value_edges() -> None:
+    """One value on a side: a = (0, 1), b = (5): the three splits give |1/2 - 5| = 4.5 (observed),
+    |5/2 - 1| = 1.5 and |3 - 0| = 3: p = 1/3. float32 inputs are widened first: A = (.8 .6 .5 .2),
+    B = (.3 0 0 0) differ by 0.45, reached by the observed split, by swapping .2 with .3 (0.5) and
+    by their mirrors: 4 of 70 (computed in float32, the observed split's own difference rounds
+    above itself and p comes out 2/70). The Monte-Carlo branch's default seed is 0."""
+    assert permutation_p_value([0.0, 1.0], [5.0]) == pytest.approx(1 / 3)
+    assert permutation_p_value([5.0], [0.0, 1.0]) == pytest.approx(1 / 3)
+    a32 = np.array([0.8, 0.6, 0.5, 0.2], dtype=np.float32)
+    b32 = np.array([0.3, 0.0, 0.0, 0.0], dtype=np.float32)
+    assert permutation_p_value(a32, b32) == pytest.approx(4 / 70)
+    assert permutation_p_value(b32, a32) == pytest.approx(4 / 70)
+    with pytest.raises(ValueError, match="^a permutation test needs values on both sides$"):
+        permutation_p_value([1.0], [])
+    a = np.linspace(0.0, 1.0, 10)
+    assert permutation_p_value(a, a + 0.2) == permutation_p_value(a, a + 0.2, seed=0)
