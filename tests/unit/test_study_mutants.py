@@ -321,3 +321,14 @@ def test_permutation_p_value_edges() -> None:
         permutation_p_value([1.0], [])
     a = np.linspace(0.0, 1.0, 10)
     assert permutation_p_value(a, a + 0.2) == permutation_p_value(a, a + 0.2, seed=0)
+
+
+def test_the_side_with_the_larger_median_is_the_single_thresholds_positive() -> None:
+    """u = (0, -1, 1, -1, -1) (median -1), r = (4, 8, -7, 1, 8) (median 4): "retrained if >= 1"
+    has FNR 1/5 (the -7) and FPR 1/5 (u's 1): ε = log(1 - δ - 1/5) - log(1/5) = log(4 - 5δ). No
+    interval around the peakier u does as well, and "unlearned if >= t" (the wrong side taken as
+    positive) only reaches log 2."""
+    u = np.array([0.0, -1.0, 1.0, -1.0, -1.0])
+    r = np.array([4.0, 8.0, -7.0, 1.0, 8.0])
+    assert example_epsilon(u, r) == pytest.approx(math.log(4 - 5 * DELTA))
+    assert example_epsilon(r, u) == pytest.approx(math.log(4 - 5 * DELTA))
