@@ -765,3 +765,91 @@ def test_versus_inspection_refuses_runs_of_another_forget_set() -> None:
     run_b.entry.info = {**run_b.entry.info, "forget": "class:2"}
     with pytest.raises(ValueError, match="runs A and B cannot be compared: the runs differ in forget"):
         versus.versus_inspection(run_a, run_b, device=CPU, per_side=4)
+
+
+# -- second round: what the first mutation run of these modules left alive -----------------------
+def test_stratified_negatives_draws_without_replacement() -> None:
+    """Two class-1 positives, four class-1 pool samples: default_rng(2) draws 8 and 9 without
+    replacement (with replacement the same generator would give 8 and 13)."""
+    labels = np.array([0, 0, 1, 2, 0, 0, 1, 1, 1, 1, 2, 0, 0, 1, 2])
+    pool = np.array([7, 8, 9, 13])
+    expected = np.sort(np.random.default_rng(2).choice(pool, 2, replace=False))
+    assert stratified_negatives(labels, [2, 6], pool, seed=2).tolist() == expected.tolist() == [8, 9]
+
+
+class _FlatFeatures(nn.Module):
+    """features = the flattened input, so a probe reads the raw numbers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Flatten()
+        self.head = nn.Linear(2, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+def test_probe_accuracy_is_the_probes_held_out_accuracy_with_its_seed() -> None:
+    """Separable features (x0 = +1 vs -1): held-out accuracy 1.0 (not the probe's sample size);
+    four images a side is enough. On overlapping features the result is `train_probe`'s on the
+    same features with the same seed (0 by default), which differs between seeds 0 and 1."""
+    from unlearn_core.concepts.bank import train_probe
+
+    model = _FlatFeatures()
+    sep_pos = torch.tensor([[1.0, 0.1], [1.0, -0.2], [1.0, 0.3], [1.0, 0.0], [1.0, 0.5], [1.0, -0.4]])
+    sep_neg = -sep_pos
+    assert probe_accuracy(model, sep_pos, sep_neg, device=CPU) == 1.0
+    assert probe_accuracy(model, sep_pos[:4], sep_neg[:4], device=CPU) == 1.0  # the minimum, 4 a side
+    rng = np.random.default_rng(0)
+    pos, neg = rng.normal(0.3, 1, (20, 2)), rng.normal(0, 1, (20, 2))
+    by_seed = [train_probe(pos, neg, seed=s)[2] for s in (0, 1)]
+    assert by_seed == [5 / 12, 2 / 3]
+    got = [probe_accuracy(model, torch.tensor(pos, dtype=torch.float32), torch.tensor(neg, dtype=torch.float32),
+                          device=CPU, seed=s) for s in (0, 1)]
+    assert got == pytest.approx(by_seed)
+    assert probe_accuracy(model, torch.tensor(pos, dtype=torch.float32), torch.tensor(neg, dtype=torch.float32),
+                          device=CPU) == pytest.approx(by_seed[0])
+    assert probe_accuracy(model, torch.tensor(neg, dtype=torch.float32), torch.tensor(pos, dtype=torch.float32),
+                          device=CPU) == pytest.approx(train_probe(neg, pos, seed=0)[2])
+
+
+def test_probe_images_without_a_slice_are_forget_against_stratified_retain() -> None:
+    """Forget samples 0, 1, 3 (classes 0, 1, 1) against retain samples of the same classes drawn
+    with the sample's seed + 1 (5): class 0 one of 2, 4, 6, 10..13 and class 1 two of 5, 7, 14, 15;
+    default_rng(5) picks 11, then 5 and 14 (seeds 3, 4 and 6 pick other samples)."""
+    labels = torch.tensor([0, 1, 0, 1, 0, 1, 0, 1, 2, 2, 0, 0, 0, 0, 1, 1])
+    train_x = torch.arange(16.0)[:, None] * 10
+    train = SimpleNamespace(y=labels, subset=lambda idx: SimpleNamespace(x=train_x[torch.as_tensor(idx)]))
+    forget = ForgetSet("random:x", "random", np.array([0, 1, 3]), np.array([2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]))
+    sample = InspectionSample(np.array([0, 1, 3]), np.array([0]), np.array([0]), False, 4)
+    pos, neg, what = probe_images(SimpleNamespace(train=train), forget, sample)
+    assert what == "forget samples vs retain samples of the same classes"
+    assert pos.flatten().tolist() == [0.0, 10.0, 30.0]
+    assert neg.flatten().tolist() == [50.0, 110.0, 140.0]
+    for other in (3, 4, 6):
+        assert stratified_negatives(labels.numpy(), np.array([0, 1, 3]), forget.retain_idx, seed=other).tolist() \
+            != [5, 11, 14]
+
+
+def test_still_remembered_default_k_zero_excess_and_stable_ties() -> None:
+    """Excesses 1 - d for d = 3/8, 1/16, 3/8, 1/32, 1/4, 1/4, 1/2, 1/2, 1/8, 1/64 (exact in binary):
+    largest first, ties in position order (a non-stable sort swaps 4 and 5); a zero excess is not
+    "remembered"; at most 20 rows by default."""
+    d = np.array([3 / 8, 1 / 16, 3 / 8, 1 / 32, 1 / 4, 1 / 4, 1 / 2, 1 / 2, 1 / 8, 1 / 64])
+    zero = np.zeros(len(d))
+    s = {"unlearned": SampleScores(1 - d, zero, zero.astype(int), np.ones(1), np.ones(1)),
+         "retrain": SampleScores(zero.copy(), zero, zero.astype(int), np.ones(1), np.ones(1))}
+    ranked = still_remembered(s, np.arange(100, 110))
+    assert [r["position"] for r in ranked] == [9, 3, 1, 8, 4, 5, 0, 2, 6, 7]
+    s["retrain"] = SampleScores(1 - d, zero, zero.astype(int), np.ones(1), np.ones(1))  # every excess 0
+    assert still_remembered(s, np.arange(100, 110)) == []
+    many = np.linspace(0.5, 0.9, 25)
+    s25 = {"unlearned": SampleScores(many, np.zeros(25), np.zeros(25, dtype=int), np.ones(1), np.ones(1)),
+           "retrain": SampleScores(np.zeros(25), np.zeros(25), np.zeros(25, dtype=int), np.ones(1), np.ones(1))}
+    assert [r["position"] for r in still_remembered(s25, np.arange(25))] == list(range(24, 4, -1))
+    with pytest.raises(ValueError, match="^the still-remembered list needs the unlearned and the retrained model$"):
+        still_remembered({"unlearned": s25["unlearned"]}, np.arange(25))
+
+
+def test_relearn_summary_of_no_steps_is_empty() -> None:
+    assert relearn_summary({"steps": []}) == {}
