@@ -142,6 +142,7 @@ def test_relearn_test_one_sgd_step_worked_by_hand() -> None:
                                 "n_eval": 2, "lr": 1.0, "seed": 4}
     assert torch.equal(model[1].weight, before)
     assert relearn_curve(model, x_train, y_train, x_eval, y_eval, steps=1, lr=0.1, device=CPU) == [0.0, 0.0]
+    assert relearn_test({"a": model}, x_train, y_train, x_eval, y_eval, steps=1, lr=1.0, device=CPU).seed == 0
 
 
 def test_relearn_view_evaluates_on_the_inspection_sample_less_its_shots_cheaply() -> None:
