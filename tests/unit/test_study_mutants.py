@@ -332,3 +332,55 @@ def test_the_side_with_the_larger_median_is_the_single_thresholds_positive() -> 
     r = np.array([4.0, 8.0, -7.0, 1.0, 8.0])
     assert example_epsilon(u, r) == pytest.approx(math.log(4 - 5 * DELTA))
     assert example_epsilon(r, u) == pytest.approx(math.log(4 - 5 * DELTA))
+
+
+# -- stored studies and the study's text ---------------------------------------------------------
+def _result(method: str = "del", k: int = 4, seed: int = 0, **over) -> dict:
+    """A study result with just what storing, finding and printing read."""
+    cell = {"mean": 0.25, "std": 0.125, "values": [0.25] * k}
+    return {"method": method, "forget": "class:3", "k": k, "dataset": "digits", "data_fingerprint": "fp",
+            "model_digest": "md", "seed": seed, "noise_floor": {"avg_gap": 1.5, "forget_acc": 0.0},
+            "verdict": {"forget_acc": "within", "test_acc": "outside"}, "retrain": {"forget_acc": cell, "test_acc": cell},
+            "unlearned": {"forget_acc": cell, "test_acc": {"mean": 0.5, "std": 0.0, "values": [0.5] * k}},
+            "gap_to_retrain": {"mean": 2.25}, "forgetting_quality": 0.125, "forgetting_quality_null": 0.1875,
+            "verdict_overall": "outside", "time_s": 12.4, **over}
+
+
+def test_a_stored_study_keeps_its_name_json_and_scores(tmp_path) -> None:
+    """Stored under its key with a readable name; its scores come back as stored; the studies of a
+    request (any method) are listed newest first and the newest gives the noise floor."""
+    from unlearn_core.workspace.store import Workspace
+    from unlearn_core.workspace.studies import find_study, load_scores, save_study, stored_noise_floor, studies_for
+
+    workspace = Workspace(tmp_path / "ws")
+    scores = {"unlearned": np.array([[1.5, -2.0], [0.25, 3.0]]), "retrain": np.array([[0.5, 0.5], [1.0, -1.0]]),
+              "forget_idx": np.array([7, 3], dtype=np.int64)}
+    entry = save_study(workspace, _result(), scores, "key-1")
+    assert entry.kind == "study" and entry.name == "study del | class:3 | K=4" and entry.dataset == "digits"
+    assert entry.key == "key-1" and entry.info["verdict"] == {"forget_acc": "within", "test_acc": "outside"}
+    loaded = load_scores(find_study(workspace, "key-1"))
+    assert set(loaded) == {"unlearned", "retrain", "forget_idx"}
+    assert loaded["unlearned"].tolist() == [[1.5, -2.0], [0.25, 3.0]] and loaded["forget_idx"].tolist() == [7, 3]
+    assert loaded["retrain"].dtype == np.float64 and loaded["forget_idx"].dtype == np.int64
+    assert find_study(workspace, "key-2") is None
+    request = {"dataset": "digits", "data_fingerprint": "fp", "model_digest": "md", "forget": "class:3", "seed": 0}
+    newer = save_study(workspace, _result("salun", k=8, noise_floor={"avg_gap": 0.5}), scores, "key-2")
+    save_study(workspace, _result(seed=1), scores, "key-3")  # another seed: another request
+    assert [e.id for e in studies_for(workspace, request)] == [newer.id, entry.id]  # newest first
+    assert stored_noise_floor(workspace, request) == {"avg_gap": 0.5, "k": 8, "study_id": newer.id}
+    assert stored_noise_floor(workspace, {**request, "seed": 2}) is None
+
+
+def test_study_text_exact_lines() -> None:
+    """Each metric's label padded to 30, the mean ± std cells right-aligned in 13 characters."""
+    from unlearn_core.study.text import study_text
+
+    lines = study_text(_result()).splitlines()
+    assert lines[0] == "del forgetting class:3 on digits, K = 4 seeds per side"
+    assert lines[1] == "  Forget accuracy                retrain   25.0 ± 12.5   unlearned   25.0 ± 12.5   within"
+    assert lines[2] == "  Test accuracy                  retrain   25.0 ± 12.5   unlearned    50.0 ± 0.0   outside"
+    assert lines[3] == "  average gap to a retrained model 2.25 pts (retraining vs retraining: 1.50 pts)"
+    assert lines[4] == "  forgetting quality F = 0.125 (retraining vs retraining at this K: 0.188)"
+    assert lines[5] == "  verdict: outside retraining's spread; 12 s" and len(lines) == 6
+    assert study_text(_result(reused=True)).splitlines()[0].endswith("K = 4 seeds per side (stored study)")
+    assert "forgetting quality" not in study_text(_result(forgetting_quality=None))
