@@ -10,6 +10,7 @@ second."""
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from types import SimpleNamespace
 
@@ -57,6 +58,11 @@ from unlearn_core.inspect.versus import (
 )
 
 CPU = torch.device("cpu")
+
+
+def exactly(message: str) -> str:
+    """A `pytest.raises` pattern for the whole message (a changed word anywhere fails the test)."""
+    return "^" + re.escape(message) + "$"
 
 
 # -- relearn: steps to the level, the summary the Compare page and the HTML report show ----------
@@ -213,7 +219,7 @@ def test_sample_rows_without_entropies_and_out_of_range_positions() -> None:
     assert persample._has(scores["unlearned"], "scaled_confidence") is True
     assert persample._has(scores["unlearned"], "entropy") is False
     for bad in (2, -1):
-        with pytest.raises(ValueError, match=f"sample position {bad} is outside the 2 forget samples"):
+        with pytest.raises(ValueError, match=exactly(f"sample position {bad} is outside the 2 forget samples")):
             sample_rows(scores, bad)
 
 
@@ -352,11 +358,11 @@ def test_nearest_to_threshold_order_default_k_and_ties() -> None:
 
 # -- CKA -----------------------------------------------------------------------------------------
 def test_linear_cka_refuses_representations_of_different_inputs() -> None:
-    with pytest.raises(ValueError, match="representations of 3 and 4 inputs"):
+    with pytest.raises(ValueError, match=exactly("representations of 3 and 4 inputs")):
         linear_cka(torch.zeros(3, 2), torch.zeros(4, 2))
-    with pytest.raises(ValueError, match=r"Gram matrices of different sizes: \(3, 3\) vs \(4, 4\)"):
+    with pytest.raises(ValueError, match=exactly("Gram matrices of different sizes: (3, 3) vs (4, 4)")):
         linear_cka_gram(torch.zeros(3, 3), torch.zeros(4, 4))
-    with pytest.raises(ValueError, match="at least 4 samples; got 3"):
+    with pytest.raises(ValueError, match=exactly("the debiased CKA needs at least 4 samples; got 3")):
         unbiased_centred(torch.zeros(3, 3))
 
 
@@ -408,7 +414,7 @@ def test_called_member_at_the_threshold_itself_and_empty_sides() -> None:
     assert called_member(values, 0.5, "scaled_confidence").tolist() == [False, True, True]
     assert called_member(values, 0.5, "loss").tolist() == [True, True, False]  # <=
     assert called_member(values, 0.5, "entropy").tolist() == [True, True, False]
-    with pytest.raises(ValueError, match="score must be one of confidence, loss, scaled_confidence, entropy; got 'x'"):
+    with pytest.raises(ValueError, match=exactly("score must be one of confidence, loss, scaled_confidence, entropy; got 'x'")):
         called_member(values, 0.5, "x")
     empty = SampleScores(np.zeros(0), np.zeros(0), np.zeros(0, dtype=int), np.array([0.7]), np.array([0.3]))
     got = attack_at(empty, 0.5, "confidence")
@@ -435,11 +441,11 @@ def test_prediction_entropy_and_sample_scores_fields() -> None:
     assert s.nonmember("confidence").tolist() == [0.5] and s.nonmember("loss") == pytest.approx([math.log(2.0)])
     assert s.nonmember("scaled_confidence").tolist() == [0.0]
     assert s.nonmember("entropy") == pytest.approx([math.log(2.0)])
-    with pytest.raises(ValueError, match="score must be one of"):
+    with pytest.raises(ValueError, match=exactly("score must be one of confidence, loss, scaled_confidence, entropy; got 'margin'")):
         s.nonmember("margin")
     legacy = SampleScores(np.array([0.5]), np.array([0.7]), np.array([0]), np.array([0.8]), np.array([0.2]))
     assert legacy.nonmember("scaled_confidence") == pytest.approx([math.log(4.0)])
-    with pytest.raises(ValueError, match="built without the entropy"):
+    with pytest.raises(ValueError, match=exactly("these scores were built without the entropy (use sample_scores on the logits)")):
         legacy.nonmember("entropy")
 
 
@@ -452,7 +458,7 @@ def test_still_remembered_needs_both_models_and_caps_k() -> None:
     assert row == {"position": 1, "train_index": 6, "excess": pytest.approx(0.1), "unlearned_confidence": 0.6,
                    "retrain_confidence": 0.5}
     for missing in ("unlearned", "retrain"):
-        with pytest.raises(ValueError, match="needs the unlearned and the retrained model"):
+        with pytest.raises(ValueError, match=exactly("the still-remembered list needs the unlearned and the retrained model")):
             still_remembered({k: v for k, v in s.items() if k != missing}, np.array([5, 6]))
 
 
@@ -467,17 +473,17 @@ def test_prediction_matrices_against_the_originals_predictions() -> None:
     assert m.matrices["retrain"].dtype == np.int64
     assert m.to_dict() == {"n": 4, "original": [[1, 0, 0], [0, 2, 0], [0, 0, 1]],
                            "unlearned": [[1, 0, 0], [0, 1, 1], [0, 0, 1]], "retrain": [[0, 1, 0], [0, 0, 2], [0, 0, 1]]}
-    with pytest.raises(ValueError, match="the original model's predictions are needed as the rows"):
+    with pytest.raises(ValueError, match=exactly("the original model's predictions are needed as the rows")):
         prediction_matrices({"unlearned": preds["unlearned"]}, 3)
 
 
 def test_prediction_matrix_refusals_and_edges() -> None:
-    with pytest.raises(ValueError, match=r"one length are needed; got shapes \(2,\) and \(3,\)"):
+    with pytest.raises(ValueError, match=exactly("two prediction vectors of one length are needed; got shapes (2,) and (3,)")):
         prediction_matrix(np.array([0, 1]), np.array([0, 1, 1]), 3)
-    with pytest.raises(ValueError, match="one length"):
+    with pytest.raises(ValueError, match=exactly("two prediction vectors of one length are needed; got shapes (2, 2) and (2, 2)")):
         prediction_matrix(np.zeros((2, 2)), np.zeros((2, 2)), 3)
     for a, b in (([0, -1], [0, 0]), ([0, 0], [-1, 0]), ([0, 3], [0, 0]), ([0, 0], [0, 3])):
-        with pytest.raises(ValueError, match=r"class indices in 0\.\.2"):
+        with pytest.raises(ValueError, match=exactly("predictions must be class indices in 0..2")):
             prediction_matrix(np.array(a), np.array(b), 3)
     assert prediction_matrix(np.array([0, 2]), np.array([2, 2]), 3).tolist() == [[0, 0, 1], [0, 0, 0], [0, 0, 1]]
     assert prediction_matrix(np.array([], dtype=int), np.array([], dtype=int), 2).tolist() == [[0, 0], [0, 0]]
@@ -522,10 +528,10 @@ def test_inspection_sample_draws_in_a_fixed_order_with_the_seed() -> None:
 
 def test_inspection_sample_refusals() -> None:
     data = SimpleNamespace(test=[None] * 4)
-    with pytest.raises(ValueError, match="at least 2 images per side; got 1"):
+    with pytest.raises(ValueError, match=exactly("the inspection sample needs at least 2 images per side; got 1")):
         inspection_sample(data, _forget([1, 2]), per_side=1)
     assert len(inspection_sample(data, _forget([1, 2, 3]), per_side=2).forget_idx) == 2
-    with pytest.raises(ValueError, match="the forget set 'class:9' is empty: nothing to inspect"):
+    with pytest.raises(ValueError, match=exactly("the forget set 'class:9' is empty: nothing to inspect")):
         inspection_sample(data, _forget(np.zeros(0, dtype=int), spec="class:9"))
 
 
@@ -544,7 +550,7 @@ def test_estimate_relearn_seconds_counts_a_step_as_three_forward_passes(monkeypa
 
 
 def test_split_shots_refuses_no_shots() -> None:
-    with pytest.raises(ValueError, match="shots must be at least 1; got 0"):
+    with pytest.raises(ValueError, match=exactly("shots must be at least 1; got 0")):
         split_shots(np.arange(10), 0, seed=0)
     train, held_out = split_shots(np.arange(10, 12), 1, seed=0)  # the smallest split: 1 + 1
     assert len(train) == 1 and len(held_out) == 1 and sorted([*train, *held_out]) == [10, 11]
@@ -563,7 +569,7 @@ def test_centred_gram_known_answer_and_layers_of_a_model() -> None:
     g = centred_gram(torch.rand(6, 3, generator=torch.Generator().manual_seed(0)))
     a = LayerGrams(["features.0", "penultimate"], [g, 2 * g])
     b = LayerGrams(["features.0", "features.1"], [g, g])
-    with pytest.raises(ValueError, match="the models have different layers"):
+    with pytest.raises(ValueError, match=exactly("the models have different layers: ['features.0', 'penultimate'] vs ['features.0', 'features.1']")):
         cka_per_layer(a, b)
     assert cka_per_layer(a, a) == pytest.approx([1.0, 1.0], abs=1e-12)
     assert cka_per_layer(a, a, debiased=True) == pytest.approx([1.0, 1.0], abs=1e-12)
@@ -593,9 +599,9 @@ def test_probe_images_of_a_slice_and_the_probe_size_refusal() -> None:
     pos, neg, what = probe_images(data, _forget([0]), sample)
     assert pos.flatten().tolist() == [2.0, 3.0] and neg.flatten().tolist() == [0.0, 1.0, 4.0]
     assert what == "test images of the forgotten slice vs other test images"
-    with pytest.raises(ValueError, match="at least 4 images on each side; got 3 and 5"):
+    with pytest.raises(ValueError, match=exactly("the probe needs at least 4 images on each side; got 3 and 5")):
         probe_accuracy(_identity_classifier(), torch.zeros(3, 2), torch.zeros(5, 2), device=CPU)
-    with pytest.raises(ValueError, match="got 5 and 3"):
+    with pytest.raises(ValueError, match=exactly("the probe needs at least 4 images on each side; got 5 and 3")):
         probe_accuracy(_identity_classifier(), torch.zeros(5, 2), torch.zeros(3, 2), device=CPU)
 
 
@@ -764,7 +770,7 @@ def out_test_idx(run) -> np.ndarray:
 def test_versus_inspection_refuses_runs_of_another_forget_set() -> None:
     run_a, run_b = _toy_runs()
     run_b.entry.info = {**run_b.entry.info, "forget": "class:2"}
-    with pytest.raises(ValueError, match="runs A and B cannot be compared: the runs differ in forget"):
+    with pytest.raises(ValueError, match=exactly("runs A and B cannot be compared: the runs differ in forget ('class:1' vs 'class:2')")):
         versus.versus_inspection(run_a, run_b, device=CPU, per_side=4)
 
 
