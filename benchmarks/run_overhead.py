@@ -154,7 +154,9 @@ def render(figures: dict) -> str:
         f"{med['in_process_s']:.1f} s in the calling process, {med['warm_worker_s']:.1f} s in a standby worker and "
         f"{med['cold_worker_s']:.1f} s in a fresh worker process: **{figures['warm_overhead_s']:.1f} s of overhead "
         f"per run with the pool warm**, {figures['cold_overhead_s']:.1f} s without it (most of that importing "
-        f"torch, scikit-learn and the library in the fresh process). Two runs started together on a fresh "
+        f"torch, scikit-learn and the library in the fresh process): the run started "
+        f"{statistics.median(figures['warm_start_latency_s']):.2f} s after the call in a standby worker and "
+        f"{statistics.median(figures['cold_start_latency_s']):.1f} s after it in a fresh one. Two runs started together on a fresh "
         f"workspace trained **{figures['oracles_trained']}** oracle ({trained:.1f} s); the other waited "
         f"**{waited:.1f} s** for it and reused it."
     )
