@@ -860,3 +860,45 @@ def test_still_remembered_default_k_zero_excess_and_stable_ties() -> None:
 
 def test_relearn_summary_of_no_steps_is_empty() -> None:
     assert relearn_summary({"steps": []}) == {}
+
+
+def test_prediction_matrix_reads_class_ids_of_any_numeric_dtype() -> None:
+    """Predictions stored as floats (e.g. read back from JSON) are class ids all the same."""
+    assert prediction_matrix(np.array([0.0, 2.0]), np.array([2, 2]), 3).tolist() == [[0, 0, 1], [0, 0, 0], [0, 0, 1]]
+    assert prediction_matrix(np.array([0, 2]), np.array([1.0, 2.0]), 3).tolist() == [[0, 1, 0], [0, 0, 0], [0, 0, 1]]
+
+
+def test_inspection_sample_default_seed_and_index_dtype() -> None:
+    data = SimpleNamespace(test=[None] * 12)
+    forget = _forget(np.arange(20, 30, dtype=np.int32), np.array([0, 1, 2], dtype=np.int32))
+    default = inspection_sample(data, forget, per_side=4)
+    explicit = inspection_sample(data, forget, per_side=4, seed=0)
+    assert default.forget_idx.tolist() == explicit.forget_idx.tolist() and default.seed == 0
+    assert default.forget_idx.tolist() != inspection_sample(data, forget, per_side=4, seed=1).forget_idx.tolist()
+    for field in (default.forget_idx, default.test_idx, default.nonmember_idx):
+        assert field.dtype == np.int64  # int32 pools come back as int64 indices
+    assert inspection_sample(data, forget, per_side=40).nonmember_idx.dtype == np.int64  # taken whole, too
+
+
+def test_cka_per_layer_estimators_and_strict_pairing() -> None:
+    gen = torch.Generator().manual_seed(5)
+    g1 = centred_gram(torch.rand(8, 3, generator=gen))
+    g2 = centred_gram(torch.rand(8, 4, generator=gen))
+    a, b = LayerGrams(["l"], [g1]), LayerGrams(["l"], [g2])
+    biased, debiased = linear_cka_gram(g1, g2), linear_cka_gram(g1, g2, debiased=True)
+    assert abs(biased - debiased) > 0.05  # the two estimators differ on 8 samples
+    assert cka_per_layer(a, b) == [biased]
+    assert cka_per_layer(a, b, debiased=True) == [debiased]
+    with pytest.raises(ValueError):  # one Gram for two named layers: refused, not truncated
+        cka_per_layer(LayerGrams(["l", "m"], [g1]), LayerGrams(["l", "m"], [g2, g2]))
+
+
+def test_layer_grams_keep_float32_copies_of_a_float64_model() -> None:
+    """The captured activations are float32 copies (as documented), whatever the model's dtype."""
+    model = nn.Module()
+    model.features = nn.Sequential(nn.Flatten(), nn.Linear(4, 3)).double()
+    x = torch.rand(6, 1, 2, 2, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    grams = layer_grams(model, x, device=CPU)
+    with torch.no_grad():
+        expected = centred_gram(model.features[1](x.flatten(1)).float())
+    assert torch.equal(grams.grams[0], expected)
