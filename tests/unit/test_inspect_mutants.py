@@ -902,3 +902,24 @@ def test_layer_grams_keep_float32_copies_of_a_float64_model() -> None:
     with torch.no_grad():
         expected = centred_gram(model.features[1](x.flatten(1)).float())
     assert torch.equal(grams.grams[0], expected)
+
+
+def test_sample_scores_scaled_confidence_comes_from_the_logits() -> None:
+    """Logits (40, 0) with label 0: p_y rounds to 1 in float64, so log(p / (1 - p)) from the
+    confidence would be +inf; from the logits it is exactly 40 - ln(e^0) = 40, on both sides."""
+    logits, y = torch.tensor([[40.0, 0.0]]), torch.tensor([0])
+    s = sample_scores(logits, y, logits, y)
+    assert s.forget("scaled_confidence").tolist() == [40.0]
+    assert s.nonmember("scaled_confidence").tolist() == [40.0]
+
+
+def test_attack_at_defaults_to_the_confidence_and_is_quiet_on_an_empty_side() -> None:
+    f, t = np.array([0.9, 0.8, 0.3]), np.array([0.2, 0.85])
+    s = SampleScores(f, -np.log(f), np.zeros(3, dtype=int), t, -np.log(t))
+    assert attack_at(s, 0.5) == attack_at(s, 0.5, "confidence") == {"accuracy": (2 / 3 + 0.5) / 2, "tpr": 2 / 3,
+                                                                      "fpr": 0.5}
+    empty_test = SampleScores(f, -np.log(f), np.zeros(3, dtype=int), np.zeros(0), np.zeros(0))
+    empty_forget = SampleScores(np.zeros(0), np.zeros(0), np.zeros(0, dtype=int), t, -np.log(t))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # NaN by rule, not the mean of an empty array
+        assert math.isnan(attack_at(empty_test, 0.5)["fpr"]) and math.isnan(attack_at(empty_forget, 0.5)["tpr"])
