@@ -51,6 +51,7 @@ TOUR_BUTTON = "Run the tour"
 VERDICT = "5. Did it forget like retraining?"
 TIMEOUT_MS = 180_000
 RETRY_S = 15.0
+QUIET_MS = 3000  # no run ended after the address changed and none runs for this long: it had ended
 # records each change of the script state and the first time each watched text is shown, in page time
 WATCHER = """
 window.__states = []; window.__paths = []; window.__seen = {};
@@ -158,7 +159,14 @@ def _visit(page, link) -> float:
             continue
 
     def end(p) -> float | None:
-        return next((e for e in _run_ends(p.evaluate("window.__states"), since) if e >= moved), None)
+        ends = _run_ends(p.evaluate("window.__states"), since)
+        after = [e for e in ends if e >= moved]
+        if after:
+            return after[0]
+        # the address changed after the run's end was seen (a quick page): the last run that ended
+        quiet = p.evaluate("window.__states.at(-1)[0]") == "notRunning" and \
+            p.evaluate("performance.now()") - moved > QUIET_MS
+        return (ends[-1] if ends else moved) if quiet else None
     return (_poll(page, end, "the page's script run") - since) / 1000
 
 
