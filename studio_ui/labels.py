@@ -11,7 +11,9 @@ import math
 import numpy as np
 import streamlit as st
 
-from unlearn_core.inspect.overview import METRIC_HELP
+from unlearn_core.metrics import metric_help
+
+METRIC_HELP = metric_help()  # metric key -> (label, what it measures, how to read it)
 
 # Friendly names (stored keys on the left): the per-model metrics keep the library's labels
 # (METRIC_HELP, also in the CLI's docs), the comparison measures get theirs here.

@@ -20,9 +20,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score, roc_curve
-from sklearn.svm import SVC
 
 MAX_PER_SIDE = 2000
 
@@ -106,6 +103,9 @@ def svc_mia(
     max_per_side: int = MAX_PER_SIDE,
 ) -> MIAResult:
     """SalUn's SVC attack on confidences ([N] or [N, D] features); see the module docstring."""
+    from sklearn.linear_model import LogisticRegression  # here: scikit-learn takes a second to import
+    from sklearn.svm import SVC
+
     members = _as_feature(conf_retain, "conf_retain")
     nonmembers = _as_feature(conf_test, "conf_test")
     forget = _as_feature(conf_forget, "conf_forget")
@@ -160,6 +160,8 @@ def loss_threshold_mia(
         raise ValueError(f"the attack needs members and non-members; got {len(members)} and {len(nonmembers)}")
     labels = np.concatenate([np.ones(len(members)), np.zeros(len(nonmembers))])
     score = -np.concatenate([members, nonmembers])
+    from sklearn.metrics import roc_auc_score, roc_curve
+
     fpr, tpr, _ = roc_curve(labels, score)
     return {
         "auc": float(roc_auc_score(labels, score)),
