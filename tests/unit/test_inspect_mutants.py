@@ -923,3 +923,26 @@ def test_attack_at_defaults_to_the_confidence_and_is_quiet_on_an_empty_side() ->
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # NaN by rule, not the mean of an empty array
         assert math.isnan(attack_at(empty_test, 0.5)["fpr"]) and math.isnan(attack_at(empty_forget, 0.5)["tpr"])
+
+
+def test_relearn_finetunes_with_the_relearn_recipe() -> None:
+    """Full-batch steps of the given size, constant learning rate, no weight decay, the run's seed."""
+    from unlearn_core.inspect import relearn
+    from unlearn_core.train import TrainConfig
+
+    assert relearn._config(3, 0.01, 16, 2) == TrainConfig(epochs=3, lr=0.01, batch_size=16, schedule="constant",
+                                                          weight_decay=0.0, seed=2)
+
+
+def test_relearn_keeps_batchnorm_statistics_fixed() -> None:
+    """BatchNorm (running mean 0, variance 1: the identity at eval) before the identity classifier;
+    the learning rate is too small to move a weight. (1, 1.5) with label 1 is right before and
+    stays right. Finetuning in train mode on (0, 9), (0, 11) would move the running statistics to
+    mean (0, 1), variance (0.9, 1.1), and (1, 1.5) would read (1.05, 0.48): class 0, wrong."""
+    model = nn.Sequential(nn.Flatten(), nn.BatchNorm1d(2), nn.Linear(2, 2, bias=False)).eval()
+    model[2].weight.data = torch.eye(2)
+    x_train, y_train = torch.tensor([[0.0, 9.0], [0.0, 11.0]]), torch.tensor([1, 1])
+    curve = relearn_curve(model, x_train, y_train, torch.tensor([[1.0, 1.5]]), torch.tensor([1]), steps=1,
+                          lr=1e-9, device=CPU)
+    assert curve == [1.0, 1.0]
+    assert model[1].running_mean.tolist() == [0.0, 0.0]  # the caller's model, untouched either way
