@@ -946,3 +946,12 @@ def test_relearn_keeps_batchnorm_statistics_fixed() -> None:
                           lr=1e-9, device=CPU)
     assert curve == [1.0, 1.0]
     assert model[1].running_mean.tolist() == [0.0, 0.0]  # the caller's model, untouched either way
+
+
+def test_linear_cka_gram_of_unit_norm_grams() -> None:
+    """A Gram matrix of Frobenius norm exactly 1 ([[1/2, -1/2], [-1/2, 1/2]]): CKA with itself is
+    1 (only a zero norm means a constant representation and NaN)."""
+    k = torch.tensor([[0.5, -0.5], [-0.5, 0.5]], dtype=torch.float64)
+    assert float(torch.linalg.norm(k)) == 1.0
+    assert linear_cka_gram(k, k) == 1.0
+    assert math.isnan(linear_cka_gram(k, torch.zeros(2, 2, dtype=torch.float64)))
