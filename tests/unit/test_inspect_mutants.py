@@ -955,3 +955,35 @@ def test_linear_cka_gram_of_unit_norm_grams() -> None:
     assert float(torch.linalg.norm(k)) == 1.0
     assert linear_cka_gram(k, k) == 1.0
     assert math.isnan(linear_cka_gram(k, torch.zeros(2, 2, dtype=torch.float64)))
+
+
+def test_study_of_finds_the_newest_study_of_the_same_method_settings_and_revision(tmp_path) -> None:
+    """A run's study: same request (data, model, forget set, seed), same method, same settings
+    (compared as canonical JSON, so key order does not matter) and same defaults revision (1 when
+    absent); the newest such study wins; None without every request field."""
+    from unlearn_core.workspace.store import Workspace
+    from unlearn_core.workspace.studies import save_study
+
+    workspace = Workspace(tmp_path / "ws")
+    request = {"dataset": "digits", "data_fingerprint": "fp", "model_digest": "md", "forget": "class:3", "seed": 0}
+    scores = {"unlearned": np.zeros((2, 1)), "retrain": np.zeros((2, 1))}
+
+    def store(method, config, revision=None, key="k"):
+        result = {**request, "method": method, "config": config, "k": 4}
+        if revision is not None:
+            result["method_revision"] = revision
+        return save_study(workspace, result, scores, key)
+
+    old = store("salun", {"lr": 0.1, "epochs": 2})
+    store("salun", {"lr": 0.2, "epochs": 2})
+    store("rfa", {"lr": 0.1, "epochs": 2})
+    store("salun", {"epochs": 2, "lr": 0.1}, revision=2)
+    run = {**request, "method": "salun", "config": {"epochs": 2, "lr": 0.1}}
+    assert versus.study_of(workspace, run).id == old.id
+    newer = store("salun", {"lr": 0.1, "epochs": 2}, revision=1)
+    assert versus.study_of(workspace, run).id == newer.id
+    assert versus.study_of(workspace, {**run, "method_revision": 2}).info["method_revision"] == 2
+    assert versus.study_of(workspace, {**run, "method": "scrub"}) is None
+    assert versus.study_of(workspace, {**run, "config": {"lr": 0.3}}) is None
+    assert versus.study_of(workspace, {k: v for k, v in run.items() if k != "seed"}) is None
+    assert versus._canonical(None) == "{}" and versus._canonical({"b": 1, "a": 2}) == '{"a": 2, "b": 1}'
