@@ -987,3 +987,24 @@ def test_study_of_finds_the_newest_study_of_the_same_method_settings_and_revisio
     assert versus.study_of(workspace, {**run, "config": {"lr": 0.3}}) is None
     assert versus.study_of(workspace, {k: v for k, v in run.items() if k != "seed"}) is None
     assert versus._canonical(None) == "{}" and versus._canonical({"b": 1, "a": 2}) == '{"a": 2, "b": 1}'
+
+
+def test_closer_edges_and_study_versus_with_missing_parts() -> None:
+    assert versus._closer(0.1, None, 0.0) is None and versus._closer(None, 0.1, 0.0) is None
+    assert versus._closer(0.1, 0.2, None) is None
+    assert versus._closer(1e-9, 0.0, 0.0) == "b"  # a difference of exactly 1e-9 is no tie
+    assert versus._closer(0.0, 0.0, 0.5) == "tie"
+    b = {"k": 4, "unlearned": {"test_acc": {"values": [0.9] * 4}}}
+    a = {"k": 4, "unlearned": {"forget_acc": {"values": [0.1] * 4}, "test_acc": {}}}  # no retrain, no values
+    out = versus.study_versus(a, b)
+    assert [r["metric"] for r in out["metrics"]] == ["test_acc"]  # forget_acc (not in B) skipped, not the end
+    row = out["metrics"][0]
+    assert row["retrain"] is None and row["p_value"] is None and row["a"]["values"] == []
+    assert versus.study_versus({"k": 4}, b)["metrics"] == [] and versus.study_versus(b, {"k": 4})["metrics"] == []
+
+
+def test_projection_view_defaults_to_pca() -> None:
+    run_a, _ = _toy_runs()
+    view = versus.projection_view(run_a, {"original": run_a.models["original"]}, np.array([0, 2]), np.array([1]),
+                                  device=CPU)
+    assert view["projection"] == "pca" and view["n_forget"] == 2 and view["labels"] == [1, 1, 0]
