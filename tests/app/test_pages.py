@@ -133,7 +133,7 @@ def test_guided_tour_runs_the_whole_story(app: AppTest, wait_for_jobs) -> None:
     assert any("based on the benchmark table" in c.value for c in app.caption)  # an estimate, and from what
     app.button(key="tour_start").click().run()
     assert app.session_state["forget_selection"].spec == "class:3"  # every page now follows the tour
-    assert len(app.session_state["my_runs"]) == 2  # DEL (which trains the retrained model) and RFA (which reuses it)
+    assert len(app.session_state["my_runs"]) == 2  # DEL and RFA, started together: RFA's run trains the retrained model beside DEL, which then finds it
     wait_for_jobs(app)
     app.run()
     assert not app.exception, app.exception
