@@ -180,15 +180,8 @@ def _cancel_runs(workspace: Path, wait_s: float = 120) -> None:
     import unlearn_core.runs.records as run_records
     from unlearn_core.workspace.store import Workspace
 
-    if not (workspace / "registry.sqlite").exists():
-        return
-    ws = Workspace(workspace)
-    for row in run_records.list_runs(ws):
-        if row.active:
-            run_records.request_cancel(ws, row.id)
-    deadline = time.time() + wait_s
-    while time.time() < deadline and any(r.active for r in run_records.list_runs(ws)):
-        time.sleep(0.5)
+    if (workspace / "registry.sqlite").exists():
+        run_records.cancel_active(Workspace(workspace), wait_s)
 
 
 def one_round(browser, pages: list[tuple[str, str]], tmp: Path, n: int) -> dict[str, Any]:

@@ -8,7 +8,6 @@ fields, verdicts, F and per-example ε are computed exactly as a real study's wo
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,13 +101,7 @@ def tour_run(root: Path) -> str:
 
 
 def cancel_active_runs(workspace: Workspace, wait_s: float = 0.0) -> None:
-    """Ask every queued or running run of `workspace` to stop (a test's leftover worker processes would
-    load the machine for the tests after it), then wait up to `wait_s` for them to end."""
+    """Stop a test's leftover runs (`records.cancel_active`), waiting up to `wait_s` for them to end."""
     import unlearn_core.runs.records as run_records
 
-    for row in run_records.list_runs(workspace):
-        if row.active:
-            run_records.request_cancel(workspace, row.id)
-    deadline = time.time() + wait_s
-    while time.time() < deadline and any(r.active for r in run_records.list_runs(workspace)):
-        time.sleep(1)
+    run_records.cancel_active(workspace, wait_s, poll_s=1.0)

@@ -208,6 +208,18 @@ def test_stale_heartbeat_reads_as_interrupted(tmp_path: Path) -> None:
     assert row.ended is not None and row.elapsed(now=now + 1000) == row.elapsed()  # the clock stopped
 
 
+
+def test_cancel_active_flags_every_active_run_and_only_those(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path)
+    request = {"method": "finetune", "forget": "class:3", "dataset": "digits"}
+    for run_id in ("queued", "running", "done"):
+        run_records.create(ws, run_id, "t", request)
+    run_records.mark_running(ws, "running", pid=os.getpid())
+    run_records.finish(ws, "done", "done")
+    run_records.cancel_active(ws)  # wait_s 0: flags and returns
+    flagged = {r.id: r.cancel_requested for r in run_records.list_runs(ws)}
+    assert flagged == {"queued": True, "running": True, "done": False}
+
 def test_housekeeping_removes_only_old_leftovers(tmp_path: Path) -> None:
     import sqlite3
 

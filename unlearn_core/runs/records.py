@@ -258,3 +258,14 @@ def request_cancel(workspace: Workspace, run_id: str) -> RunRow:
     with closing(_connect(workspace)) as db, db:
         db.execute("UPDATE runs SET cancel_requested = 1, message = 'cancel requested' WHERE id = ?", (run_id,))
     return get(workspace, run_id)
+
+
+def cancel_active(workspace: Workspace, wait_s: float = 0.0, poll_s: float = 0.5) -> None:
+    """Ask every queued or running run of `workspace` to stop, then wait up to `wait_s` for them to end
+    (a benchmark or a test leaving workers behind would load the machine for whatever comes next)."""
+    for row in list_runs(workspace):
+        if row.active:
+            request_cancel(workspace, row.id)
+    deadline = time.time() + wait_s
+    while time.time() < deadline and any(r.active for r in list_runs(workspace)):
+        time.sleep(poll_s)
