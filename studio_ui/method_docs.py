@@ -27,21 +27,28 @@ def method_section(name: str, path: Path = METHOD_DOCS) -> str:
     return match.group(1).strip() if match else ""
 
 
+@cache
+def _stored_table(path: Path, mtime_ns: int) -> tuple[dict, float | None]:
+    """A stored benchmark table and its noise floor, read once per version of the file (the Unlearn
+    page reruns on every click; `mtime_ns` makes a rewritten table read again)."""
+    from unlearn_core.bench.sweep import retrain_floor
+
+    table = json.loads(path.read_text())
+    return table, retrain_floor(table.get("runs", []))
+
+
 def measured_figures(method: str, stems: tuple[str, ...], folder: Path | None = None) -> list[str]:
     """One line per stored benchmark table in `stems` that holds `method`: its average gap to
     retraining beside retraining's own (the noise floor), and its forget accuracy and MIA-efficacy
     beside retraining's; read from the table's JSON (benchmarks/results/), never typed in."""
-    from unlearn_core.bench.sweep import retrain_floor
-
     lines = []
     for stem in stems:
         path = (folder / f"{stem}.json") if folder else benchmark_file(stem)
         try:
-            table = json.loads(path.read_text())
+            table, floor = _stored_table(path, path.stat().st_mtime_ns)
             row, ref = table["methods"][method], table["retrain"]
         except (OSError, ValueError, KeyError):
             continue
-        floor = retrain_floor(table.get("runs", []))
         gap = row["avg_gap"]
         lines.append(
             f"{table['dataset']} `{table['forget']}` ({table['seeds']} seeds, {table['date']}): average gap "
