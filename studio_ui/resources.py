@@ -150,6 +150,7 @@ def train_embedding(data: DataRef, ref: ModelRef, root: str, method: str, slot: 
         model, _ = get_model(data, ref, root)
         return train_projection(get_workspace(root).root, model, get_dataset(data), method, progress=progress)
 
+    from unlearn_core.embed import describe_projection
     from unlearn_core.workspace.feature_cache import last_timing
 
     n = len(get_dataset(data).train)
@@ -157,7 +158,7 @@ def train_embedding(data: DataRef, ref: ModelRef, root: str, method: str, slot: 
         f" The first {method.upper()} in this workspace: no earlier one to estimate its time from; it is timed now "
         "for the next estimate.")
     return _memoized(("projection", data, ref, root, method), compute, slot,
-                     f"Projecting {n:,} train images ({method.upper()})...{first}",
+                     f"Projecting {n:,} train images: {describe_projection(method, n)}{first}",
                      lambda: _estimate_line(root, f"projection_{method}", n, method.upper()))
 
 

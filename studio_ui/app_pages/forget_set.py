@@ -15,6 +15,7 @@ from studio_ui.labels import format_number
 from studio_ui.names import describe_spec, indices_spec, saved_names
 from studio_ui.resources import current_dataset, current_workspace, train_embedding
 from studio_ui.widgets import image_grid, user_errors
+from unlearn_core.embed import describe_projection
 from unlearn_core.forget import resolve
 
 st.title(":material/playlist_remove: Forget set")
@@ -107,9 +108,11 @@ with tabs[1]:
 
 with tabs[2]:
     method = st.radio("Projection", ["pca", "umap"], horizontal=True,
-                      help="PCA is instant; UMAP keeps neighbourhoods better but is slower (its first run in a "
-                           "process also compiles its code). Either is computed once per model and kept in the "
-                           "workspace; a UMAP's progress shows an estimate from the last one timed there.")
+                      help="PCA is instant; UMAP keeps neighbourhoods better but is slower: it is fitted on a "
+                           "class-stratified sample of the train set and places the other images on that map (the "
+                           "first UMAP after installing also compiles umap-learn's code, kept on disk for the next "
+                           "ones). Either is computed once per model and kept in the workspace; a UMAP's progress "
+                           "shows an estimate from the last one timed there.")
     plot = st.empty()  # replaced at once: the previous projection never stays while this one computes
     coords = train_embedding(state.data_ref(), state.model_ref(), state.workspace_root(), method, plot)
     frame = pd.DataFrame({"x": coords[:, 0], "y": coords[:, 1], "index": np.arange(len(y)),
@@ -122,7 +125,8 @@ with tabs[2]:
     fig.update_layout(height=520, dragmode="select", legend_title="class")
     event = plot.plotly_chart(fig, on_select="rerun", selection_mode=("box", "lasso"), key=f"embed_{method}")
     st.caption("Each point is one training image, placed by the model's penultimate features; nearby points "
-               "look alike to the model. Drag a box to select samples (the lasso is in the chart's toolbar).")
+               "look alike to the model. Drag a box to select samples (the lasso is in the chart's toolbar). "
+               + describe_projection(method, len(y)))
     chosen = sorted({int(p["customdata"][0]) for p in event.selection.points}) if event and event.selection else []
     st.session_state["embedding_choice"] = chosen
     st.write(f"**{len(chosen)}** samples selected on the embedding.")

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
 
+import unlearn_core.embed as embed
 from unlearn_core.embed import fit_projection, log_probs, shared_projection
 
 
@@ -66,3 +72,91 @@ def test_umap_small() -> None:
     assert out["original"].shape == out["other"].shape == (60, 2)
     assert np.array_equal(out["copy"], out["original"])
     assert np.isfinite(out["other"]).all()
+
+
+# -- UMAP of many points: a stratified sample fitted, the rest transformed (issue 25 item 2) --------
+def test_umap_fit_rows_keep_each_class_share_known_answer() -> None:
+    labels = np.array([0] * 3001 + [1] * 1999 + [2] * 1000)
+    rows = embed.umap_fit_rows(len(labels), labels, seed=0)
+    assert embed.UMAP_FIT_POINTS == 3000 and len(rows) == 3000
+    assert np.bincount(labels[rows]).tolist() == [1501, 999, 500]  # 1500.5 / 999.5 / 500: the tie goes to class 0
+    assert np.all(np.diff(rows) > 0)  # sorted, no repeats
+    assert np.array_equal(rows, embed.umap_fit_rows(len(labels), labels, seed=0))
+    assert not np.array_equal(rows, embed.umap_fit_rows(len(labels), labels, seed=1))
+    assert len(embed.umap_fit_rows(5000, None, seed=0)) == 3000
+    assert np.array_equal(embed.umap_fit_rows(3000, labels[:3000], seed=0), np.arange(3000))  # small: every point
+
+
+class _FakeUmap:
+    """Stands in for umap.UMAP: fit_transform gives each fitted point (its position in the sample, 0);
+    transform gives each new point (its nearest fitted point's position, the distance to it)."""
+
+    made: list[_FakeUmap] = []
+
+    def __init__(self, **kwargs) -> None:
+        self.kwargs, self.fitted, self.chunks = kwargs, None, []
+        _FakeUmap.made.append(self)
+
+    def fit_transform(self, distances: np.ndarray) -> np.ndarray:
+        self.fitted = distances
+        return np.stack([np.arange(len(distances)), np.zeros(len(distances))], 1)
+
+    def transform(self, distances: np.ndarray) -> np.ndarray:
+        self.chunks.append(distances.shape)
+        return np.stack([distances.argmin(1), distances.min(1)], 1)
+
+
+def test_umap_fits_the_sample_on_exact_distances_and_transforms_the_rest_in_chunks(monkeypatch) -> None:
+    pytest.importorskip("umap")
+    monkeypatch.setattr("umap.UMAP", _FakeUmap)
+    monkeypatch.setattr(embed, "keep_umap_compiled", lambda: None)
+    monkeypatch.setattr(embed, "UMAP_FIT_POINTS", 4)
+    monkeypatch.setattr(embed, "TRANSFORM_CHUNK", 4)
+    x = np.array([[0.0, 0.0], [1, 0], [3, 0], [6, 0], [10, 0], [15, 0], [21, 0], [28, 0], [36, 0], [45, 0]])
+    labels = np.array([0, 0, 0, 0, 0, 1, 1, 1, 1, 1])
+    _FakeUmap.made.clear()
+    _, coords = embed.fit_projection(x, "umap", seed=0, labels=labels)
+    rows = embed.umap_fit_rows(10, labels, 0)
+    (made,) = _FakeUmap.made
+    assert made.kwargs["metric"] == "precomputed" and made.kwargs["n_epochs"] == embed.UMAP_EPOCHS == 200
+    assert len(rows) == 4 and np.bincount(labels[rows]).tolist() == [2, 2]
+    assert np.allclose(made.fitted, np.abs(x[rows, 0][:, None] - x[rows, 0][None, :]), atol=1e-5)
+    assert np.array_equal(coords[rows], [[0, 0], [1, 0], [2, 0], [3, 0]])
+    assert made.chunks == [(4, 4), (2, 4)]  # six other points, at most four a call, against the four fitted
+    for i in np.setdiff1d(np.arange(10), rows):
+        gaps = np.abs(x[rows, 0] - x[i, 0])
+        assert coords[i].tolist() == pytest.approx([gaps.argmin(), gaps.min()], abs=1e-5)
+
+
+def test_umap_compiled_code_is_kept_beside_the_package_never_in_the_workspace(tmp_path) -> None:
+    pytest.importorskip("umap")
+    probe = ("import json, os, umap, umap.layouts, umap.utils\n"
+             "from unlearn_core.embed import keep_umap_compiled\n"
+             "keep_umap_compiled()\n"
+             "fns = (umap.layouts._nb_optimize_layout_euclidean_single_epoch, umap.utils.fast_knn_indices)\n"
+             "print(json.dumps([[type(f._cache).__name__, f._cache.cache_path] for f in fns]))\n")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    kept = json.loads(done.stdout.splitlines()[-1])
+    assert [kind for kind, _ in kept] == ["FunctionCache", "FunctionCache"]
+    import umap
+
+    beside = os.path.dirname(umap.__file__)
+    for _, path in kept:
+        assert not path.startswith(str(tmp_path)) and (path.startswith(beside) or "numba" in path)
+
+
+@pytest.mark.slow
+def test_umap_of_a_sample_is_umaps_own_graph_and_places_the_rest_in_their_cluster(monkeypatch) -> None:
+    umap = pytest.importorskip("umap")
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(c, 1.0, size=(40, 8)) for c in (0, 8, 16)]).astype(np.float32)
+    labels = np.repeat([0, 1, 2], 40)
+    monkeypatch.setattr(embed, "UMAP_FIT_POINTS", 60)
+    projection, coords = embed.fit_projection(x, "umap", seed=0, labels=labels)
+    rows = embed.umap_fit_rows(120, labels, 0)
+    own = umap.UMAP(n_components=2, random_state=0, n_neighbors=15, n_jobs=1, n_epochs=200).fit(x[rows])
+    assert abs(projection.model.graph_ - own.graph_).max() < 1e-4  # the same neighbour graph as umap's own euclidean
+    rest = np.setdiff1d(np.arange(120), rows)
+    nearest = np.linalg.norm(coords[rest][:, None] - coords[rows][None], axis=2).argmin(1)
+    assert np.array_equal(labels[rows][nearest], labels[rest])  # each placed point lands in its own cluster

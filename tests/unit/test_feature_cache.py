@@ -132,3 +132,24 @@ def test_estimates_come_from_a_stored_timing_only(tmp_path: Path) -> None:
     fc.record_timing(tmp_path, "projection_umap", 12.0, 3000)
     assert fc.estimate_seconds(tmp_path, "projection_umap", 6000) == pytest.approx(24.0)
     assert fc.last_timing(tmp_path, "projection_umap") == {"seconds": 12.0, "n": 3000.0}
+
+
+def test_a_umap_of_the_train_set_is_stratified_by_its_labels_and_keyed_by_how_it_is_made(
+        tmp_path: Path, shapes_tiny, monkeypatch) -> None:
+    import unlearn_core.embed as embed
+
+    data, model = shapes_tiny
+    seen = []
+
+    def fit(values, method, seed, labels=None):
+        seen.append(labels)
+        return None, np.zeros((len(values), 2), np.float32)
+
+    monkeypatch.setattr(embed, "fit_projection", fit)
+    fc.train_projection(tmp_path, model, data, "umap")
+    assert len(seen) == 1 and torch.equal(torch.as_tensor(seen[0]), data.train.y)
+    fc.train_projection(tmp_path, model, data, "umap")
+    assert len(seen) == 1  # stored
+    monkeypatch.setattr(embed, "UMAP_FIT_POINTS", 100)  # made another way: the stored one is not served for it
+    fc.train_projection(tmp_path, model, data, "umap")
+    assert len(seen) == 2

@@ -220,19 +220,22 @@ def train_projection(
     progress: ProgressFn = no_progress,
 ) -> np.ndarray:
     """[N_train, 2] coords of the train set in `model`'s feature space by `method` ("pca" or "umap"),
-    fitted once per (weights, data, method, seed); its time is stored for `estimate_seconds`."""
-    from unlearn_core.embed import fit_projection
+    fitted once per (weights, data, method, seed); a UMAP of many points is fitted on a sample
+    stratified by the train labels (`embed.fit_projection`). Its time is stored for `estimate_seconds`."""
+    from unlearn_core.embed import UMAP_EPOCHS, UMAP_FIT_POINTS, describe_projection, fit_projection
 
     def compute() -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         features = model_outputs(root, model, dataset, "train", progress=progress).features
-        progress(ProgressEvent(0, 1, f"fitting {method.upper()} on {len(features)} points"))
+        progress(ProgressEvent(0, 1, describe_projection(method, len(features))))
         start = time.perf_counter()
-        _, coords = fit_projection(features, method, seed)
+        _, coords = fit_projection(features, method, seed, labels=dataset.train.y)
         seconds = time.perf_counter() - start
         record_timing(root, f"projection_{method}", seconds, len(features))
         return {"coords": coords}, {"seconds": seconds, "n": len(features)}
 
     key = {**model_key(model, dataset), "method": method, "seed": seed}
+    if method == "umap":  # what the projection is made of: a differently made one is not served for it
+        key |= {"fit_points": UMAP_FIT_POINTS, "epochs": UMAP_EPOCHS}
     return cached_arrays(root, "projection", key, compute).arrays["coords"]
 
 
