@@ -1,8 +1,9 @@
 """Background runs: one worker process per run, known through the workspace's run records.
 
 A page starts a run with `start_unlearn_run` (the run is recorded, then executed by a worker
-process: a standby started ahead by `warm_workers`, which the app's entry calls on every rerun, so
-that even the first click does not wait for torch's import) and lists runs with
+process: a standby started ahead by `warm_workers`, which the app's entry calls at the end of every
+script run (the standby's imports then never slow the page being drawn), so that even the first click
+does not wait for torch's import) and lists runs with
 `studio_ui.run_list`. Nothing about a run lives only in the browser session: a reload, a new tab or
 a dropped session finds the same runs, with live progress, and can cancel them (the request is
 stored in the record; the run polls it).
@@ -44,11 +45,12 @@ def external_request(spec: str, unlearned: str, *, seed: int) -> RunRequest:
     return dataclasses.replace(request_for(spec, METHOD, None, seed=seed), unlearned=unlearned)
 
 
-def warm_workers() -> None:
+def warm_workers(at_least: int = 0) -> None:
     """Have the standby worker processes started (cheap when they are: it replaces a dead one), so a
-    Run click is served by a process that has torch and the library imported already."""
+    Run click is served by a process that has torch and the library imported already; `at_least` that
+    many from now on for a page whose button starts several runs at once (the tour)."""
     try:
-        warm_pool()
+        warm_pool(at_least)
     except ValueError:  # a bad $UNLEARN_STANDBY_WORKERS: said in one line when a run is started
         pass
 

@@ -44,7 +44,6 @@ def main() -> None:
     from unlearn_core.device import available_devices
 
     st.set_page_config(page_title="Unlearning Studio", page_icon=":material/auto_fix_high:", layout="wide")
-    warm_workers()  # worker processes ready before the first Run click (issue 23)
     pages = [st.Page(page_file(stem), title=title, icon=icon, default=i == 0)
              for i, (stem, title, icon) in enumerate(PAGES)]
     with st.sidebar:
@@ -63,7 +62,12 @@ def main() -> None:
         else:
             st.caption("Forget set: none chosen yet")
         glossary_expander()
-    run_page(st.navigation(pages))  # the error boundary: one line and a way back instead of a traceback
+    try:
+        run_page(st.navigation(pages))  # the error boundary: one line and a way back instead of a traceback
+    finally:  # also when the page reruns or switches: a stop, rerun or switch is an exception here
+        # worker processes ready before the first Run click (issue 23), started once the page is drawn:
+        # their imports take a core for seconds, which the first page would lose
+        warm_workers()
 
 
 if __name__ == "__main__":  # `streamlit run studio_ui/navigation.py`, as `unlearning-studio` does

@@ -1,4 +1,4 @@
-"""Command line: datasets, methods, train, eval, unlearn, study, runs, bench, inspect, make-assets (and worker).
+"""Command line: datasets, methods, train, eval, unlearn, study, runs, cache, bench, inspect, make-assets (and worker).
 
 Every command accepts ``--json`` for scripts (one JSON object on stdout). Bad arguments and
 bad input exit non-zero with a one-line message on stderr, never a traceback. The argument
@@ -321,6 +321,38 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _files_text(files: int, size: int) -> str:
+    """``3 files, 2.4 MB``: a count of files and their size, for the text output."""
+    return f"{files} file{'' if files == 1 else 's'}, " + (f"{size / 2**20:.1f} MB" if size >= 2**20 else
+                                                          f"{size / 2**10:.1f} kB")
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    """Report the size of the workspace's feature cache, or clear it (`workspace.cache_folder`)."""
+    from unlearn_core.workspace.cache_folder import cache_usage, clear_cache  # no torch: a light command
+
+    root = Path(args.workspace).expanduser()
+    if not args.workspace.strip() or not root.is_dir():
+        raise CliError(f"workspace {args.workspace!r} is not a folder: name an existing workspace")
+    clear = args.clear or args.dry_run
+    cleared = clear_cache(root, dry_run=args.dry_run) if clear else None
+    usage = cache_usage(root)
+    lines = [f"{usage.path}: {_files_text(usage.files, usage.bytes)}"]
+    lines += [f"  {name}: {_files_text(e['files'], e['bytes'])}" for name, e in usage.entries.items()]
+    payload = {"cache": usage.path, "files": usage.files, "bytes": usage.bytes, "entries": usage.entries,
+               "skipped": usage.skipped, "dry_run": args.dry_run, "removed": [], "freed_bytes": 0}
+    if cleared is not None:
+        verb = "would remove" if args.dry_run else "removed"
+        lines = [f"{verb} {path}" for path in cleared.removed] + [f"skipped {why}" for why in cleared.skipped] + [
+            f"{verb} {cleared.freed_bytes / 2**20:.1f} MB; now {lines[0]}"]
+        payload |= {"removed": cleared.removed, "freed_bytes": cleared.freed_bytes,
+                    "skipped": sorted(set(usage.skipped) | set(cleared.skipped))}
+    else:
+        lines += [f"skipped {why}" for why in usage.skipped]
+    _emit(args, payload, "\n".join(lines))
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     """Execute a queued run (RUN_ID --workspace W), or wait as a standby for one handed over on stdin."""
     from unlearn_core.runs.worker import execute, serve_standby
@@ -329,7 +361,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if args.standby:
         if args.run_id is not None or args.workspace is not None:
             raise CliError("worker --standby is handed its run on stdin; give no RUN_ID or --workspace")
-        return serve_standby(sys.stdin.buffer, sys.stdout.buffer)
+        return serve_standby(sys.stdin.buffer, sys.stdout.buffer, args.after or ())
+    if args.after:
+        raise CliError("worker --after is for a standby (--standby)")
     if args.run_id is None or args.workspace is None:
         raise CliError("worker needs RUN_ID and --workspace (or --standby)")
     return execute(Workspace(args.workspace), args.run_id)
@@ -532,11 +566,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(fn=cmd_runs)
 
+    p = sub.add_parser("cache", help="size of the workspace's feature cache (model outputs, projections, concepts, "
+                                     "inspections computed once), or clear it")
+    p.add_argument("--workspace", default="workspace", help="workspace folder")
+    p.add_argument("--clear", action="store_true",
+                   help="remove everything in <workspace>/cache (recomputed when next needed); says what it removes")
+    p.add_argument("--dry-run", action="store_true", help="with --clear: only say what would be removed")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(fn=cmd_cache)
+
     p = sub.add_parser("worker", help="execute a queued run (started by the app; not for direct use)")
     p.add_argument("run_id", nargs="?")
     p.add_argument("--workspace")
     p.add_argument("--standby", action="store_true",
                    help="import everything, then wait for the run handed over on stdin (the app's standby workers)")
+    p.add_argument("--after", type=int, action="append", metavar="PID",
+                   help="with --standby: import only once process PID has ended (repeatable), or a run is handed over")
     p.set_defaults(fn=cmd_worker)
 
     p = sub.add_parser("bench", help="every method against retrain, over seeds")

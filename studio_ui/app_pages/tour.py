@@ -197,3 +197,4 @@ def run_and_compare_live() -> None:
 
 
 run_and_compare_live()
+jobs.warm_workers(len(METHODS))  # the button starts both methods at once: a standby ready for each

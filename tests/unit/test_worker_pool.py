@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import unlearn_core.runs.records as run_records
 from tests.unit.test_durable_runs import _env, _in_method, _request, _wait
 from tests.unit.test_durable_runs import tiny as tiny_run_fixture
 from unlearn_core.runs import worker
-from unlearn_core.runs.pool import SIZE_ENV, pool_size
+from unlearn_core.runs.pool import SIZE_ENV, StandbyPool, pool_size, reap, wait_until_ended
 from unlearn_core.workspace.store import Workspace
 
 REPO = Path(__file__).resolve().parents[2]
@@ -101,6 +102,104 @@ def test_a_run_handed_to_a_standby_still_importing_waits_for_it(monkeypatch: pyt
     assert row.pid == standby
     assert _wait(ws, row.id, lambda r: not r.active).status == "done"
     worker.close_pool()
+
+
+@pytest.mark.slow  # cost: starts worker processes
+def test_the_replacement_standby_imports_only_once_the_run_beside_it_has_ended(pool: list[int], tmp_path: Path,
+                                                                                tiny) -> None:
+    ws = Workspace(tmp_path)
+    row = worker.start_run(ws, _request(tiny, config={"epochs": 200}), "long finetune")
+    assert row.pid == pool[0]
+    _wait(ws, row.id, _in_method)
+    (replacement,) = worker.standby_pids()
+    settled = _cpu_s(replacement)  # its interpreter's start, then it waits on the run's pidfd
+    for _ in range(120):
+        time.sleep(0.5)
+        settled, before = _cpu_s(replacement), settled
+        if settled == before:
+            break
+    time.sleep(2)
+    assert _cpu_s(replacement) == settled  # not one clock tick while the run uses the cores
+    assert not worker.wait_pool_ready(0.1) and run_records.get(ws, row.id).active
+    run_records.request_cancel(ws, row.id)
+    assert _wait(ws, row.id, lambda r: not r.active, timeout=30).status == "cancelled"
+    assert worker.wait_pool_ready(READY_TIMEOUT)  # the run's process ended: it imported and is ready
+    assert worker.standby_pids() == [replacement]
+
+
+def _sleeper(seconds: float) -> subprocess.Popen[bytes]:
+    """A child that sleeps `seconds`, reaped once it ends (as the app reaps its workers: a zombie still exists)."""
+    proc = subprocess.Popen([sys.executable, "-c", f"import time; time.sleep({seconds})"])
+    reap(proc)
+    return proc
+
+
+@pytest.mark.parametrize("pidfd", [True, False], ids=["pidfd", "polled"])
+def test_wait_until_ended_returns_when_the_processes_end_or_a_command_comes(monkeypatch: pytest.MonkeyPatch,
+                                                                            pidfd: bool) -> None:
+    if not pidfd:
+        monkeypatch.delattr(os, "pidfd_open", raising=False)  # a platform without pidfds: polled
+    read, write = os.pipe()
+    try:
+        short, long = _sleeper(0.5), _sleeper(30)
+        t0 = time.monotonic()
+        wait_until_ended([short.pid], read, poll_s=0.05)
+        assert 0.3 < time.monotonic() - t0 < 10 and short.wait(timeout=5) == 0  # waited for it to end
+        gone = short.pid
+        t0 = time.monotonic()
+        wait_until_ended([gone], read)  # ended already (reaped): nothing to wait for
+        assert time.monotonic() - t0 < 0.5
+        threading.Timer(0.5, os.write, (write, b"{}\n")).start()  # a run is handed over meanwhile
+        t0 = time.monotonic()
+        wait_until_ended([long.pid], read, poll_s=0.05)
+        assert 0.3 < time.monotonic() - t0 < 10 and long.poll() is None  # the command, not the end
+        long.kill()
+    finally:
+        os.close(read)
+        os.close(write)
+
+
+IDLE = [sys.executable, "-c", "import sys; sys.stdin.read()"]  # a stand-in standby: waits for end of file
+
+
+def test_a_page_asks_for_more_standbys_and_the_pool_keeps_them_until_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(SIZE_ENV, raising=False)
+    pool = StandbyPool(IDLE)
+    try:
+        pool.warm(os.environ)
+        assert len(pool.pids()) == 1
+        pool.warm(os.environ, at_least=2)  # the tour starts two runs at once
+        first = pool.pids()
+        assert len(first) == 2
+        pool.warm(os.environ)  # another page: the two are kept, not closed
+        assert pool.pids() == first
+        pool.close()
+        pool.warm(os.environ)
+        assert len(pool.pids()) == 1  # closing starts over at the configured size
+        monkeypatch.setenv(SIZE_ENV, "0")
+        pool.warm(os.environ, at_least=2)
+        assert pool.pids() == []  # turned off stays off
+    finally:
+        pool.close()
+
+
+def test_standbys_started_beside_a_handed_run_are_told_to_wait_for_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(SIZE_ENV, "1")
+    pool = StandbyPool(IDLE)
+    try:
+        pool.warm(os.environ)
+        assert pool.take(os.environ) is not None  # handed a run: busy until it ends
+        handed = [s for s in pool._busy]
+        pool.warm(os.environ)
+        (replacement,) = pool._standbys
+        assert replacement.proc.args[-1] == f"--after={handed[0].pid}"
+        handed[0].close()
+        handed[0].proc.wait(timeout=30)
+        pool.close()
+        pool.warm(os.environ)  # no run of the pool is alive: nothing to wait for
+        assert not any(str(a).startswith("--after") for a in pool._standbys[0].proc.args)
+    finally:
+        pool.close()
 
 
 @pytest.mark.slow  # cost: starts worker processes

@@ -9,6 +9,12 @@ while it waits. The process that starts runs hands it a run by writing that line
 (the server stopped, the pool was closed), and the standby exits. A worker executes one run and
 ends with it; the pool is then topped up with a fresh standby (`StandbyPool.warm`).
 
+A replacement started beside runs this pool handed over defers its imports until those runs have
+ended (`wait_until_ended`), or until it is handed a run itself: importing torch takes a core for
+seconds, which the runs would lose (measured by ``benchmarks/run_overhead.py``: a 2-thread run on 2
+cores took 1.9 s longer while its replacement imported beside it). A second run started while the
+first still runs therefore waits for the imports, as a fresh process would.
+
 Not a fork of the server: torch (its thread pools, CUDA) is not fork-safe, and the server's threads
 would be copied mid-flight. A standby is only handed a run when it was started with the settings
 the run would get now (`settings`: the thread budget, the library's, torch's and CUDA's variables),
@@ -57,6 +63,48 @@ def pool_size() -> int:
     return int(raw)
 
 
+def _exists(pid: int) -> bool:
+    """Whether process `pid` exists (a zombie not yet reaped still does)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: it exists
+        return True
+    return True
+
+
+def wait_until_ended(pids: Sequence[int], commands: int, poll_s: float = 0.5) -> None:
+    """Block until every process of `pids` has ended, or file descriptor `commands` can be read (a run
+    is handed over, or the pipe was closed): where a replacement standby waits before its imports.
+
+    It waits on pidfds (Linux), using no CPU; where the platform has none it checks every `poll_s`
+    seconds. A pid that has ended already is not waited for.
+    """
+    pidfds: list[int] = []
+    polled: list[int] = []
+    for pid in pids:
+        try:
+            pidfds.append(os.pidfd_open(pid))
+        except ProcessLookupError:
+            continue
+        except (AttributeError, OSError):  # no pidfd_open on this platform or kernel
+            if _exists(pid):
+                polled.append(pid)
+    try:
+        while pidfds or polled:
+            readable, _, _ = select.select([commands, *pidfds], [], [], poll_s if polled else None)
+            if commands in readable:
+                return
+            for fd in readable:
+                pidfds.remove(fd)
+                os.close(fd)
+            polled = [pid for pid in polled if _exists(pid)]
+    finally:
+        for fd in pidfds:
+            os.close(fd)
+
+
 def reap(proc: subprocess.Popen[bytes]) -> None:
     """Wait for `proc` in a background thread, so that once it ends it does not linger as a zombie
     (which would still look alive to a run's process check)."""
@@ -78,12 +126,13 @@ def read_hand_over(line: bytes) -> tuple[str, str]:
 
 
 class Standby:
-    """One standby process and the `settings` of the environment it was started with."""
+    """One standby process and the `settings` of the environment it was started with; with `after`, it
+    defers its imports until those processes have ended (``--after PID``, `wait_until_ended`)."""
 
-    def __init__(self, command: Sequence[str], env: Mapping[str, str]) -> None:
+    def __init__(self, command: Sequence[str], env: Mapping[str, str], after: Sequence[int] = ()) -> None:
         self.settings = settings(env)
-        self.proc = subprocess.Popen(list(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=dict(env),
-                                     start_new_session=True)
+        self.proc = subprocess.Popen([*command, *(f"--after={pid}" for pid in after)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, env=dict(env), start_new_session=True)
         self._stdin, self._stdout = cast(IO[bytes], self.proc.stdin), cast(IO[bytes], self.proc.stdout)
         self._ready = False
 
@@ -124,22 +173,37 @@ class Standby:
 
 
 class StandbyPool:
-    """Up to `pool_size()` standby processes of `command`, shared by the threads of this process."""
+    """Up to `pool_size()` standby processes of `command` (more once a caller asked for more, see
+    `warm`), shared by the threads of this process."""
 
     def __init__(self, command: Sequence[str]) -> None:
         self._command = list(command)
         self._standbys: list[Standby] = []
+        self._busy: list[Standby] = []  # handed a run, maybe still running it
+        self._least = 0
         self._lock = threading.Lock()
 
-    def warm(self, env: Mapping[str, str]) -> None:
-        """Top the pool up to `pool_size()` live standbys started with `env`, replacing dead ones and
-        closing those started with other `settings` (they would never be taken) and any beyond the size."""
-        size, wanted = pool_size(), settings(env)
+    def size(self) -> int:
+        """How many standbys the pool keeps: `pool_size()`, raised to the most a caller asked for
+        (`warm`'s `at_least`); 0 when $UNLEARN_STANDBY_WORKERS turns them off."""
+        size = pool_size()
+        return max(size, self._least) if size else 0
+
+    def warm(self, env: Mapping[str, str], at_least: int = 0) -> None:
+        """Top the pool up to `size()` live standbys started with `env`, replacing dead ones and closing
+        those started with other `settings` (they would never be taken) and any beyond the size. A page
+        that starts several runs at once (the tour) asks for `at_least` that many, from then on. New
+        standbys started while runs it handed over still run defer their imports until those end."""
+        wanted = settings(env)
         with self._lock:
+            self._least = max(self._least, min(at_least, MAX_SIZE))
+            size = self.size()
+            self._busy = [s for s in self._busy if s.alive()]
+            after = [s.pid for s in self._busy]
             keep = [s for s in self._standbys if s.alive() and s.settings == wanted][:size]
             for surplus in (s for s in self._standbys if s not in keep):
                 surplus.close()
-            keep += [Standby(self._command, env) for _ in range(size - len(keep))]
+            keep += [Standby(self._command, env, after) for _ in range(size - len(keep))]
             self._standbys = keep
 
     def take(self, env: Mapping[str, str]) -> Standby | None:
@@ -152,6 +216,7 @@ class StandbyPool:
                 return None
             chosen = next((s for s in usable if s.ready()), usable[0])
             self._standbys.remove(chosen)
+            self._busy.append(chosen)
             return chosen
 
     def pids(self) -> list[int]:
@@ -170,5 +235,6 @@ class StandbyPool:
         """End every standby (they read end of file and exit)."""
         with self._lock:
             standbys, self._standbys = self._standbys, []
+            self._least = 0  # a later `warm` starts over at `pool_size()`
         for standby in standbys:
             standby.close()

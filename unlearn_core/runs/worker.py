@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -34,7 +34,15 @@ from unlearn_core.data import SplitDataset
 from unlearn_core.errors import failure_line
 from unlearn_core.fs_policy import check_free_space, check_id
 from unlearn_core.progress import Cancelled, ProgressEvent, ProgressFn, no_progress
-from unlearn_core.runs.pool import READY, StandbyPool, hand_over_line, pool_size, read_hand_over, reap
+from unlearn_core.runs.pool import (
+    READY,
+    StandbyPool,
+    hand_over_line,
+    pool_size,
+    read_hand_over,
+    reap,
+    wait_until_ended,
+)
 from unlearn_core.workspace.store import Workspace, new_id
 
 CANCEL_GRACE_S = 10.0
@@ -120,10 +128,11 @@ def _worker_env() -> dict[str, str]:
     return {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
 
 
-def warm_pool() -> None:
-    """Have `runs.pool.pool_size()` standby workers started (none if $UNLEARN_STANDBY_WORKERS is 0), so
-    that the next `start_run` is served without a fresh interpreter's imports. Cheap when they are."""
-    _POOL.warm(_worker_env())
+def warm_pool(at_least: int = 0) -> None:
+    """Have `runs.pool.pool_size()` standby workers started (none if $UNLEARN_STANDBY_WORKERS is 0), or
+    `at_least` that many from now on (a page that starts several runs at once), so that the next
+    `start_run` is served without a fresh interpreter's imports. Cheap when they are."""
+    _POOL.warm(_worker_env(), at_least)
 
 
 def standby_pids() -> list[int]:
@@ -318,10 +327,13 @@ def _preload() -> None:
     list_methods()  # the method registry loads every method module on first use
 
 
-def serve_standby(commands: IO[bytes], status: IO[bytes]) -> int:
-    """The body of a standby worker (`runs.pool`): import what a run needs, write `READY` on `status`,
-    then block until one line on `commands` hands over a run, and execute it with its output in the
-    run's log. End of file (the process that started it went away) ends it quietly, status 0."""
+def serve_standby(commands: IO[bytes], status: IO[bytes], after: Sequence[int] = ()) -> int:
+    """The body of a standby worker (`runs.pool`): wait until the processes `after` have ended (runs it
+    must not slow down, `runs.pool.wait_until_ended`) or a run is handed over, import what a run needs,
+    write `READY` on `status`, then block until one line on `commands` hands over a run, and execute it
+    with its output in the run's log. End of file (the process that started it went away) ends it
+    quietly, status 0."""
+    wait_until_ended(after, commands.fileno())
     _preload()
     try:
         os.write(status.fileno(), READY)  # unbuffered: nothing is left to flush into a closed pipe at exit
