@@ -3,19 +3,21 @@ Compare page, the guided tour and the HTML report, so all three show the same th
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from unlearn_core.inspect.overview import METRIC_HELP, ComparisonView
-from unlearn_core.metrics import at_chance
+from unlearn_core.metrics import at_chance, metric_help
 from unlearn_core.runs.one_run import HEADLINE
 
 from .charts import MODEL_COLORS, per_class_bars
 from .labels import MODEL_LABELS, format_value, metric_label
+
+if TYPE_CHECKING:  # the view model imports captum and scikit-learn: the tour draws its charts without them
+    from unlearn_core.inspect.overview import ComparisonView
 
 WHO = ("original", "unlearned", "retrain")
 BINS = dict(start=0.0, end=1.0, size=1 / 30)  # the same bins for every model, so bars line up
@@ -66,7 +68,7 @@ def metric_frame(summary: dict[str, Any]) -> pd.DataFrame:
     """One row per metric the run measured: original, unlearned and retrain values (%) with what
     the metric measures and how to read it."""
     rows = []
-    for key, (_, what, direction) in METRIC_HELP.items():
+    for key, (_, what, direction) in metric_help().items():
         values = [summary["details"][who].get(key) for who in WHO]
         if all(v is None for v in values):
             continue

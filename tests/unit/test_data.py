@@ -53,6 +53,24 @@ def test_digits_sizes_and_range() -> None:
 # --- shapes -------------------------------------------------------------------------------------
 
 
+def test_digits_are_scikit_learns_read_without_importing_it() -> None:
+    import subprocess
+    import sys
+
+    from sklearn.datasets import load_digits
+
+    from unlearn_core.data.digits import digits_arrays
+
+    images, labels = digits_arrays()
+    bunch = load_digits()
+    np.testing.assert_array_equal(images, bunch.images)
+    np.testing.assert_array_equal(labels, bunch.target)
+    loaded = subprocess.run([sys.executable, "-c", "import sys; from unlearn_core.data import load_dataset; "
+                             "d = load_dataset('digits'); print(len(d.train), 'sklearn' in sys.modules)"],
+                            capture_output=True, text=True, timeout=300, check=True)
+    assert loaded.stdout.split() == ["1438", "False"]
+
+
 def test_shapes_layout(shapes: SplitDataset) -> None:
     assert shapes.class_names == ["circle", "square", "triangle", "star", "cross", "diamond"]
     assert (len(shapes.train), len(shapes.test)) == (600, 120) and shapes.input_shape == (3, 32, 32)

@@ -47,3 +47,28 @@ def test_datasets_are_all_registered_without_the_heavy_imports() -> None:
     names = {d["name"] for d in listed}
     assert {"digits", "shapes", "imagefolder"} <= names
     assert next(d for d in listed if d["name"] == "digits")["options"] == {"size": 16, "seed": 0}
+
+
+TOUR_PROBE = """
+import json, sys, tempfile
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file(sys.argv[1], default_timeout=300)
+at.session_state["workspace_root"] = tempfile.mkdtemp()
+at.run()
+print(json.dumps({"titles": [t.value for t in at.title],
+                  "heavy": [m for m in ("sklearn", "scipy", "captum", "matplotlib", "umap") if m in sys.modules]}))
+"""
+
+
+def test_the_tour_page_opens_without_scikit_learn_scipy_or_captum() -> None:
+    """The first page a teacher opens loads the digits, the model, the method registry and DEL's mask:
+    none of them needs scikit-learn, scipy or captum (each import adds up to a second before the tour
+    can be clicked; measured by benchmarks/ui_latency.py)."""
+    page = os.path.join(os.path.dirname(__file__), "..", "..", "studio_ui", "app_pages", "tour.py")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "UNLEARN_STANDBY_WORKERS": "0"}
+    done = subprocess.run([sys.executable, "-c", TOUR_PROBE, page], capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["titles"] == [":material/school: Guided tour"]
+    assert result["heavy"] == []

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from captum.attr import IntegratedGradients
 from torch import nn
 
 from unlearn_core.concepts.bottleneck import ConceptBottleneck
@@ -112,6 +111,8 @@ def concept_attributions(
     base = torch.as_tensor(bottleneck.mean, dtype=torch.float32) if baseline == "mean" else torch.zeros(margins.shape[1])
     margins = margins.float()
     labels = torch.as_tensor(labels, dtype=torch.long)
+    from captum.attr import IntegratedGradients  # captum (and the matplotlib it loads) only when attributing
+
     ig = IntegratedGradients(linear)
     num_classes = len(bottleneck.class_names)
     matrix = np.zeros((num_classes, margins.shape[1]))
@@ -170,6 +171,8 @@ def pixel_attributions(
         raise ValueError(f"{len(x)} images but {len(t)} targets")
     inputs = x.float().to(device)
     base = torch.full_like(inputs, float(baseline))
+    from captum.attr import IntegratedGradients  # captum (and the matplotlib it loads) only when attributing
+
     out: dict[str, PixelAttribution] = {}
     for name, caller_model in models.items():
         model = on_device(caller_model, device)

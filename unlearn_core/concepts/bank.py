@@ -18,9 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from unlearn_core.data import SplitDataset
@@ -122,6 +119,10 @@ def train_probe(
     neg = negatives[rng.choice(len(negatives), n, replace=False)]
     x = np.concatenate([pos, neg]).astype(np.float64)
     y = np.concatenate([np.ones(n), np.zeros(n)])
+    from sklearn.linear_model import LogisticRegression  # scikit-learn only when a probe is trained
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
     x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=heldout, random_state=seed, stratify=y)
     scaler = StandardScaler().fit(x_tr)
     clf = LogisticRegression(C=1.0, solver="liblinear", max_iter=1000).fit(scaler.transform(x_tr), y_tr)

@@ -20,8 +20,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
 from torch import nn
 
 from unlearn_core.concepts.bank import ConceptBank, random_bank
@@ -94,6 +92,9 @@ def fit_bottleneck(
     mean, scale = d.mean(0), d.std(0) + 1e-8
     z = (d - mean) / scale
     y = labels.numpy()
+    from sklearn.exceptions import ConvergenceWarning  # scikit-learn only when fitting
+    from sklearn.linear_model import LogisticRegression
+
     clf = LogisticRegression(solver="saga", l1_ratio=l1_ratio, C=C, max_iter=max_iter, random_state=seed, tol=1e-3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)

@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from sklearn.preprocessing import StandardScaler
-from sklearn.svm import SVC
 from torch import nn
 
 from unlearn_core.concepts.attribution import ConceptAttribution, concept_attributions
@@ -272,6 +270,9 @@ def forgetting_rate(
     non = original_nonmember[rng.choice(len(original_nonmember), n, replace=False)]
     x = np.concatenate([mem, non])
     y = np.concatenate([np.ones(n), np.zeros(n)])
+    from sklearn.preprocessing import StandardScaler  # scikit-learn only when the attack is fitted
+    from sklearn.svm import SVC
+
     scaler = StandardScaler().fit(x)
     attack = SVC(kernel="linear").fit(scaler.transform(x), y)
     return float((attack.predict(scaler.transform(unlearned_member)) == 0).mean())
