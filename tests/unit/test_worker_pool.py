@@ -8,6 +8,7 @@ The runs are the tiny setting of the durable-run tests (digits at 8x8, a width-4
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -240,6 +241,30 @@ def test_a_pooled_run_is_cancelled_from_another_tab_and_from_the_cli(pool: list[
     ended = _wait(ws, shell.id, lambda r: not r.active, timeout=30)
     assert (ended.status, ended.message) == ("cancelled", "cancelled: nothing was stored")
     assert ws.list("run") == []
+
+
+PRELOAD_PROBE = """
+import json, sys
+from unlearn_core.runs import worker
+from unlearn_core.workspace.store import Workspace
+worker._preload()
+before = set(sys.modules)
+worker.run_tracked(Workspace(sys.argv[2]), worker.RunRequest.from_dict(json.loads(sys.argv[1])), "probe")
+print(json.dumps(sorted({m.split(".")[0] for m in set(sys.modules) - before})))
+"""
+
+
+@pytest.mark.slow  # cost: a fresh interpreter runs a (tiny) run
+@pytest.mark.parametrize("method", ["finetune", "rfa"])
+def test_a_standby_has_imported_every_package_a_run_needs(tmp_path: Path, tiny, method: str) -> None:
+    """What a standby imports before it is handed a run (`worker._preload`) leaves nothing for the run to
+    import: a package imported mid-run (scikit-learn for the membership attack, torch._dynamo on an
+    optimizer's first step) costs every warm run that second again."""
+    request = _request(tiny, method=method, config={"epochs": 1} if method == "finetune" else {})
+    done = subprocess.run([sys.executable, "-c", PRELOAD_PROBE, json.dumps(request.to_dict()), str(tmp_path)],
+                          capture_output=True, text=True, env={**_env(), "OMP_NUM_THREADS": "1"}, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == []
 
 
 OWNER = f"""

@@ -325,6 +325,12 @@ def _preload() -> None:
     from unlearn_core.methods import list_methods
 
     list_methods()  # the method registry loads every method module on first use
+    # what a run's first steps import lazily, more than two seconds in all: the membership attack's
+    # scikit-learn (metrics.mia), and torch._dynamo, which torch's optimizers import on their first step
+    import sklearn.linear_model  # noqa: F401
+    import sklearn.metrics  # noqa: F401
+    import sklearn.svm  # noqa: F401
+    import torch._dynamo  # noqa: F401
 
 
 def serve_standby(commands: IO[bytes], status: IO[bytes], after: Sequence[int] = ()) -> int:
