@@ -185,7 +185,8 @@ def _cancel_runs(workspace: Path, wait_s: float = 120) -> None:
 
 
 def one_round(browser, pages: list[tuple[str, str]], tmp: Path, n: int) -> dict[str, Any]:
-    """One fresh server and workspace: open on the tour, every page cold then warm, the tour's click."""
+    """One fresh server and workspace: open on the tour, every page cold then warm (none when `pages`
+    is empty), the tour's click."""
     workspace = tmp / f"workspace{n}"
     result: dict[str, Any] = {"cold": {}, "warm": {}}
     with serve(workspace, tmp / f"streamlit{n}.log") as url:
@@ -276,6 +277,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="fresh servers to measure (the median is reported)")
     parser.add_argument("--render-only", action="store_true", help="rewrite the markdown and README quote from the JSON")
+    parser.add_argument("--tour-only", action="store_true",
+                        help="only open the tour and run it (no page visits); prints the rounds, writes nothing")
     args = parser.parse_args()
     if args.render_only:
         report = json.loads(OUT_JSON.read_text())
@@ -295,8 +298,11 @@ def main() -> None:
     started = time.time()
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
-        rounds = [one_round(browser, pages, Path(tmp), n) for n in range(args.rounds)]
+        rounds = [one_round(browser, [] if args.tour_only else pages, Path(tmp), n) for n in range(args.rounds)]
         browser.close()
+    if args.tour_only:
+        print(json.dumps({"load_before": load_before, "load_after": os.getloadavg(), "rounds": rounds}, indent=1))
+        return
     report = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",

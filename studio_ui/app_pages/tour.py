@@ -189,7 +189,7 @@ def run_and_compare() -> None:
                      icon=":material/auto_fix_high:")
 
 
-@st.fragment(run_every=1.0 if polling else None)
+@st.fragment(run_every=0.5 if polling else None)  # twice a second: the verdict shows as soon as DEL is done
 def run_and_compare_live() -> None:
     """`run_and_compare`, polled while the tour's runs are going, inside its own error boundary."""
     with error_boundary("tour_reset"):
