@@ -9,6 +9,10 @@ Every path the studio builds from a name it did not choose itself goes through h
   from must resolve inside the workspace's own root (`inside`, `workspace_dir`): a symbolic link
   leading out of it is refused, and deleting removes a link itself, never what it points to
   (`remove_inside`).
+- **Stored files are opened only when regular and inside.** A file the studio reads back from its
+  own folders (a feature-cache entry, its timings) is opened only when it is a regular file, not a
+  link, FIFO, socket or device, under folders that resolve inside the workspace
+  (`regular_file_inside`); anything else reads as absent.
 - **Data folders are walked, not followed.** `TreeWalk` lists the regular files of a data
   folder; a link that leaves the root or leads to a folder (or file) already seen, and anything
   that is not a regular file (a FIFO, socket or device, which could block a read forever), is
@@ -33,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-WORKSPACE_FOLDERS = (".tmp", "model", "run", "forget_set", "logs", "locks")
+WORKSPACE_FOLDERS = (".tmp", "model", "run", "forget_set", "logs", "locks", "cache")
 SPACE_MARGIN_BYTES = 16 * 2**20  # the registry, JSON files and logs around the stored tensors
 _SHOWN = 3  # names shown per kind of refused entry
 
@@ -87,6 +91,18 @@ def check_workspace_folders(root: str | Path, names: Iterable[str] = WORKSPACE_F
                 raise FsPolicyError(f"workspace folder {path} is not a folder (a file or a broken link): "
                                     "move it away or use another workspace")
             inside(root, path)
+
+
+def regular_file_inside(root: str | Path, path: str | Path) -> bool:
+    """Whether `path` may be opened for reading: a regular file itself (not a link, FIFO, socket or
+    device: opening a FIFO blocks forever) whose folders resolve inside `root`. Opens nothing."""
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return False
+        inside(root, path)
+    except (OSError, FsPolicyError):
+        return False
+    return True
 
 
 def remove_inside(root: str | Path, path: str | Path) -> None:
@@ -244,5 +260,6 @@ def disk_error(err: BaseException, path: str | Path) -> OSError | None:
 
 __all__ = [
     "ID_PATTERN", "WORKSPACE_FOLDERS", "FsPolicyError", "TreeWalk", "check_free_space", "check_id",
-    "check_utf8_name", "check_workspace_folders", "disk_error", "inside", "remove_inside", "workspace_dir",
+    "check_utf8_name", "check_workspace_folders", "disk_error", "inside", "regular_file_inside", "remove_inside",
+    "workspace_dir",
 ]

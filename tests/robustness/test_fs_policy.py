@@ -250,3 +250,113 @@ def test_float16_weights_still_load_but_integer_ones_do_not(tmp_path: Path) -> N
     with pytest.raises(CheckpointMismatch, match=r"wrong dtypes: features\.0\.0\.weight: checkpoint int32 vs model "
                                                  r"float32"):
         check_state_dict(model, state)
+
+
+# -- 5. the feature cache is a workspace folder (issue 25 item 2) ------------------------------------
+def test_the_cache_folder_is_checked_like_every_workspace_folder(tmp_path: Path) -> None:
+    from unlearn_core.workspace import feature_cache as fc
+
+    assert "cache" in fs_policy.WORKSPACE_FOLDERS
+    ws = Workspace(tmp_path / "ws")
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "probe").mkdir(parents=True)
+    (ws.root / "cache").symlink_to(elsewhere)
+    with pytest.raises(FsPolicyError, match="leads outside"):
+        ws.check_writable()  # refused before the work, as a linked run or model folder is
+    key = {"model": "m"}
+    planted = fc.cache_path(ws.root, "probe", key)  # an entry someone left at the link's far end
+    fc.cached_arrays(tmp_path / "other", "probe", key, lambda: ({"a": np.full(3, 7.0)}, {}))
+    (elsewhere / "probe" / planted.name).write_bytes(fc.cache_path(tmp_path / "other", "probe", key).read_bytes())
+    calls = []
+    found = fc.cached_arrays(ws.root, "probe", key, lambda: calls.append(1) or ({"a": np.zeros(3)}, {}))
+    assert calls == [1] and not found.reused and found.arrays["a"].tolist() == [0, 0, 0]  # never read through it
+    fc.record_timing(ws.root, "projection_umap", 5.0, 100)
+    assert sorted(p.name for p in (elsewhere / "probe").iterdir()) == [planted.name]  # nothing written through it
+    assert not (elsewhere / "timings.json").exists() and fc.last_timing(ws.root, "projection_umap") is None
+    (ws.root / "cache").unlink()
+    (ws.root / "cache").write_text("not a folder")
+    with pytest.raises(FsPolicyError, match="is not a folder"):
+        ws.check_writable()
+
+
+_FIFO_PROBE = """
+import os, sys
+import numpy as np
+from unlearn_core.workspace import feature_cache as fc
+root, key = sys.argv[1], {"model": "m"}
+entry = fc.cache_path(root, "probe", key)
+entry.parent.mkdir(parents=True)
+os.mkfifo(entry)
+os.mkfifo(os.path.join(root, "cache", "timings.json"))
+assert fc.read_cached(root, "probe", key) is None
+assert fc.last_timing(root, "projection_umap") is None
+found = fc.cached_arrays(root, "probe", key, lambda: ({"a": np.arange(3.0)}, {}))
+assert not found.reused and entry.is_file() and fc.read_cached(root, "probe", key).reused
+fc.record_timing(root, "projection_umap", 6.0, 200)
+assert fc.last_timing(root, "projection_umap") == {"seconds": 6.0, "n": 200.0}
+print("ok")
+"""
+
+
+def test_a_fifo_in_the_cache_is_never_opened_and_is_replaced(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    # in a process of its own: opening a FIFO blocks inside safetensors with the GIL held, where no
+    # timeout of this process could end the test
+    done = subprocess.run([sys.executable, "-c", _FIFO_PROBE, str(tmp_path)], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def _cache_entries(root: Path) -> Path:
+    """A cache with known sizes: 1,000 + 24 bytes in two namespaces and a 10-byte timings file."""
+    cache = root / "cache"
+    (cache / "outputs").mkdir(parents=True)
+    (cache / "projection" / "deep").mkdir(parents=True)
+    (cache / "outputs" / "a.safetensors").write_bytes(b"x" * 1000)
+    (cache / "projection" / "deep" / "b.safetensors").write_bytes(b"y" * 24)
+    (cache / "timings.json").write_bytes(b"{}" + b" " * 8)
+    return cache
+
+
+@pytest.mark.timeout(60)
+def test_cache_command_reports_known_sizes_and_clears_only_inside(tmp_path: Path, capsys) -> None:
+    import json
+
+    ws = Workspace(tmp_path / "ws")
+    cache = _cache_entries(ws.root)
+    outside = _old_folder(tmp_path / "outside")
+    (cache / "outputs" / "link-out").symlink_to(outside)
+    os.mkfifo(cache / "projection" / "fifo.safetensors")
+    assert main(["cache", "--workspace", str(ws.root), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["files"], report["bytes"]) == (3, 1034)
+    assert report["entries"] == {"outputs": {"files": 1, "bytes": 1000}, "projection": {"files": 1, "bytes": 24},
+                                 "timings.json": {"files": 1, "bytes": 10}}
+    assert len(report["skipped"]) == 2 and report["removed"] == [] and report["freed_bytes"] == 0
+    assert main(["runs", "--workspace", str(ws.root), "--clean"]) == 0  # housekeeping leaves the cache alone
+    assert main(["cache", "--workspace", str(ws.root), "--clear", "--dry-run"]) == 0
+    said = capsys.readouterr().out
+    assert f"would remove {cache / 'outputs'}" in said and (cache / "outputs" / "a.safetensors").exists()
+    assert main(["cache", "--workspace", str(ws.root), "--clear", "--json"]) == 0
+    cleared = json.loads(capsys.readouterr().out)
+    assert cleared["removed"] == [str(cache / n) for n in ("outputs", "projection", "timings.json")]
+    assert (cleared["freed_bytes"], cleared["files"], cleared["bytes"]) == (1034, 0, 0)
+    assert cache.is_dir() and list(cache.iterdir()) == []
+    assert (outside / "keep.txt").read_text() == "precious"  # the link went, never its target
+
+
+def test_cache_command_never_enters_a_linked_cache_folder(tmp_path: Path, capsys) -> None:
+    import json
+
+    ws = Workspace(tmp_path / "ws")
+    outside = _cache_entries(tmp_path / "other-disk")
+    (ws.root / "cache").symlink_to(outside)
+    assert main(["cache", "--workspace", str(ws.root), "--clear", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["removed"] == [] and (report["files"], report["bytes"]) == (0, 0)
+    assert report["skipped"] == [f"{ws.root / 'cache'} (a link or not a folder: never entered)"]
+    assert (outside / "outputs" / "a.safetensors").stat().st_size == 1000
+    assert main(["cache", "--workspace", str(tmp_path / "missing")]) == 2
+    assert "is not a folder" in capsys.readouterr().err

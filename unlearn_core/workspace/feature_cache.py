@@ -5,11 +5,13 @@ A model's penultimate features and logits on a split, the 2-D projections of its
 weights and the data's content. They are stored under ``<workspace>/cache/<namespace>/`` keyed by
 the weights' digest (`models.state_digest`) and the data fingerprint
 (`fingerprint.data_fingerprint`), so a second session, a reload or a restarted server reads them
-instead of recomputing (a shapes train pass takes seconds on two cores; a UMAP tens of seconds).
+instead of recomputing (a shapes train pass or a UMAP takes seconds on two cores).
 
 Files are safetensors (never pickle) whose header carries the full key, the caller's JSON info and
 a checksum of the arrays. A file that cannot be read, belongs to another key or fails its checksum
-is recomputed and replaced, never served. Writes go to a temporary file renamed into place, so a
+is recomputed and replaced, never served; only a regular file inside the workspace is opened (the
+cache folder is a workspace folder of `fs_policy`). ``python -m unlearn_core cache`` reports its
+size and clears it (`cache_folder`). Writes go to a temporary file renamed into place, so a
 crash leaves no half-written entry and two processes computing the same key both end with a
 complete file.
 """
@@ -36,9 +38,9 @@ from unlearn_core.data import SplitDataset
 from unlearn_core.models import SplitClassifier, state_digest
 from unlearn_core.progress import ProgressEvent, ProgressFn, no_progress
 from unlearn_core.serialize import dumps
+from unlearn_core.workspace.cache_folder import CACHE_FOLDER
 from unlearn_core.workspace.fingerprint import data_fingerprint
 
-CACHE_FOLDER = "cache"
 TIMINGS_FILE = "timings.json"  # per-kind timings of the last computation, for honest estimates
 FORWARD_CHUNK = 1024  # images per progress step of a forward pass
 
@@ -104,9 +106,11 @@ def _write(root: str | Path, path: Path, key_text: str, arrays: dict[str, np.nda
 
 
 def read_cached(root: str | Path, namespace: str, key: dict[str, Any]) -> CachedArrays | None:
-    """The intact entry stored under (`namespace`, `key`), or None: nothing is computed."""
+    """The intact entry stored under (`namespace`, `key`), or None: nothing is computed. Only a
+    regular file inside the workspace is opened (`fs_policy.regular_file_inside`): a link, a FIFO
+    or a folder linked out of the workspace reads as absent."""
     path = cache_path(root, namespace, key)
-    found = _read(path, _key_text(key)) if path.exists() else None
+    found = _read(path, _key_text(key)) if fs_policy.regular_file_inside(root, path) else None
     return None if found is None else CachedArrays(found[0], found[1], True, f"reused from {path.name}")
 
 
@@ -131,8 +135,11 @@ def cached_arrays(root: str | Path, namespace: str, key: dict[str, Any], compute
 # -- timings: estimates come from what this workspace measured -----------------------------------
 def last_timing(root: str | Path, kind: str) -> dict[str, float] | None:
     """The last stored timing of `kind` in this workspace (`seconds`, `n` items), or None."""
+    path = Path(root) / CACHE_FOLDER / TIMINGS_FILE
+    if not fs_policy.regular_file_inside(root, path):
+        return None
     try:
-        entry = json.loads((Path(root) / CACHE_FOLDER / TIMINGS_FILE).read_text()).get(kind)
+        entry = json.loads(path.read_text()).get(kind)
         return {"seconds": float(entry["seconds"]), "n": float(entry["n"])} if entry else None
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
@@ -151,7 +158,7 @@ def record_timing(root: str | Path, kind: str, seconds: float, n: int) -> None:
     """Store the timing of a `kind` computation on `n` items (atomically; skipped on a read-only disk)."""
     path = Path(root) / CACHE_FOLDER / TIMINGS_FILE
     try:
-        timings = json.loads(path.read_text()) if path.exists() else {}
+        timings = json.loads(path.read_text()) if fs_policy.regular_file_inside(root, path) else {}
         if not isinstance(timings, dict):
             timings = {}
     except (OSError, ValueError):
