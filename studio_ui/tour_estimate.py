@@ -58,8 +58,10 @@ def load_benchmark(path: Path = BENCH_FILE) -> Benchmark | None:
         runs = [r for r in table["runs"] if r["method"] == method]
         costs[method] = MethodCost(_mean([r.get("time_s") for r in runs]), _mean([r.get("retrain_time_s") for r in runs]),
                                    _mean([r.get("time_ratio") for r in runs]), _mean([r.get("avg_gap") for r in runs]))
+    reruns = "".join(f"; {', '.join(r.get('methods', []))} rerun {r.get('date')} ({r.get('machine')})"
+                     for r in table.get("reruns") or [])
     source = (f"the benchmark table ({table.get('dataset')} {table.get('forget')}, {table.get('seeds')} seeds, "
-              f"{table.get('machine')}, {table.get('date')})")
+              f"{table.get('machine')}, {table.get('date')}{reruns})")
     return Benchmark(costs, source)
 
 

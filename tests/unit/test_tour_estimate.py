@@ -33,3 +33,12 @@ def test_why_it_pays_uses_this_runs_figures() -> None:
                        {"time_ratio": 0.05, "avg_gap": 0.3})
     assert "this run: 1.30x" in text and "0.05x" in text and "1,438 tiny images" in text
     assert "0.06x" not in text  # no benchmark ratio beside the live run's
+
+
+def test_the_source_names_the_rows_rerun_later(tmp_path: Path) -> None:
+    table = json.loads(BENCH_FILE.read_text())
+    table["reruns"] = [{"date": "2031-01-02", "machine": "riscv, 3 threads", "methods": ["del"]}]
+    path = tmp_path / "table.json"
+    path.write_text(json.dumps(table))
+    source = load_benchmark(path).source
+    assert source.endswith(f"{table['date']}; del rerun 2031-01-02 (riscv, 3 threads))")
