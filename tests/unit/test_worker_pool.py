@@ -331,3 +331,35 @@ def test_the_app_warms_a_worker_and_its_run_button_hands_the_run_to_it(monkeypat
     run_records.request_cancel(ws, started.id)
     assert _wait(ws, started.id, lambda r: not r.active, timeout=120).status in ("cancelled", "done")
     worker.close_pool()
+
+
+@pytest.mark.slow  # cost: starts the app and two worker processes
+def test_the_tour_keeps_a_standby_per_method_and_its_click_starts_both_at_once(monkeypatch: pytest.MonkeyPatch,
+                                                                              tmp_path: Path) -> None:
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("UNLEARN_WORKER_THREADS", "1")
+    monkeypatch.delenv(SIZE_ENV, raising=False)
+    worker.close_pool()
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=READY_TIMEOUT)
+    at.session_state["workspace_root"] = str(tmp_path / "workspace")
+    at.run()
+    assert len(worker.standby_pids()) == 1  # the home page: one
+    at.switch_page("studio_ui/app_pages/tour.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    standbys = worker.standby_pids()
+    assert len(standbys) == 2  # the page was drawn, then one standby per method it starts
+    assert worker.wait_pool_ready(READY_TIMEOUT)
+    next(b for b in at.button if b.label == "Run the tour").click().run()
+    ws = Workspace(tmp_path / "workspace")
+    started = run_records.list_runs(ws)
+    assert sorted(r.pid for r in started) == sorted(standbys)  # both served at once by pre-started workers
+    replacements = worker.standby_pids()
+    assert len(replacements) == 2 and not set(replacements) & set(standbys)
+    for row in started:
+        run_records.request_cancel(ws, row.id)
+    for row in started:
+        assert _wait(ws, row.id, lambda r: not r.active, timeout=120).status in ("cancelled", "done")
+    worker.close_pool()
