@@ -1,8 +1,9 @@
 """Compare's inspection sections for one stored run: layer-wise CKA, prediction matrices, a
 steerable membership threshold, per-sample drill-down with the still-remembered list, the
 linear probe and the relearn test. Every heavy result is cached per (dataset, model, workspace,
-run id) with st.cache_resource; the figures come from `inspect_charts`, the numbers from
-`unlearn_core.inspect`."""
+run id) with st.cache_resource and kept in the workspace (the models' outputs, the layers, matrices,
+probe and drill-down maps), so a restarted server reads them; the figures come from
+`inspect_charts`, the numbers from `unlearn_core.inspect`."""
 
 from __future__ import annotations
 
@@ -35,6 +36,13 @@ from unlearn_core.inspect import (
     still_remembered,
 )
 from unlearn_core.inspect.membership import LABELS as SCORE_LABELS
+from unlearn_core.inspect.persample import (
+    IG_STEPS,
+    SampleView,
+    attributions_from_arrays,
+    attributions_to_arrays,
+    sample_rows,
+)
 from unlearn_core.inspect.relearn import (
     DEFAULT_LR,
     DEFAULT_SHOTS,
@@ -46,7 +54,7 @@ from unlearn_core.inspect.relearn import (
 
 from . import inspect_charts as charts
 from .charts import image_to_uint8, upscale
-from .resources import get_dataset, get_model, get_run_models, get_workspace
+from .resources import get_dataset, get_model, get_run_models, get_run_outputs, get_workspace
 from .state import DataRef, ModelRef, data_ref, model_ref, workspace_root
 from .widgets import pct, user_errors
 
@@ -113,7 +121,7 @@ def layers_of(keys: Keys, run_id: str, train_ceiling: bool = False) -> list[dict
 def matrices_of(keys: Keys, run_id: str) -> dict[str, dict[str, Any] | None]:
     def compute() -> dict[str, dict[str, Any] | None]:
         run = loaded_run(keys, run_id)
-        views = prediction_view(run.models, run.data, run.forget, device=CPU)
+        views = prediction_view(run.models, run.data, run.forget, device=CPU, outputs=get_run_outputs(*keys, run_id))
         return {side: None if v is None else v.to_dict() for side, v in views.items()}
 
     return _stored(keys, run_id, "matrices", compute)
@@ -121,15 +129,18 @@ def matrices_of(keys: Keys, run_id: str) -> dict[str, dict[str, Any] | None]:
 
 @st.cache_resource(show_spinner="Scoring every sample...")
 def scores_of(keys: Keys, run_id: str):
+    """Every model's per-sample scores, from the run's model outputs kept in the workspace
+    (`resources.get_run_outputs`): no forward pass once they are stored."""
     run = loaded_run(keys, run_id)
-    return model_scores(run.models, run.data, sample_of(keys, run_id), device=CPU)
+    return model_scores(run.models, run.data, sample_of(keys, run_id), device=CPU, outputs=get_run_outputs(*keys, run_id))
 
 
 @st.cache_resource(show_spinner="Training the linear probes...")
 def probe_of(keys: Keys, run_id: str) -> dict[str, Any]:
     def compute() -> dict[str, Any]:
         run = loaded_run(keys, run_id)
-        return probe_view(run.models, run.data, run.forget, sample_of(keys, run_id), device=CPU)
+        return probe_view(run.models, run.data, run.forget, sample_of(keys, run_id), device=CPU,
+                          outputs=get_run_outputs(*keys, run_id))
 
     return _stored(keys, run_id, "probe", compute)
 
@@ -142,11 +153,24 @@ def relearn_of(keys: Keys, run_id: str, steps: int, shots: int, lr: float) -> di
 
 
 @st.cache_resource(show_spinner="Integrated Gradients of the sample...")
-def drilldown_of(keys: Keys, run_id: str, position: int):
+def drilldown_of(keys: Keys, run_id: str, position: int) -> SampleView:
+    """The drill-down of the forget sample at `position`; its IG maps are kept in the workspace
+    (`feature_cache`) beside the other inspections, the rows come from the scores."""
+    from unlearn_core.workspace.feature_cache import cached_arrays
+
     run = loaded_run(keys, run_id)
     sample = sample_of(keys, run_id)
-    x, y = run.data.train.x[int(sample.forget_idx[position])], run.data.train.y[int(sample.forget_idx[position])]
-    return sample_view(run.models, scores_of(keys, run_id), sample.forget_idx, x, y, position, device=CPU)
+    scores = scores_of(keys, run_id)
+    index = int(sample.forget_idx[position])
+    x, y = run.data.train.x[index], run.data.train.y[index]
+
+    def compute() -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        view = sample_view(run.models, scores, sample.forget_idx, x, y, position, device=CPU)
+        return attributions_to_arrays(view.attributions), {}
+
+    key = _inspection_key(keys, run_id, "drilldown", position=position, ig_steps=IG_STEPS)
+    found = cached_arrays(get_workspace(keys[2]).root, "inspection", key, compute)
+    return SampleView(index, int(y), sample_rows(scores, position), attributions_from_arrays(found.arrays))
 
 
 @st.cache_resource

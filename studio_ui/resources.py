@@ -1,8 +1,9 @@
 """Cached heavy objects: datasets, models, workspaces, and what is computed once per model and data.
 
-Keyed by plain values, never tensors. Model outputs, projections, concept inference and a run's
-comparison view are also kept in the workspace (`unlearn_core.workspace.feature_cache`), so a
-reload or a restarted server reads them instead of recomputing."""
+Keyed by plain values, never tensors. Model outputs (a run's models' too), projections, concept
+inference and a run's comparison view are also kept in the workspace
+(`unlearn_core.workspace.feature_cache`), so a reload or a restarted server reads them instead of
+recomputing."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import streamlit as st
@@ -27,6 +28,9 @@ from unlearn_core.workspace.store import Workspace
 
 from .progress import estimated_progress
 from .state import DataRef, ModelRef, data_ref, device_choice, model_ref, workspace_root
+
+if TYPE_CHECKING:  # the inspections load with the Compare page, not with the app
+    from unlearn_core.inspect.outputs import OutputsFn
 
 T = TypeVar("T")
 
@@ -212,6 +216,23 @@ def get_run_models(root: str, run_id: str) -> tuple[SplitClassifier, SplitClassi
 
 
 @st.cache_resource
+def get_run_outputs(data: DataRef, ref: ModelRef, root: str, run_id: str) -> OutputsFn:
+    """Where every Compare view of a stored run reads its three models' outputs
+    (`inspect.outputs.stored_outputs`): each model runs once on the run's forget set and the test
+    split, kept in the workspace, instead of once per view."""
+    from unlearn_core.forget import resolve
+    from unlearn_core.inspect.outputs import stored_outputs
+
+    dataset = get_dataset(data)
+    original, _ = get_model(data, ref, root)
+    unlearned, retrained = get_run_models(root, run_id)
+    models = {"original": original, "unlearned": unlearned} | ({} if retrained is None else {"retrain": retrained})
+    info = get_workspace(root).get(run_id).info
+    return stored_outputs(get_workspace(root).root, models, dataset,
+                          resolve(info["forget"], dataset, int(info["seed"])).forget_idx)
+
+
+@st.cache_resource
 def get_run_artifacts(root: str, run_id: str) -> dict[str, Any]:
     """A stored run's artifacts (flat '/'-joined keys, `store.load_run_artifacts`), read once: runs never change."""
     from unlearn_core.workspace.store import load_run_artifacts
@@ -246,7 +267,8 @@ def comparison_view(data: DataRef, ref: ModelRef, root: str, run_id: str, projec
         if retrained is not None:
             models["retrain"] = retrained
         start = time.perf_counter()
-        view = compute_view(dataset, info["forget"], info["seed"], models, projection=projection)
+        view = compute_view(dataset, info["forget"], info["seed"], models, projection=projection,
+                            outputs=get_run_outputs(data, ref, root, run_id))
         record_timing(folder, f"comparison_{projection}", time.perf_counter() - start, len(view.labels))
         arrays = {"is_forget": view.is_forget, "labels": view.labels}
         arrays |= {f"coords.{m}": c for m, c in view.coords.items()}

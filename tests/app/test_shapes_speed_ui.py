@@ -73,3 +73,28 @@ def test_umap_shows_progress_with_a_measured_estimate(app: AppTest, monkeypatch)
     app.run()
     seconds, line = next(est for text, est in shown if "UMAP" in text)
     assert seconds == 9.0 * len(resources.get_dataset(app.session_state["data_ref"]).train) / 3000 and "took 9.0 s for 3,000 points" in line
+
+
+def test_compare_on_a_restart_runs_no_model_and_no_integrated_gradients(app: AppTest, digits_external_run, tmp_path,
+                                                                        monkeypatch) -> None:
+    import shutil
+
+    import streamlit as st
+
+    root = tmp_path / "workspace_copy"
+    shutil.copytree(digits_external_run[0], root)
+    app.session_state["workspace_root"] = str(root)
+    app.switch_page("studio_ui/app_pages/compare.py").run()
+    assert not app.exception and not app.error, (app.exception, [e.value for e in app.error])
+    drawn = len(app.get("plotly_chart"))
+
+    def recomputed(*args, **kwargs):
+        raise AssertionError("computed again on a restart instead of read from the workspace")
+
+    st.cache_resource.clear()  # a restarted server on the same workspace
+    monkeypatch.setattr(feature_cache, "_forward", recomputed)  # the models' outputs (scores, matrices, projection)
+    monkeypatch.setattr("unlearn_core.train.predict_logits", recomputed)
+    monkeypatch.setattr("studio_ui.inspect_view.sample_view", recomputed)  # the drill-down's IG maps
+    app.run()
+    assert not app.exception and not app.error, (app.exception, [e.value for e in app.error])
+    assert len(app.get("plotly_chart")) == drawn

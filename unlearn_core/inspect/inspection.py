@@ -26,9 +26,10 @@ from unlearn_core.data import SplitDataset, load_dataset
 from unlearn_core.forget import ForgetSet, resolve
 from unlearn_core.inspect.cka import LayerGrams, cka_per_layer, layer_grams
 from unlearn_core.inspect.membership import SCORES, SampleScores, best_attack, sample_scores
+from unlearn_core.inspect.outputs import OutputsFn, read_logits
 from unlearn_core.inspect.persample import still_remembered
 from unlearn_core.inspect.predictions import PredictionMatrices, prediction_matrices
-from unlearn_core.inspect.probe import probe_accuracy, probe_images
+from unlearn_core.inspect.probe import features_probe_accuracy, probe_accuracy, probe_images, probe_rows
 from unlearn_core.inspect.relearn import (
     DEFAULT_LR,
     DEFAULT_SHOTS,
@@ -41,7 +42,6 @@ from unlearn_core.inspect.sample import DEFAULT_PER_SIDE, InspectionSample, insp
 from unlearn_core.models import ModelMeta, SplitClassifier, load_checkpoint, state_digest
 from unlearn_core.models.checkpoint import read_meta
 from unlearn_core.runs.one_run import run_models
-from unlearn_core.train import predict_logits
 from unlearn_core.workspace.fingerprint import data_fingerprint
 from unlearn_core.workspace.store import MODEL_FILE, Entry, Workspace
 
@@ -232,35 +232,45 @@ def _pair_cka(grams: dict[str, LayerGrams], a: str, b: str, *, debiased: bool) -
 
 
 def prediction_view(models: dict[str, nn.Module], data: SplitDataset, forget: ForgetSet, *,
-                    device: torch.device) -> dict[str, PredictionMatrices | None]:
+                    device: torch.device, outputs: OutputsFn | None = None) -> dict[str, PredictionMatrices | None]:
     """Prediction matrices on every forget sample (``forget``) and on the forgotten slice of the
-    test set (``test``; None without a test counterpart)."""
-    sides = {"forget": data.train.subset(forget.forget_idx).x}
+    test set (``test``; None without a test counterpart). The logits come from `outputs` when
+    given (`inspect.outputs`), else from a forward pass."""
+    sides = {"forget": ("train", forget.forget_idx)}
     if forget.test_forget_idx is not None and len(forget.test_forget_idx):
-        sides["test"] = data.test.subset(forget.test_forget_idx).x
+        sides["test"] = ("test", forget.test_forget_idx)
     out: dict[str, PredictionMatrices | None] = {"test": None}
-    for side, x in sides.items():
-        preds = {who: predict_logits(m, x, device=device).argmax(1).numpy() for who, m in models.items()}
+    for side, (split, rows) in sides.items():
+        preds = {who: read_logits(outputs, models, who, data, split, rows, device=device).argmax(1).numpy()
+                 for who in models}
         out[side] = prediction_matrices(preds, data.num_classes)
     return out
 
 
 def model_scores(models: dict[str, nn.Module], data: SplitDataset, sample: InspectionSample, *,
-                 device: torch.device) -> dict[str, SampleScores]:
+                 device: torch.device, outputs: OutputsFn | None = None) -> dict[str, SampleScores]:
     """Per-sample confidence, loss and prediction of every model on the forget sample and on the
-    membership attack's non-member test images."""
-    forget, nonmember = data.train.subset(sample.forget_idx), data.test.subset(sample.nonmember_idx)
-    return {who: sample_scores(predict_logits(m, forget.x, device=device), forget.y,
-                               predict_logits(m, nonmember.x, device=device), nonmember.y)
-            for who, m in models.items()}
+    membership attack's non-member test images (logits from `outputs` when given)."""
+    forget_y, nonmember_y = data.train.y[torch.as_tensor(sample.forget_idx)], data.test.y[torch.as_tensor(sample.nonmember_idx)]
+    return {who: sample_scores(read_logits(outputs, models, who, data, "train", sample.forget_idx, device=device),
+                               forget_y,
+                               read_logits(outputs, models, who, data, "test", sample.nonmember_idx, device=device),
+                               nonmember_y)
+            for who in models}
 
 
 def probe_view(models: dict[str, nn.Module], data: SplitDataset, forget: ForgetSet, sample: InspectionSample, *,
-               device: torch.device) -> dict[str, Any]:
-    """Linear-probe accuracy per model (see `probe`) and what the probe separates (``what``)."""
-    pos, neg, what = probe_images(data, forget, sample)
-    return {"what": what, **{who: probe_accuracy(m, pos, neg, device=device, seed=sample.seed)
-                             for who, m in models.items()}}
+               device: torch.device, outputs: OutputsFn | None = None) -> dict[str, Any]:
+    """Linear-probe accuracy per model (see `probe`) and what the probe separates (``what``); the
+    penultimate features come from `outputs` when given."""
+    if outputs is None:
+        pos_x, neg_x, what = probe_images(data, forget, sample)
+        return {"what": what, **{who: probe_accuracy(m, pos_x, neg_x, device=device, seed=sample.seed)
+                                 for who, m in models.items()}}
+    split, pos, neg, what = probe_rows(data, forget, sample)
+    return {"what": what, **{who: features_probe_accuracy(outputs(who, split, pos).features,
+                                                          outputs(who, split, neg).features, seed=sample.seed)
+                             for who in models}}
 
 
 def relearn_view(models: dict[str, nn.Module], data: SplitDataset, sample: InspectionSample, *,

@@ -13,6 +13,7 @@ import torch
 from unlearn_core.data import SplitDataset
 from unlearn_core.embed import shared_projection
 from unlearn_core.forget import resolve
+from unlearn_core.inspect.outputs import OutputsFn, read_logits
 from unlearn_core.metrics import metric_help, true_label_confidence
 from unlearn_core.models import SplitClassifier, load_checkpoint
 from unlearn_core.train import predict_logits
@@ -49,17 +50,20 @@ def comparison_view(
     *,
     projection: str = "pca",
     max_points: int = 1500,
+    outputs: OutputsFn | None = None,
 ) -> ComparisonView:
     """Project every model's log-probabilities on forget samples and test samples with one map
-    fitted on the original model's outputs, so movement between models is comparable.
+    fitted on the original model's outputs, so movement between models is comparable. The logits
+    come from `outputs` when given (`inspect.outputs`), else from a forward pass.
     """
     fs = resolve(forget_spec, data, seed)
     rng = np.random.default_rng(seed)
     f_idx = fs.forget_idx if len(fs.forget_idx) <= max_points // 2 else np.sort(rng.choice(fs.forget_idx, max_points // 2, replace=False))
     t_idx = np.sort(rng.choice(len(data.test), min(len(data.test), max_points - len(f_idx)), replace=False))
-    x = torch.cat([data.train.x[torch.as_tensor(f_idx)], data.test.x[torch.as_tensor(t_idx)]])
     y = torch.cat([data.train.y[torch.as_tensor(f_idx)], data.test.y[torch.as_tensor(t_idx)]])
-    logits = {name: predict_logits(m, x) for name, m in models.items()}
+    logits = {name: torch.cat([read_logits(outputs, models, name, data, "train", f_idx, device=None),
+                               read_logits(outputs, models, name, data, "test", t_idx, device=None)])
+              for name in models}
     coords = shared_projection(logits, "original", projection, seed)
     n_f = len(f_idx)
     conf = {

@@ -17,6 +17,9 @@ from torch import nn
 from unlearn_core.concepts.attribution import PixelAttribution, pixel_attributions
 from unlearn_core.inspect.membership import OFFERED, SampleScores, membership_score
 
+IG_STEPS = 64  # Integrated-Gradients steps of the drill-down's pixel maps
+_PARTS = ("maps", "targets", "delta", "relative_delta")
+
 
 @dataclass
 class SampleView:
@@ -58,12 +61,24 @@ def _has(scores: SampleScores, score: str) -> bool:
 
 def sample_view(models: dict[str, nn.Module], scores: dict[str, SampleScores], forget_idx: np.ndarray,
                 x: torch.Tensor, y: torch.Tensor, position: int, *, device: torch.device,
-                n_steps: int = 64) -> SampleView:
+                n_steps: int = IG_STEPS) -> SampleView:
     """Everything the drill-down shows for forget sample `position` (image `x` [C, H, W], label `y`):
     `sample_rows` and each model's Integrated-Gradients map of the true label (captum)."""
     label = int(y)
     maps = pixel_attributions(models, x[None], label, device=device, n_steps=n_steps)
     return SampleView(int(forget_idx[position]), label, sample_rows(scores, position), maps)
+
+
+def attributions_to_arrays(attributions: dict[str, PixelAttribution]) -> dict[str, np.ndarray]:
+    """A drill-down's IG maps as flat named arrays (``<model>.<part>``), e.g. to keep them in a
+    safetensors file; `attributions_from_arrays` reads them back."""
+    return {f"{who}.{part}": np.asarray(getattr(pa, part)) for who, pa in attributions.items() for part in _PARTS}
+
+
+def attributions_from_arrays(arrays: dict[str, np.ndarray]) -> dict[str, PixelAttribution]:
+    """The IG maps `attributions_to_arrays` flattened, per model in their stored order."""
+    models = dict.fromkeys(name.rsplit(".", 1)[0] for name in arrays)
+    return {who: PixelAttribution(*(arrays[f"{who}.{part}"] for part in _PARTS)) for who in models}
 
 
 def still_remembered(scores: dict[str, SampleScores], forget_idx: np.ndarray, k: int = 20) -> list[dict[str, float | int]]:

@@ -36,14 +36,18 @@ from unlearn_core.train import extract_features
 
 def probe_images(data: SplitDataset, forget: ForgetSet, sample: InspectionSample) -> tuple[torch.Tensor, torch.Tensor, str]:
     """(positive images, negative images, what is probed) for the probe described above."""
+    split, pos, neg, what = probe_rows(data, forget, sample)
+    part = data.train if split == "train" else data.test
+    return part.subset(pos).x, part.subset(neg).x, what
+
+
+def probe_rows(data: SplitDataset, forget: ForgetSet, sample: InspectionSample) -> tuple[str, np.ndarray, np.ndarray, str]:
+    """(split, positive rows, negative rows, what is probed) for the probe described above."""
     if sample.nonmember_is_slice:
-        pos = data.test.subset(sample.nonmember_idx).x
-        neg = data.test.subset(sample.test_idx).x
-        return pos, neg, "test images of the forgotten slice vs other test images"
+        return "test", sample.nonmember_idx, sample.test_idx, "test images of the forgotten slice vs other test images"
     labels = data.train.y.numpy()
     retain = stratified_negatives(labels, sample.forget_idx, forget.retain_idx, seed=sample.seed + 1)
-    return (data.train.subset(sample.forget_idx).x, data.train.subset(retain).x,
-            "forget samples vs retain samples of the same classes")
+    return "train", sample.forget_idx, retain, "forget samples vs retain samples of the same classes"
 
 
 def stratified_negatives(labels: np.ndarray, positive_idx: np.ndarray, pool_idx: np.ndarray, *, seed: int) -> np.ndarray:
@@ -66,9 +70,17 @@ def probe_accuracy(model: nn.Module, positives: torch.Tensor, negatives: torch.T
                    seed: int = 0) -> float:
     """Held-out accuracy of a linear probe telling `positives` from `negatives` in `model`'s
     penultimate features (balanced; 0.5 = not linearly readable)."""
-    if min(len(positives), len(negatives)) < MIN_IMAGES:
-        raise ValueError(f"the probe needs at least {MIN_IMAGES} images on each side; "
-                         f"got {len(positives)} and {len(negatives)}")
-    pos = extract_features(model, positives, device=device).double().numpy()
-    neg = extract_features(model, negatives, device=device).double().numpy()
-    return train_probe(pos, neg, seed=seed)[2]
+    _check_sizes(len(positives), len(negatives))
+    return features_probe_accuracy(extract_features(model, positives, device=device),
+                                   extract_features(model, negatives, device=device), seed=seed)
+
+
+def features_probe_accuracy(positives: torch.Tensor, negatives: torch.Tensor, *, seed: int = 0) -> float:
+    """`probe_accuracy` on penultimate features already computed ([N, D] each)."""
+    _check_sizes(len(positives), len(negatives))
+    return train_probe(positives.double().numpy(), negatives.double().numpy(), seed=seed)[2]
+
+
+def _check_sizes(n_pos: int, n_neg: int) -> None:
+    if min(n_pos, n_neg) < MIN_IMAGES:
+        raise ValueError(f"the probe needs at least {MIN_IMAGES} images on each side; got {n_pos} and {n_neg}")

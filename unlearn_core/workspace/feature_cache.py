@@ -222,6 +222,28 @@ def model_outputs(
     return ModelOutputs(torch.from_numpy(found.arrays["features"]), torch.from_numpy(found.arrays["logits"]))
 
 
+def outputs_on_rows(
+    root: str | Path, model: SplitClassifier, dataset: SplitDataset, split: str, rows: np.ndarray, *,
+    progress: ProgressFn = no_progress,
+) -> ModelOutputs:
+    """Features and logits of `model` on `rows` of the "train" or "test" split: sliced from the whole
+    split's outputs when the workspace holds them (`model_outputs`), else computed for these rows
+    only, once per (weights, data content, split, rows)."""
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
+    rows = np.asarray(rows, dtype=np.int64)
+    key = {**model_key(model, dataset), "split": split}
+    whole = read_cached(root, "outputs", key)
+    if whole is not None:
+        return ModelOutputs(torch.from_numpy(whole.arrays["features"][rows]), torch.from_numpy(whole.arrays["logits"][rows]))
+    x = (dataset.train if split == "train" else dataset.test).x[torch.as_tensor(rows)]
+    digest = hashlib.blake2b(rows.tobytes(), digest_size=16).hexdigest()
+    found = cached_arrays(root, "outputs", {**key, "rows": digest, "n_rows": len(rows)},
+                          lambda: (_forward(model, x, progress, f"running the model on {len(rows):,} {split} images"),
+                                   {"n": len(rows)}))
+    return ModelOutputs(torch.from_numpy(found.arrays["features"]), torch.from_numpy(found.arrays["logits"]))
+
+
 def train_projection(
     root: str | Path, model: SplitClassifier, dataset: SplitDataset, method: str, *, seed: int = 0,
     progress: ProgressFn = no_progress,
