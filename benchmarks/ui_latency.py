@@ -184,6 +184,26 @@ def _cancel_runs(workspace: Path, wait_s: float = 120) -> None:
         run_records.cancel_active(Workspace(workspace), wait_s)
 
 
+def _tour_timeline(workspace: Path, clicked_at: float) -> list[dict[str, Any]]:
+    """The tour's runs as they went (seconds after the click, wall clock): when each was recorded, started
+    (its worker began it: imports of a standby still importing come before) and ended; for the finished
+    ones their method and retraining times. Shows where the click-to-verdict time went."""
+    import unlearn_core.runs.records as run_records
+    from unlearn_core.workspace.store import Workspace
+
+    ws = Workspace(workspace)
+    out = []
+    for row in sorted(run_records.list_runs(ws), key=lambda r: r.created):
+        if clicked_at > row.created:
+            continue
+        info = ws.get(row.id).info if row.status == "done" else {}
+        out.append({"title": row.title, "status": row.status,
+                    **{k: None if t is None else round(t - clicked_at, 2)
+                       for k, t in (("recorded_s", row.created), ("started_s", row.started), ("ended_s", row.ended))},
+                    **{k: info.get(k) for k in ("time_s", "retrain_time_s", "retrain_waited_s", "retrain_reused")}})
+    return out
+
+
 def one_round(browser, pages: list[tuple[str, str]], tmp: Path, n: int) -> dict[str, Any]:
     """One fresh server and workspace: open on the tour, every page cold then warm (none when `pages`
     is empty), the tour's click."""
@@ -210,8 +230,10 @@ def one_round(browser, pages: list[tuple[str, str]], tmp: Path, n: int) -> dict[
         button.wait_for()
         _idle_now(page)
         since = page.evaluate("performance.now()")
+        clicked_at = time.time()
         button.click()
         result["tour_click_to_verdict_s"] = (_seen(page, VERDICT, after=since) - since) / 1000
+        result["tour_runs"] = _tour_timeline(workspace, clicked_at)
         context.close()
         _cancel_runs(workspace)
     return result
