@@ -21,3 +21,6 @@ if [[ $WITH_BROWSER == 1 ]] && ! command -v chromium >/dev/null 2>&1; then
     $SUDO apt-get install -y -q chromium
 fi
 python -m pip install -q -c constraints.txt -e ".[$EXTRAS]"
+# umap-learn compiles its code on first use (tens of seconds on two cores): compile it now; numba keeps
+# it beside the installed package, so the app's first UMAP loads it (unlearn_core.embed.compile_umap)
+python -c "from unlearn_core.embed import compile_umap; print(f'compiled UMAP in {compile_umap():.0f} s')"

@@ -96,6 +96,19 @@ def keep_umap_compiled() -> None:
                         pass
 
 
+def compile_umap() -> float:
+    """Compile (and keep, `keep_umap_compiled`) the code a UMAP of `fit_projection` runs, on a small
+    random set of points, so that the first UMAP after installing loads it instead of compiling it;
+    returns the seconds it took. `scripts/install.sh` runs it once."""
+    import time
+
+    start = time.perf_counter()
+    points = np.random.default_rng(0).normal(size=(400, 8)).astype(np.float32)
+    projection, _ = fit_projection(points[:300], "umap")  # the fit on a sample ...
+    projection.transform(points[300:])  # ... and the rest placed on it: every function both steps run
+    return time.perf_counter() - start
+
+
 def umap_fit_rows(n: int, labels: np.ndarray | torch.Tensor | None, seed: int) -> np.ndarray:
     """The rows of `n` points a UMAP is fitted on, sorted: all of them up to `UMAP_FIT_POINTS`, else a
     seeded sample of exactly that many in which each class (`labels`, row for row) keeps its share

@@ -32,6 +32,7 @@ from studio_ui.run_list import run_list
 from studio_ui.study_view import noise_floor_of, run_gap_headline, study_of_run, study_panel
 from studio_ui.versus_view import render_versus, settings_text
 from studio_ui.widgets import scroll_to_top, user_errors
+from unlearn_core.embed import UMAP_EPOCHS
 from unlearn_core.inspect.overview import COMPARISON_HELP, history_rows
 from unlearn_core.inspect.versus import comparable_runs
 from unlearn_core.models import state_digest
@@ -188,7 +189,10 @@ if not same_model:
     st.stop()
 
 
-projection = st.radio("Projection", ["pca", "umap"], horizontal=True, key="cmp_proj")
+projection = st.radio("Projection", ["pca", "umap"], horizontal=True, key="cmp_proj",
+                      help=f"PCA is instant. UMAP is fitted on the original model's outputs ({UMAP_EPOCHS} epochs on "
+                           "exact nearest neighbours); the unlearned and retrained models' outputs are placed on that "
+                           "map by UMAP's transform. Either is computed once per run and kept in the workspace.")
 figures = st.empty()  # replaced at once: another run's or projection's figures never stay while these compute
 with user_errors("Could not compute the comparison"):
     v = comparison_view(state.data_ref(), state.model_ref(), state.workspace_root(), run_id, projection, figures)

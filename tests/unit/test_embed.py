@@ -160,3 +160,39 @@ def test_umap_of_a_sample_is_umaps_own_graph_and_places_the_rest_in_their_cluste
     rest = np.setdiff1d(np.arange(120), rows)
     nearest = np.linalg.norm(coords[rest][:, None] - coords[rows][None], axis=2).argmin(1)
     assert np.array_equal(labels[rows][nearest], labels[rest])  # each placed point lands in its own cluster
+
+
+_COUNT_COMPILES = """
+import json
+import numpy as np
+import umap  # its import compiles a few functions eagerly (explicit signatures): not counted
+from numba.core import event
+from unlearn_core.embed import fit_projection
+compiled = []
+class Listener(event.Listener):
+    def on_start(self, ev):
+        compiled.append(ev.data["dispatcher"].py_func.__module__)
+    def on_end(self, ev):
+        pass
+event.register("numba:compile", Listener())
+x = np.random.default_rng(1).normal(size=(3100, 16)).astype(np.float32)
+fit_projection(x, "umap", 0, np.arange(3100) % 5)  # a sample of 3,000 fitted, 100 transformed
+print(json.dumps(sorted({m for m in compiled if m.startswith("umap")})))
+"""
+
+
+@pytest.mark.slow
+def test_compile_umap_leaves_nothing_for_the_first_umap_to_compile(tmp_path) -> None:
+    pytest.importorskip("umap")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}  # an empty cache: a fresh install
+    run = [sys.executable, "-c"]
+    cold = subprocess.run([*run, _COUNT_COMPILES], env=env, capture_output=True, text=True, timeout=600)
+    assert cold.returncode == 0, cold.stderr
+    assert json.loads(cold.stdout.splitlines()[-1]), "an empty cache compiles umap's code"
+    (tmp_path / "numba").rename(tmp_path / "used")
+    done = subprocess.run([*run, "from unlearn_core.embed import compile_umap; compile_umap()"], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    after = subprocess.run([*run, _COUNT_COMPILES], env=env, capture_output=True, text=True, timeout=600)
+    assert after.returncode == 0, after.stderr
+    assert json.loads(after.stdout.splitlines()[-1]) == []
