@@ -1,11 +1,12 @@
 """Summarise `mutmut results --all true` (read on stdin) per module, store it, and render the table.
 
 Usage (scripts/mutation.sh does the first):
-    python -m mutmut results --all true | python scripts/mutation_summary.py [--store NAME] [PATTERN ...]
+    python -m mutmut results --all true | python scripts/mutation_summary.py [--store NAME [--note TEXT]] [PATTERN ...]
     python scripts/mutation_summary.py --render     # regenerate docs/testing.md's table from the stored runs
 
 PATTERNs are fnmatch patterns of mutant names to keep (e.g. "unlearn_core.forget.*"). `--store NAME`
-writes the per-module counts with the date and commit to benchmarks/results/mutation/NAME.json;
+writes the per-module counts with the date and commit (and `--note`: how the run went) to
+benchmarks/results/mutation/NAME.json;
 `--render` rewrites the block between the markers in docs/testing.md from every stored file (the
 newest file wins for a module measured twice), so the docs never hold a hand-typed score.
 """
@@ -58,13 +59,13 @@ def table(modules: dict[str, dict[str, int]], sources: dict[str, str] | None = N
     return "\n".join(rows)
 
 
-def store(name: str, modules: dict[str, dict[str, int]]) -> Path:
+def store(name: str, modules: dict[str, dict[str, int]], note: str | None = None) -> Path:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                             text=True).stdout.strip()
     STORE.mkdir(parents=True, exist_ok=True)
     path = STORE / f"{name}.json"
-    path.write_text(json.dumps({"date": time.strftime("%Y-%m-%d"), "commit": commit, "modules": modules},
-                               indent=1) + "\n")
+    run = {"date": time.strftime("%Y-%m-%d"), "commit": commit, **({"note": note} if note else {}), "modules": modules}
+    path.write_text(json.dumps(run, indent=1) + "\n")
     return path
 
 
@@ -85,6 +86,7 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("patterns", nargs="*")
     parser.add_argument("--store", metavar="NAME")
+    parser.add_argument("--note", help="stored with --store: how the run was made, what it left out")
     parser.add_argument("--render", action="store_true")
     args = parser.parse_args(argv)
     if args.render:
@@ -93,7 +95,7 @@ def main(argv: list[str]) -> None:
     modules = count(sys.stdin.readlines(), args.patterns)
     print(table(modules))
     if args.store:
-        print(f"stored: {store(args.store, modules)}")
+        print(f"stored: {store(args.store, modules, args.note)}")
 
 
 if __name__ == "__main__":
