@@ -52,7 +52,7 @@ def table(modules: dict[str, dict[str, int]], sources: dict[str, str] | None = N
         total = sum(c.values())
         checked = total - c["not checked"]
         caught = c["killed"] + c["timeout"]  # a mutant that hangs the tests is caught too
-        rate = f"{caught / (checked - c['no tests']):.0%}" if checked > c["no tests"] else "–"
+        rate = f"{caught / (checked - c['no tests']):.1%}" if checked > c["no tests"] else "–"
         row = (f"| {module} | {total} | {checked} | {c['killed']} | {c['timeout']} | {c['survived']} | "
                f"{c['no tests']} | {rate} |")
         rows.append(row + (f" {sources[module]} |" if sources else ""))
