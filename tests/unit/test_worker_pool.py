@@ -304,22 +304,29 @@ def test_with_the_pool_turned_off_a_run_gets_a_fresh_worker(monkeypatch: pytest.
     assert _wait(ws, row.id, lambda r: not r.active).status == "done"
 
 
-@pytest.mark.slow  # cost: starts the app and a worker process
-def test_the_app_warms_a_worker_and_its_run_button_hands_the_run_to_it(monkeypatch: pytest.MonkeyPatch,
-                                                                        tmp_path: Path) -> None:
+def _open_app(monkeypatch: pytest.MonkeyPatch, workspace: Path, **state):
+    """The app (AppTest, opened on its home page) on `workspace` with a fresh pool of this process
+    (one torch thread per worker) and empty resource caches; `state` goes into its session state."""
     import streamlit as st
     from streamlit.testing.v1 import AppTest
-
-    from studio_ui.state import ForgetSelection
 
     monkeypatch.setenv("UNLEARN_WORKER_THREADS", "1")
     monkeypatch.delenv(SIZE_ENV, raising=False)
     worker.close_pool()
     st.cache_resource.clear()
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=READY_TIMEOUT)
-    at.session_state["workspace_root"] = str(tmp_path / "workspace")
-    at.session_state["forget_selection"] = ForgetSelection("class:3", "class 3")
-    at.run()
+    at.session_state["workspace_root"] = str(workspace)
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+@pytest.mark.slow  # cost: starts the app and a worker process
+def test_the_app_warms_a_worker_and_its_run_button_hands_the_run_to_it(monkeypatch: pytest.MonkeyPatch,
+                                                                        tmp_path: Path) -> None:
+    from studio_ui.state import ForgetSelection
+
+    at = _open_app(monkeypatch, tmp_path / "workspace", forget_selection=ForgetSelection("class:3", "class 3"))
     (standby,) = worker.standby_pids()  # opening the app started it
     assert worker.wait_pool_ready(READY_TIMEOUT)
     at.switch_page("studio_ui/app_pages/unlearn.py").run()
@@ -336,16 +343,7 @@ def test_the_app_warms_a_worker_and_its_run_button_hands_the_run_to_it(monkeypat
 @pytest.mark.slow  # cost: starts the app and two worker processes
 def test_the_tour_keeps_a_standby_per_method_and_its_click_starts_both_at_once(monkeypatch: pytest.MonkeyPatch,
                                                                               tmp_path: Path) -> None:
-    import streamlit as st
-    from streamlit.testing.v1 import AppTest
-
-    monkeypatch.setenv("UNLEARN_WORKER_THREADS", "1")
-    monkeypatch.delenv(SIZE_ENV, raising=False)
-    worker.close_pool()
-    st.cache_resource.clear()
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=READY_TIMEOUT)
-    at.session_state["workspace_root"] = str(tmp_path / "workspace")
-    at.run()
+    at = _open_app(monkeypatch, tmp_path / "workspace")
     assert len(worker.standby_pids()) == 1  # the home page: one
     at.switch_page("studio_ui/app_pages/tour.py").run()
     assert not at.exception, [e.value for e in at.exception]
