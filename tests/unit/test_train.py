@@ -155,6 +155,27 @@ def test_training_is_deterministic_under_a_seed(few, cpu) -> None:
     assert not torch.equal(_snapshot(other)["head.weight"], runs[0][0]["head.weight"])
 
 
+def test_trains_channels_last_on_the_cpu_and_hands_back_contiguous_weights(few, cpu, tmp_path) -> None:
+    """`fit` trains the convolutions in the channels-last layout on the CPU (faster there:
+    benchmarks/train_layout.py) and gives the model back in the default layout, which safetensors
+    needs to save it; the same Parameter objects throughout (an optimizer of the caller's holds them)."""
+    from safetensors.torch import save_file
+
+    model = _model(width=8)
+    conv = model.features[1][0].weight  # 8 -> 8 channels: the two layouts differ in memory
+    seen: list[bool] = []
+
+    def loss(m: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        seen.append(conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous())
+        return train_module.cross_entropy_loss(m, batch)
+
+    fit(model, Batches(*few, batch_size=64), SHORT, device=cpu, loss_fn=loss)
+    assert seen and all(seen)
+    assert model.features[1][0].weight is conv
+    assert all(t.is_contiguous() for t in model.state_dict().values())
+    save_file(model.state_dict(), tmp_path / "model.safetensors")  # raises on a non-contiguous tensor
+
+
 def test_paired_batches_cycle_the_secondary(few) -> None:
     x, y = few
     paired = PairedBatches(Batches(x, y, batch_size=32), Batches(x[:40], y[:40], batch_size=16))
