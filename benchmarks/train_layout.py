@@ -1,12 +1,13 @@
-"""Training speed in the channels-last layout `fit` uses on the CPU against the default layout
-(`unlearn_core.train._training_layout`), as ratios within one run.
+"""Training and inference speed in the channels-last layout `fit` and `predict_logits` use on the CPU
+against the default layout (`unlearn_core.train._fast_layout`), as ratios within one run.
 
     python benchmarks/train_layout.py [--reps 3] [--steps 40]
 
 For each case (the small CNN on digits' and shapes' image sizes with their recipes' batch sizes, the
 ResNet-18 on shapes) and thread count (1 and 2), `fit` trains a fresh model for `--steps` steps on
-random images in each layout, alternating the layouts `--reps` times; the median seconds per step of
-each layout and their ratio are written to ``benchmarks/results/timing/train_layout.json`` with the
+random images in each layout, and `predict_logits` labels 2,048 random images, alternating the layouts
+`--reps` times; the median seconds per training step and per 1,000 predicted images of each layout and
+their ratios are written to ``benchmarks/results/timing/train_layout.json`` with the
 load average before and after. Judge the ratios only from a run on an otherwise idle machine.
 """
 
@@ -43,9 +44,20 @@ def seconds_per_step(case: tuple[str, str, int, int], layout: torch.memory_forma
     x = torch.randn(steps * recipe.batch_size, channels, size, size, generator=torch.Generator().manual_seed(0))
     y = torch.randint(0, 10, (len(x),), generator=torch.Generator().manual_seed(1))
     model = build_model(arch, num_classes=10, in_channels=channels, image_size=size)
-    with mock.patch.object(train, "_training_layout", lambda _device: layout):
+    with mock.patch.object(train, "_fast_layout", lambda _device: layout):
         log = train.train_classifier(model, x, y, recipe, device=torch.device("cpu"))
     return log.time_s / log.steps
+
+
+def seconds_per_1000_predictions(case: tuple[str, str, int, int], layout: torch.memory_format) -> float:
+    """Seconds `predict_logits` takes per 1,000 images on a fresh model of `case` in `layout`."""
+    _, arch, channels, size = case
+    x = torch.randn(2048, channels, size, size, generator=torch.Generator().manual_seed(0))
+    model = build_model(arch, num_classes=10, in_channels=channels, image_size=size)
+    with mock.patch.object(train, "_fast_layout", lambda _device: layout):
+        start = time.perf_counter()
+        train.predict_logits(model, x, device=torch.device("cpu"))
+    return (time.perf_counter() - start) / len(x) * 1000
 
 
 def main() -> int:
@@ -59,14 +71,19 @@ def main() -> int:
         torch.set_num_threads(threads)
         for name, case in CASES.items():
             seconds_per_step(case, torch.channels_last, 3)  # warm-up: first-call allocations
-            times: dict[str, list[float]] = {layout: [] for layout in LAYOUTS}
+            steps: dict[str, list[float]] = {layout: [] for layout in LAYOUTS}
+            preds: dict[str, list[float]] = {layout: [] for layout in LAYOUTS}
             for _ in range(args.reps):
                 for layout, fmt in LAYOUTS.items():
-                    times[layout].append(seconds_per_step(case, fmt, args.steps))
-            medians = {layout: statistics.median(t) for layout, t in times.items()}
+                    steps[layout].append(seconds_per_step(case, fmt, args.steps))
+                    preds[layout].append(seconds_per_1000_predictions(case, fmt))
+            step = {layout: statistics.median(t) for layout, t in steps.items()}
+            pred = {layout: statistics.median(t) for layout, t in preds.items()}
             rows.append({"case": name, "threads": threads,
-                         **{f"{layout}_ms_per_step": round(1000 * m, 1) for layout, m in medians.items()},
-                         "speedup": round(medians["default"] / medians["channels_last"], 2)})
+                         **{f"{layout}_ms_per_step": round(1000 * m, 1) for layout, m in step.items()},
+                         "speedup": round(step["default"] / step["channels_last"], 2),
+                         **{f"{layout}_s_per_1000_predictions": round(m, 3) for layout, m in pred.items()},
+                         "prediction_speedup": round(pred["default"] / pred["channels_last"], 2)})
             print(rows[-1], flush=True)
     record = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": platform.machine(),
               "cpus": os.cpu_count(), "torch": torch.__version__, "steps": args.steps, "reps": args.reps,

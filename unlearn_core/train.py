@@ -8,6 +8,7 @@ masks (localized methods), a progress callback and cooperative cancellation.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -144,7 +145,7 @@ def fit(
     eval_mode: bool = False,
 ) -> TrainLog:
     """Train `model` in place on `device` and return the log; the model ends on the device it came on,
-    its weights in the default (contiguous) layout (it trains channels-last on the CPU: `_training_layout`).
+    its weights in the default (contiguous) layout (it trains channels-last on the CPU: `_fast_layout`).
 
     `trainable(name)` selects the parameters that train (others are frozen); `grad_mask`
     multiplies the gradient (weight decay included) of the named parameters, so entries with
@@ -154,7 +155,7 @@ def fit(
     start = time.perf_counter()
     generator = seed_everything(config.seed)
     home = _home_device(model)
-    model.to(device, memory_format=_training_layout(device))
+    model.to(device, memory_format=_fast_layout(device))
     named = [(n, p) for n, p in model.named_parameters() if trainable is None or trainable(n)]
     if not named:
         raise ValueError("no parameter is trainable")
@@ -215,11 +216,12 @@ def fit(
     return log
 
 
-def _training_layout(device: torch.device) -> torch.memory_format:
-    """The memory layout `fit` trains convolution weights in on `device`: channels-last on the CPU,
-    where oneDNN's convolutions and max-pooling run 1.2-1.4x faster in it (`benchmarks/train_layout.py`:
-    the small CNN on digits and shapes, the ResNet-18 on shapes, 1 and 2 threads); the default
-    layout elsewhere (not measured on GPUs here)."""
+def _fast_layout(device: torch.device) -> torch.memory_format:
+    """The memory layout convolution weights train (`fit`) and predict (`predict_logits`,
+    `extract_features`) in on `device`: channels-last on the CPU, where oneDNN's convolutions and
+    max-pooling are faster in it (`benchmarks/train_layout.py` measures both layouts: the small CNN
+    on digits and shapes, the ResNet-18 on shapes, 1 and 2 threads); the default layout elsewhere
+    (not measured on GPUs here)."""
     return torch.channels_last if device.type == "cpu" else torch.preserve_format
 
 
@@ -293,6 +295,9 @@ def _batched(
 ) -> torch.Tensor:
     device = device or next(model.parameters()).device
     model = on_device(model, device)
+    layout = _fast_layout(device)
+    if layout != torch.preserve_format and any(p.dim() == 4 for p in model.parameters()):
+        model = copy.deepcopy(model).to(memory_format=layout)  # a copy: the caller's model is often shared
     was_training = model.training
     model.eval()
     outs = [fn(model, x[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(x), batch_size)]

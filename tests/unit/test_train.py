@@ -176,6 +176,18 @@ def test_trains_channels_last_on_the_cpu_and_hands_back_contiguous_weights(few, 
     save_file(model.state_dict(), tmp_path / "model.safetensors")  # raises on a non-contiguous tensor
 
 
+def test_predicts_channels_last_on_a_copy(few, cpu) -> None:
+    """`predict_logits` runs a channels-last copy on the CPU: the logits are the model's own (to
+    float rounding) and the caller's model keeps its layout and its Parameter objects."""
+    model = _model(width=8).eval()
+    conv = model.features[1][0].weight
+    with torch.no_grad():
+        expected = model(few[0])
+    got = predict_logits(model, few[0], device=cpu)
+    assert torch.allclose(got, expected, atol=1e-5)
+    assert model.features[1][0].weight is conv and conv.is_contiguous()
+
+
 def test_paired_batches_cycle_the_secondary(few) -> None:
     x, y = few
     paired = PairedBatches(Batches(x, y, batch_size=32), Batches(x[:40], y[:40], batch_size=16))
