@@ -3,7 +3,9 @@ steerable membership threshold, per-sample drill-down with the still-remembered 
 linear probe and the relearn test. Every heavy result is cached per (dataset, model, workspace,
 run id) with st.cache_resource and kept in the workspace (the models' outputs, the layers, matrices,
 probe and drill-down maps), so a restarted server reads them; the figures come from
-`inspect_charts`, the numbers from `unlearn_core.inspect`."""
+`inspect_charts`, the numbers from `unlearn_core.inspect`. While the CKA, the prediction matrices
+or the probe compute, their spinner says what runs and about how long (`waiting_text`, from the
+library's measured `estimate_*`), unless the workspace holds the result."""
 
 from __future__ import annotations
 
@@ -20,9 +22,13 @@ from unlearn_core.inspect import (
     OFFERED,
     InspectionSample,
     LoadedRun,
+    WorkEstimate,
     attack_at,
     called_member,
     cka_references,
+    estimate_layer_similarity,
+    estimate_prediction_view,
+    estimate_probe_view,
     estimate_relearn_seconds,
     inspection_sample,
     layer_similarity,
@@ -60,6 +66,7 @@ from .widgets import pct, user_errors
 
 CPU = torch.device("cpu")
 Keys = tuple[DataRef, ModelRef, str]
+SAY_ESTIMATE_FROM_S = 1.0  # shorter waits get a plain spinner: "about 0 s" tells nothing
 
 
 # -- cached computations (keyed by plain values, never tensors) ---------------------------------
@@ -97,7 +104,72 @@ def _stored(keys: Keys, run_id: str, what: str, compute: Callable[[], Any], **pa
                          lambda: ({}, {"value": compute()})).info["value"]
 
 
-@st.cache_resource(show_spinner="Comparing the layers (CKA) and their references...")
+def _is_stored(keys: Keys, run_id: str, what: str, **params: Any) -> bool:
+    """Whether the workspace holds this inspection result (`_stored` then reads it at once)."""
+    from unlearn_core.workspace.feature_cache import read_cached
+
+    return read_cached(get_workspace(keys[2]).root, "inspection", _inspection_key(keys, run_id, what, **params)) is not None
+
+
+# -- what a wait will be: measured once per run and server, only for what the workspace lacks ------
+@st.cache_resource(show_spinner=False)
+def layers_estimate(keys: Keys, run_id: str) -> WorkEstimate | None:
+    """What `layers_of(keys, run_id)` will take (`inspect.estimate_layer_similarity`); None when
+    the workspace holds the layers (with or without the ceiling): they are read at once."""
+    if _is_stored(keys, run_id, "layers", train=True) or _is_stored(keys, run_id, "layers", train=False):
+        return None
+    return _measured(lambda: estimate_layer_similarity(loaded_run(keys, run_id), sample_of(keys, run_id), device=CPU))
+
+
+@st.cache_resource(show_spinner=False)
+def matrices_estimate(keys: Keys, run_id: str) -> WorkEstimate | None:
+    """What `matrices_of` will take (`inspect.estimate_prediction_view`: the model outputs the
+    workspace lacks); None when the matrices are stored."""
+    if _is_stored(keys, run_id, "matrices"):
+        return None
+    return _measured(lambda: estimate_prediction_view(loaded_run(keys, run_id), get_workspace(keys[2]).root))
+
+
+@st.cache_resource(show_spinner=False)
+def probe_estimate(keys: Keys, run_id: str) -> WorkEstimate | None:
+    """What `probe_of` will take (`inspect.estimate_probe_view`); None when the probe is stored."""
+    if _is_stored(keys, run_id, "probe"):
+        return None
+    return _measured(lambda: estimate_probe_view(loaded_run(keys, run_id), sample_of(keys, run_id),
+                                                 get_workspace(keys[2]).root))
+
+
+def _measured(estimate: Callable[[], WorkEstimate]) -> WorkEstimate | None:
+    """`estimate()`, or None when it cannot be measured: the work itself then runs (and reports
+    its own error, if any) under a plain spinner."""
+    try:
+        return estimate()
+    except Exception:  # noqa: BLE001 (a failed estimate must not stop the inspection it announces)
+        return None
+
+
+def waiting_text(doing: str, estimate: WorkEstimate | None, *, images: str = "images", of: bool = True) -> str:
+    """The spinner's line: `doing`, and when the wait was measured at `SAY_ESTIMATE_FROM_S` or
+    more, what it runs and about how long: "Comparing the layers (CKA) of 5 models on 2 × 300
+    images: about 4 s..." (`of`), or "Predicting the forget samples (3 models on 2,200 images
+    not yet in the workspace): about 2 s...". A plain "`doing`..." otherwise."""
+    if estimate is None or estimate.seconds < SAY_ESTIMATE_FROM_S:
+        return f"{doing}..."
+    sizes = estimate.sizes
+    counted = f"{len(sizes)} × {sizes[0]:,}" if len(sizes) > 1 and len(set(sizes)) == 1 else \
+        " + ".join(f"{n:,}" for n in sizes)
+    work = f"{estimate.n_models} model{'s' if estimate.n_models != 1 else ''} on {counted} {images}"
+    return f"{doing} {'of ' + work if of else '(' + work + ')'}: about {round(estimate.seconds)} s..."
+
+
+def _spinner(doing: str, estimate: WorkEstimate | None, **kwargs: Any) -> Any:
+    """`st.spinner` with `waiting_text(doing, estimate, **kwargs)`; with an estimate, the elapsed
+    time is shown beside it."""
+    said = estimate is not None and estimate.seconds >= SAY_ESTIMATE_FROM_S
+    return st.spinner(waiting_text(doing, estimate, **kwargs), show_time=said)
+
+
+@st.cache_resource(show_spinner=False)
 def layers_of(keys: Keys, run_id: str, train_ceiling: bool = False) -> list[dict[str, Any]]:
     """The CKA rows with the floor (always) and the ceiling (its second retrained model from the
     workspace cache, or trained now when `train_ceiling`); once computed with the ceiling, that
@@ -117,7 +189,7 @@ def layers_of(keys: Keys, run_id: str, train_ceiling: bool = False) -> list[dict
     return _stored(keys, run_id, "layers", lambda: compute(train_ceiling), train=train_ceiling)
 
 
-@st.cache_resource(show_spinner="Predicting the forget samples...")
+@st.cache_resource(show_spinner=False)
 def matrices_of(keys: Keys, run_id: str) -> dict[str, dict[str, Any] | None]:
     def compute() -> dict[str, dict[str, Any] | None]:
         run = loaded_run(keys, run_id)
@@ -135,7 +207,7 @@ def scores_of(keys: Keys, run_id: str):
     return model_scores(run.models, run.data, sample_of(keys, run_id), device=CPU, outputs=get_run_outputs(*keys, run_id))
 
 
-@st.cache_resource(show_spinner="Training the linear probes...")
+@st.cache_resource(show_spinner=False)
 def probe_of(keys: Keys, run_id: str) -> dict[str, Any]:
     def compute() -> dict[str, Any]:
         run = loaded_run(keys, run_id)
@@ -190,8 +262,12 @@ def render_inspection(run_id: str) -> dict[str, Any]:
     keys: Keys = (data_ref(), model_ref(), workspace_root())
     with user_errors("Could not inspect this run"):
         run = loaded_run(keys, run_id)
-        matrices = matrices_of(keys, run_id)
-        probe = probe_of(keys, run_id)
+        with _spinner("Predicting the forget samples", matrices_estimate(keys, run_id),
+                      images="images not yet in the workspace", of=False):
+            matrices = matrices_of(keys, run_id)
+        with _spinner("Training the linear probes", probe_estimate(keys, run_id),
+                      images="images not yet in the workspace", of=False):
+            probe = probe_of(keys, run_id)
     classes = list(run.data.class_names)
     has_retrain = "retrain" in run.models
     if not has_retrain:
@@ -236,7 +312,8 @@ def _cka_section(keys: Keys, run_id: str, run: LoadedRun, has_retrain: bool) -> 
             requested.discard(run_id)
             train = False
     if layers is None:
-        with user_errors("Could not compare the layers"):
+        with user_errors("Could not compare the layers"), \
+                _spinner("Comparing the layers (CKA)", layers_estimate(keys, run_id)):
             layers = layers_of(keys, run_id, False)
     estimator = st.radio("CKA estimator", ["debiased", "biased"], horizontal=True, key="insp_cka_estimator",
                          help="debiased: unbiased HSIC (Song et al. 2012), about 0 for unrelated representations "

@@ -17,16 +17,31 @@ above the floor.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from unlearn_core.data import SplitDataset, load_dataset
 from unlearn_core.forget import ForgetSet, resolve
-from unlearn_core.inspect.cka import LayerGrams, cka_per_layer, layer_grams
+from unlearn_core.inspect.cka import (
+    ESTIMATE_PROBE_IMAGES,
+    FORWARD_BATCH,
+    LayerGrams,
+    cka_per_layer,
+    estimate_layer_grams_seconds,
+    layer_grams,
+)
 from unlearn_core.inspect.membership import SCORES, SampleScores, best_attack, sample_scores
-from unlearn_core.inspect.outputs import OutputsFn, read_logits
+from unlearn_core.inspect.outputs import (
+    OUTPUTS_PROBE_IMAGES,
+    OutputsFn,
+    estimate_outputs_seconds,
+    pending_images,
+    read_logits,
+)
 from unlearn_core.inspect.persample import still_remembered
 from unlearn_core.inspect.predictions import PredictionMatrices, prediction_matrices
 from unlearn_core.inspect.probe import features_probe_accuracy, probe_accuracy, probe_images, probe_rows
@@ -134,17 +149,30 @@ def second_retrained(run: LoadedRun, *, device: torch.device, train: bool = True
 def _second_retrained(run: LoadedRun, meta: ModelMeta, seed: int, *, device: torch.device,
                       train: bool) -> SplitClassifier | None:
     if not train:
-        if run.workspace is None:
-            return None
-        from unlearn_core.runs.one_run import retrain_key  # runs imports the metrics and methods: only when needed
-
-        found = run.workspace.find("model", retrain_key(meta, run.forget.forget_idx, seed, data_fingerprint(run.data)))
-        return None if found is None else run.workspace.load_model(found.id)[0]
+        found = _cached_retrained(run, meta, seed)
+        return None if found is None or run.workspace is None else run.workspace.load_model(found.id)[0]
     from unlearn_core.methods import UnlearnData
     from unlearn_core.runs.one_run import get_retrained
 
     return get_retrained(run.models["original"], meta, UnlearnData(run.data, run.forget), seed=seed, device=device,
                          workspace=run.workspace).model
+
+
+def _cached_retrained(run: LoadedRun, meta: ModelMeta, seed: int) -> Entry | None:
+    """The workspace's entry of the model retrained with `meta`'s recipe at `seed` on the run's
+    forget set, or None (nothing is loaded or trained)."""
+    if run.workspace is None:
+        return None
+    from unlearn_core.runs.one_run import retrain_key  # runs imports the metrics and methods: only when needed
+
+    return run.workspace.find("model", retrain_key(meta, run.forget.forget_idx, seed, data_fingerprint(run.data)))
+
+
+def _n_references(run: LoadedRun) -> int:
+    """How many reference models `cka_references(run, train=False)` returns, without loading them."""
+    if run.meta is None or "retrain" not in run.models:
+        return 0
+    return 1 + (_cached_retrained(run, run.meta, run.seed + CEILING_SEED_OFFSET) is not None)
 
 
 def cka_references(run: LoadedRun, *, device: torch.device, train: bool = True) -> dict[str, SplitClassifier]:
@@ -214,13 +242,13 @@ class LayerSimilarity:
 def layer_similarity(models: dict[str, nn.Module], data: SplitDataset, sample: InspectionSample, *,
                      device: torch.device, references: dict[str, nn.Module] | None = None) -> LayerSimilarity:
     """CKA per layer on the inspection sample; each model (and each reference model, see
-    `cka_references`) runs once per side."""
+    `cka_references`) runs once per side, in batches of `cka.FORWARD_BATCH` images."""
     everyone = {**models, **(references or {})}
     cka: dict[str, dict[str, list[float] | None]] = {}
     debiased: dict[str, dict[str, list[float] | None]] = {}
     names: list[str] = []
     for side, x in (("forget", data.train.subset(sample.forget_idx).x), ("test", data.test.subset(sample.test_idx).x)):
-        grams = {who: layer_grams(m, x, device=device) for who, m in everyone.items()}
+        grams = {who: layer_grams(m, x, device=device, batch_size=FORWARD_BATCH) for who, m in everyone.items()}
         names = grams["unlearned"].names
         cka[side] = {pair: _pair_cka(grams, a, b, debiased=False) for pair, (a, b) in PAIRS.items()}
         debiased[side] = {pair: _pair_cka(grams, a, b, debiased=True) for pair, (a, b) in PAIRS.items()}
@@ -236,15 +264,20 @@ def prediction_view(models: dict[str, nn.Module], data: SplitDataset, forget: Fo
     """Prediction matrices on every forget sample (``forget``) and on the forgotten slice of the
     test set (``test``; None without a test counterpart). The logits come from `outputs` when
     given (`inspect.outputs`), else from a forward pass."""
-    sides = {"forget": ("train", forget.forget_idx)}
-    if forget.test_forget_idx is not None and len(forget.test_forget_idx):
-        sides["test"] = ("test", forget.test_forget_idx)
     out: dict[str, PredictionMatrices | None] = {"test": None}
-    for side, (split, rows) in sides.items():
+    for side, (split, rows) in _prediction_sides(forget).items():
         preds = {who: read_logits(outputs, models, who, data, split, rows, device=device).argmax(1).numpy()
                  for who in models}
         out[side] = prediction_matrices(preds, data.num_classes)
     return out
+
+
+def _prediction_sides(forget: ForgetSet) -> dict[str, tuple[str, np.ndarray]]:
+    """The rows `prediction_view` predicts: side -> (split, rows)."""
+    sides = {"forget": ("train", forget.forget_idx)}
+    if forget.test_forget_idx is not None and len(forget.test_forget_idx):
+        sides["test"] = ("test", forget.test_forget_idx)
+    return sides
 
 
 def model_scores(models: dict[str, nn.Module], data: SplitDataset, sample: InspectionSample, *,
@@ -281,6 +314,65 @@ def relearn_view(models: dict[str, nn.Module], data: SplitDataset, sample: Inspe
     train_idx, eval_idx = split_shots(sample.forget_idx, shots, sample.seed)
     tr, ev = data.train.subset(train_idx), data.train.subset(eval_idx)
     return relearn_test(models, tr.x, tr.y, ev.x, ev.y, steps=steps, lr=lr, seed=sample.seed, device=device)
+
+
+# -- estimates: measured before the work, for the page's waiting lines ----------------------------
+@dataclass(frozen=True)
+class WorkEstimate:
+    """About how long an inspection will take, measured here and now before it runs (`seconds`),
+    and what it will do: `n_models` models, each over image sets of sizes `sizes` (one per side
+    for the CKA; for the views reading stored outputs, the images of the model with the most
+    outputs missing from the workspace). Nothing to do: 0 s, 0 models, no sizes."""
+
+    seconds: float
+    n_models: int
+    sizes: tuple[int, ...]
+
+
+NOTHING = WorkEstimate(0.0, 0, ())
+
+
+def estimate_layer_similarity(run: LoadedRun, sample: InspectionSample, *, device: torch.device) -> WorkEstimate:
+    """The time `layer_similarity` will take on `run`'s models and the CKA references available
+    without training (`cka_references(run, train=False)`: the untrained network, the second
+    retrained model when the workspace has it) over both sides of `sample`: a timed forward
+    pass and Gram of the original on up to 64 forget images of the sample, scaled
+    (`cka.estimate_layer_grams_seconds`). Training the ceiling's model is not included."""
+    n_models = len(run.models) + _n_references(run)
+    sizes = (len(sample.forget_idx), len(sample.test_idx))
+    x = run.data.train.subset(sample.forget_idx[:ESTIMATE_PROBE_IMAGES]).x
+    seconds = estimate_layer_grams_seconds(run.models["original"], x, n_models=n_models, sizes=sizes, device=device)
+    return WorkEstimate(seconds, n_models, sizes)
+
+
+def _estimate_outputs(run: LoadedRun, root: str | Path, requests: list[tuple[str, np.ndarray]]) -> WorkEstimate:
+    """The forward passes an `OutputsFn` of `stored_outputs(root, run.models, run.data,
+    run.forget.forget_idx)` will run for `requests` (`outputs.pending_images`), timed on the first
+    request's images (`outputs.estimate_outputs_seconds`); `NOTHING` when the workspace has them."""
+    pending = pending_images(root, run.models, run.data, run.forget.forget_idx, requests)
+    total = sum(pending.values())
+    if total == 0:
+        return NOTHING
+    split, rows = requests[0]
+    part = run.data.train if split == "train" else run.data.test
+    x = part.subset(np.asarray(rows, dtype=np.int64)[:OUTPUTS_PROBE_IMAGES]).x
+    seconds = estimate_outputs_seconds(run.models["original"], x, n_images=total)
+    return WorkEstimate(seconds, sum(1 for n in pending.values() if n), (max(pending.values()),))
+
+
+def estimate_prediction_view(run: LoadedRun, root: str | Path) -> WorkEstimate:
+    """The time `prediction_view` will take with the outputs of the workspace at `root`
+    (`outputs.stored_outputs`): the forward passes over the forget set and the forgotten test
+    slice whose outputs are not stored yet (the matrices themselves take milliseconds)."""
+    return _estimate_outputs(run, root, list(_prediction_sides(run.forget).values()))
+
+
+def estimate_probe_view(run: LoadedRun, sample: InspectionSample, root: str | Path) -> WorkEstimate:
+    """The time `probe_view` will take with the outputs of the workspace at `root`: the forward
+    passes over the probe's images whose outputs are not stored yet. Fitting the probes (about
+    10 ms each) is not counted, nor importing scikit-learn the first time one is fitted."""
+    split, pos, neg, _ = probe_rows(run.data, run.forget, sample)
+    return _estimate_outputs(run, root, [(split, pos), (split, neg)])
 
 
 def inspect_run(run: LoadedRun, *, device: torch.device, per_side: int = DEFAULT_PER_SIDE,
@@ -326,9 +418,10 @@ def _with_all(values: dict[str, Any]) -> dict[str, Any]:
     return {**{who: None for who in WHO}, **values}
 
 
-__all__ = ["PAIRS", "LayerSimilarity", "LoadedRun", "cka_references", "inspect_run", "layer_similarity", "load_run",
-           "model_scores", "prediction_view", "probe_view", "references_info", "relearn_view", "run_dataset",
-           "run_original", "second_retrained", "summary_text", "untrained_model"]
+__all__ = ["NOTHING", "PAIRS", "LayerSimilarity", "LoadedRun", "WorkEstimate", "cka_references",
+           "estimate_layer_similarity", "estimate_prediction_view", "estimate_probe_view", "inspect_run",
+           "layer_similarity", "load_run", "model_scores", "prediction_view", "probe_view", "references_info",
+           "relearn_view", "run_dataset", "run_original", "second_retrained", "summary_text", "untrained_model"]
 
 
 def summary_text(report: dict[str, Any]) -> str:

@@ -216,7 +216,7 @@ def model_outputs(
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
     x = (dataset.train if split == "train" else dataset.test).x
-    found = cached_arrays(root, "outputs", {**model_key(model, dataset), "split": split},
+    found = cached_arrays(root, "outputs", _outputs_key(model, dataset, split),
                           lambda: (_forward(model, x, progress, f"running the model on the {split} split"),
                                    {"n": len(x)}))
     return ModelOutputs(torch.from_numpy(found.arrays["features"]), torch.from_numpy(found.arrays["logits"]))
@@ -232,16 +232,36 @@ def outputs_on_rows(
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
     rows = np.asarray(rows, dtype=np.int64)
-    key = {**model_key(model, dataset), "split": split}
+    key = _outputs_key(model, dataset, split)
     whole = read_cached(root, "outputs", key)
     if whole is not None:
         return ModelOutputs(torch.from_numpy(whole.arrays["features"][rows]), torch.from_numpy(whole.arrays["logits"][rows]))
     x = (dataset.train if split == "train" else dataset.test).x[torch.as_tensor(rows)]
-    digest = hashlib.blake2b(rows.tobytes(), digest_size=16).hexdigest()
-    found = cached_arrays(root, "outputs", {**key, "rows": digest, "n_rows": len(rows)},
+    found = cached_arrays(root, "outputs", _rows_key(key, rows),
                           lambda: (_forward(model, x, progress, f"running the model on {len(rows):,} {split} images"),
                                    {"n": len(rows)}))
     return ModelOutputs(torch.from_numpy(found.arrays["features"]), torch.from_numpy(found.arrays["logits"]))
+
+
+def _outputs_key(model: SplitClassifier, dataset: SplitDataset, split: str) -> dict[str, str]:
+    """The key of `model`'s outputs on the whole `split` (`model_outputs`)."""
+    return {**model_key(model, dataset), "split": split}
+
+
+def _rows_key(key: dict[str, str], rows: np.ndarray) -> dict[str, Any]:
+    """The key of the outputs on `rows` only (`outputs_on_rows`), from the whole split's `key`."""
+    return {**key, "rows": hashlib.blake2b(rows.tobytes(), digest_size=16).hexdigest(), "n_rows": len(rows)}
+
+
+def outputs_stored(root: str | Path, model: SplitClassifier, dataset: SplitDataset, split: str,
+                   rows: np.ndarray | None = None) -> bool:
+    """Whether the workspace at `root` holds what `model_outputs` (`rows` None: the whole split)
+    or `outputs_on_rows` (`rows` given) would read instead of running `model`. A look at the
+    files only (a regular file inside the workspace; not read or checksummed: this is for
+    estimates, and an entry that turns out unreadable is recomputed all the same)."""
+    key = _outputs_key(model, dataset, split)
+    keys = [key] if rows is None else [key, _rows_key(key, np.asarray(rows, dtype=np.int64))]
+    return any(fs_policy.regular_file_inside(root, cache_path(root, "outputs", k)) for k in keys)
 
 
 def train_projection(
