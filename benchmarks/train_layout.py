@@ -5,7 +5,8 @@ against the default layout (`unlearn_core.train._fast_layout`), as ratios within
 
 For each case (the small CNN on digits' and shapes' image sizes with their recipes' batch sizes, the
 ResNet-18 on shapes) and thread count (1 and 2), `fit` trains a fresh model for `--steps` steps on
-random images in each layout, and `predict_logits` labels 2,048 random images, alternating the layouts
+random images in each layout, and `predict_logits` labels 2,048 random images (also in batches of 512,
+against the library's CPU batch of 64), alternating the layouts
 `--reps` times; the median seconds per training step and per 1,000 predicted images of each layout and
 their ratios are written to ``benchmarks/results/timing/train_layout.json`` with the
 load average before and after. Judge the ratios only from a run on an otherwise idle machine.
@@ -49,14 +50,16 @@ def seconds_per_step(case: tuple[str, str, int, int], layout: torch.memory_forma
     return log.time_s / log.steps
 
 
-def seconds_per_1000_predictions(case: tuple[str, str, int, int], layout: torch.memory_format) -> float:
-    """Seconds `predict_logits` takes per 1,000 images on a fresh model of `case` in `layout`."""
+def seconds_per_1000_predictions(case: tuple[str, str, int, int], layout: torch.memory_format,
+                                 batch_size: int | None = None) -> float:
+    """Seconds `predict_logits` takes per 1,000 images on a fresh model of `case` in `layout`, in
+    batches of `batch_size` (default: the library's CPU batch, `train._inference_batch`)."""
     _, arch, channels, size = case
     x = torch.randn(2048, channels, size, size, generator=torch.Generator().manual_seed(0))
     model = build_model(arch, num_classes=10, in_channels=channels, image_size=size)
     with mock.patch.object(train, "_fast_layout", lambda _device: layout):
         start = time.perf_counter()
-        train.predict_logits(model, x, device=torch.device("cpu"))
+        train.predict_logits(model, x, device=torch.device("cpu"), batch_size=batch_size)
     return (time.perf_counter() - start) / len(x) * 1000
 
 
@@ -72,18 +75,20 @@ def main() -> int:
         for name, case in CASES.items():
             seconds_per_step(case, torch.channels_last, 3)  # warm-up: first-call allocations
             steps: dict[str, list[float]] = {layout: [] for layout in LAYOUTS}
-            preds: dict[str, list[float]] = {layout: [] for layout in LAYOUTS}
+            preds: dict[str, list[float]] = {layout: [] for layout in (*LAYOUTS, "channels_last_batch_512")}
             for _ in range(args.reps):
                 for layout, fmt in LAYOUTS.items():
                     steps[layout].append(seconds_per_step(case, fmt, args.steps))
                     preds[layout].append(seconds_per_1000_predictions(case, fmt))
+                preds["channels_last_batch_512"].append(seconds_per_1000_predictions(case, torch.channels_last, 512))
             step = {layout: statistics.median(t) for layout, t in steps.items()}
             pred = {layout: statistics.median(t) for layout, t in preds.items()}
             rows.append({"case": name, "threads": threads,
                          **{f"{layout}_ms_per_step": round(1000 * m, 1) for layout, m in step.items()},
                          "speedup": round(step["default"] / step["channels_last"], 2),
                          **{f"{layout}_s_per_1000_predictions": round(m, 3) for layout, m in pred.items()},
-                         "prediction_speedup": round(pred["default"] / pred["channels_last"], 2)})
+                         "prediction_speedup": round(pred["default"] / pred["channels_last"], 2),
+                         "batch_64_vs_512_speedup": round(pred["channels_last_batch_512"] / pred["channels_last"], 2)})
             print(rows[-1], flush=True)
     record = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": platform.machine(),
               "cpus": os.cpu_count(), "torch": torch.__version__, "steps": args.steps, "reps": args.reps,

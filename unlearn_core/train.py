@@ -272,28 +272,38 @@ def train_classifier(
 
 @torch.no_grad()
 def predict_logits(
-    model: nn.Module, x: torch.Tensor, *, device: torch.device | None = None, batch_size: int = 512
+    model: nn.Module, x: torch.Tensor, *, device: torch.device | None = None, batch_size: int | None = None
 ) -> torch.Tensor:
-    """Logits [N, K] on the CPU, computed in eval mode in batches on `device`."""
+    """Logits [N, K] on the CPU, computed in eval mode in batches on `device` (`batch_size` images
+    each; default: `_inference_batch`)."""
     return _batched(model, x, device, batch_size, lambda m, xb: m(xb))
 
 
 @torch.no_grad()
 def extract_features(
-    model: nn.Module, x: torch.Tensor, *, device: torch.device | None = None, batch_size: int = 512
+    model: nn.Module, x: torch.Tensor, *, device: torch.device | None = None, batch_size: int | None = None
 ) -> torch.Tensor:
-    """Penultimate features [N, D] (`model.features(x)`) on the CPU, in eval mode."""
+    """Penultimate features [N, D] (`model.features(x)`) on the CPU, in eval mode (batches as in
+    `predict_logits`)."""
     return _batched(model, x, device, batch_size, lambda m, xb: m.features(xb))
+
+
+def _inference_batch(device: torch.device) -> int:
+    """Images per inference batch on `device`: 64 on the CPU, where a small batch's activations stay
+    in cache (faster per image than 512 on the shapes models; `benchmarks/train_layout.py` measures
+    both), 512 on an accelerator, where large batches keep it busy."""
+    return 64 if device.type == "cpu" else 512
 
 
 def _batched(
     model: nn.Module,
     x: torch.Tensor,
     device: torch.device | None,
-    batch_size: int,
+    batch_size: int | None,
     fn: Callable[[nn.Module, torch.Tensor], torch.Tensor],
 ) -> torch.Tensor:
     device = device or next(model.parameters()).device
+    batch_size = batch_size or _inference_batch(torch.device(device))
     model = on_device(model, device)
     layout = _fast_layout(device)
     if layout != torch.preserve_format and any(p.dim() == 4 for p in model.parameters()):
