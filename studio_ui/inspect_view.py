@@ -60,6 +60,7 @@ from unlearn_core.inspect.relearn import (
 
 from . import inspect_charts as charts
 from .charts import image_to_uint8, upscale
+from .labels import format_duration
 from .resources import get_dataset, get_model, get_run_models, get_run_outputs, get_workspace
 from .state import DataRef, ModelRef, data_ref, model_ref, workspace_root
 from .widgets import pct, user_errors
@@ -159,7 +160,7 @@ def waiting_text(doing: str, estimate: WorkEstimate | None, *, images: str = "im
     counted = f"{len(sizes)} × {sizes[0]:,}" if len(sizes) > 1 and len(set(sizes)) == 1 else \
         " + ".join(f"{n:,}" for n in sizes)
     work = f"{estimate.n_models} model{'s' if estimate.n_models != 1 else ''} on {counted} {images}"
-    return f"{doing} {'of ' + work if of else '(' + work + ')'}: about {round(estimate.seconds)} s..."
+    return f"{doing} {'of ' + work if of else '(' + work + ')'}: about {format_duration(estimate.seconds)}..."
 
 
 def _spinner(doing: str, estimate: WorkEstimate | None, **kwargs: Any) -> Any:

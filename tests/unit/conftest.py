@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -9,8 +10,9 @@ import pytest
 import torch
 
 from unlearn_core.data import SplitDataset, load_dataset
+from unlearn_core.forget import ForgetSet, resolve
 from unlearn_core.models import ModelMeta, SplitClassifier
-from unlearn_core.models.defaults import train_model
+from unlearn_core.models.defaults import load_default, train_model
 from unlearn_core.recipes import recipe_for
 
 CPU = torch.device("cpu")
@@ -51,3 +53,18 @@ def shapes_model(shapes_small: SplitDataset) -> tuple[SplitClassifier, ModelMeta
     with one_thread():
         model, meta, _ = train_model(shapes_small, "small_cnn", config, device=CPU, arch_options={"width": 16})
     return model, meta
+
+
+@pytest.fixture(scope="module")
+def shapes_run_parts() -> tuple[SplitDataset, ForgetSet, dict[str, SplitClassifier]]:
+    """Shapes (300 train / 60 test), forget class:3, and three models by role: the shipped shapes
+    model as ``original`` and two copies with a changed head bias (``unlearned``, ``retrain``: other
+    weights digests, so other feature-cache entries; no training)."""
+    data = load_dataset("shapes", n_train=300, n_test=60, seed=0)
+    original = load_default("shapes", device=CPU)[0].eval()
+    models = {"original": original}
+    for who, shift in (("unlearned", 2.0), ("retrain", -3.0)):
+        models[who] = copy.deepcopy(original)
+        with torch.no_grad():
+            models[who].head.bias[3] += shift
+    return data, resolve("class:3", data, 0), models

@@ -14,8 +14,6 @@ import numpy as np
 import pytest
 import torch
 
-from unlearn_core.data import load_dataset
-from unlearn_core.forget import resolve
 from unlearn_core.inspect import WorkEstimate, estimate_layer_similarity, inspection_sample
 from unlearn_core.inspect.cka import estimate_layer_grams_seconds
 from unlearn_core.inspect.inspection import LoadedRun, estimate_prediction_view, estimate_probe_view
@@ -92,22 +90,8 @@ def test_outputs_estimate_known_answer_and_zero_without_work() -> None:
 
 
 # -- what is left to compute, on a small shapes run ------------------------------------------------
-@pytest.fixture(scope="module")
-def run_parts():
-    """Shapes (300 train / 60 test), forget class:3, the shipped model and two copies of it with a
-    changed head (other weights digests: other cache entries)."""
-    data = load_dataset("shapes", n_train=300, n_test=60, seed=0)
-    original = load_default("shapes", device=CPU)[0].eval()
-    models = {"original": original}
-    for who, shift in (("unlearned", 2.0), ("retrain", -3.0)):
-        models[who] = copy.deepcopy(original)
-        with torch.no_grad():
-            models[who].head.bias[3] += shift
-    return data, resolve("class:3", data, 0), models
-
-
-def test_pending_images_counts_each_pass_once_and_nothing_once_stored(tmp_path: Path, run_parts) -> None:
-    data, forget, models = run_parts
+def test_pending_images_counts_each_pass_once_and_nothing_once_stored(tmp_path: Path, shapes_run_parts) -> None:
+    data, forget, models = shapes_run_parts
     n_forget, n_test = len(forget.forget_idx), len(data.test)
     retain = forget.retain_idx[:7]
     requests = [("train", forget.forget_idx[:5]), ("train", forget.forget_idx), ("test", np.arange(0, n_test, 2)),
@@ -124,11 +108,11 @@ def test_pending_images_counts_each_pass_once_and_nothing_once_stored(tmp_path: 
     assert pending_images(tmp_path, models, data, forget.forget_idx, requests) == {who: 0 for who in models}
 
 
-def test_run_estimates_count_models_sides_and_what_is_stored(tmp_path: Path, run_parts) -> None:
+def test_run_estimates_count_models_sides_and_what_is_stored(tmp_path: Path, shapes_run_parts) -> None:
     """On a run of the three models: the CKA counts the untrained reference (no second retrained
     model in a run without workspace) and both sides of the sample; the matrices' and probe's
     estimates are nothing once the outputs they read are stored."""
-    data, forget, models = run_parts
+    data, forget, models = shapes_run_parts
     meta = load_default("shapes", device=CPU)[1]
     run = LoadedRun(SimpleNamespace(info={"seed": 0}), data, forget, models, workspace=None, meta=meta)
     sample = inspection_sample(data, forget, seed=0, per_side=40)

@@ -4,37 +4,19 @@ the workspace, and the drill-down's IG maps round-trip through the cache."""
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from unlearn_core.data import load_dataset
-from unlearn_core.forget import resolve
 from unlearn_core.inspect import inspection_sample, model_scores, prediction_view, probe_view, sample_view
 from unlearn_core.inspect.outputs import stored_outputs
 from unlearn_core.inspect.overview import comparison_view
 from unlearn_core.inspect.persample import attributions_from_arrays, attributions_to_arrays
-from unlearn_core.models.defaults import load_default
 from unlearn_core.workspace import feature_cache as fc
 
 CPU = torch.device("cpu")
-
-
-@pytest.fixture(scope="module")
-def run_parts():
-    """Shapes (300 train / 60 test), forget class:3, and three models: the shipped one and two
-    copies with a changed head (no training)."""
-    data = load_dataset("shapes", n_train=300, n_test=60, seed=0)
-    original = load_default("shapes", device=CPU)[0].eval()
-    models = {"original": original}
-    for who, shift in (("unlearned", 2.0), ("retrain", -3.0)):
-        models[who] = copy.deepcopy(original)
-        with torch.no_grad():
-            models[who].head.bias[3] += shift
-    return data, resolve("class:3", data, 0), models
 
 
 @pytest.fixture
@@ -51,8 +33,8 @@ def forwards(monkeypatch):
     return counted
 
 
-def test_each_model_runs_once_on_the_forget_set_and_the_test_split(tmp_path: Path, run_parts, forwards) -> None:
-    data, forget, models = run_parts
+def test_each_model_runs_once_on_the_forget_set_and_the_test_split(tmp_path: Path, shapes_run_parts, forwards) -> None:
+    data, forget, models = shapes_run_parts
     outputs = stored_outputs(tmp_path, models, data, forget.forget_idx)
     n_forget, n_test = len(forget.forget_idx), len(data.test)
     sub = forget.forget_idx[::3]
@@ -74,16 +56,16 @@ def test_each_model_runs_once_on_the_forget_set_and_the_test_split(tmp_path: Pat
     assert forwards == []
 
 
-def test_a_whole_split_already_stored_is_sliced_not_run_again(tmp_path: Path, run_parts, forwards) -> None:
-    data, forget, models = run_parts
+def test_a_whole_split_already_stored_is_sliced_not_run_again(tmp_path: Path, shapes_run_parts, forwards) -> None:
+    data, forget, models = shapes_run_parts
     whole = fc.model_outputs(tmp_path, models["original"], data, "train")  # what Model & data stored
     forwards.clear()
     got = stored_outputs(tmp_path, models, data, forget.forget_idx)("original", "train", forget.forget_idx[2:9])
     assert forwards == [] and torch.equal(got.logits, whole.logits[torch.as_tensor(forget.forget_idx[2:9])])
 
 
-def test_views_from_stored_outputs_equal_the_views_forward_passes(tmp_path: Path, run_parts) -> None:
-    data, forget, models = run_parts
+def test_views_from_stored_outputs_equal_the_views_forward_passes(tmp_path: Path, shapes_run_parts) -> None:
+    data, forget, models = shapes_run_parts
     outputs = stored_outputs(tmp_path, models, data, forget.forget_idx)
     sample = inspection_sample(data, forget, seed=0, per_side=20)
     shared, direct = ({side: m.to_dict() for side, m in prediction_view(models, data, forget, device=CPU,
@@ -102,8 +84,8 @@ def test_views_from_stored_outputs_equal_the_views_forward_passes(tmp_path: Path
         assert np.allclose(view.coords[who], shared_view.coords[who], atol=1e-3)
 
 
-def test_drilldown_maps_round_trip_through_flat_arrays(run_parts) -> None:
-    data, forget, models = run_parts
+def test_drilldown_maps_round_trip_through_flat_arrays(shapes_run_parts) -> None:
+    data, forget, models = shapes_run_parts
     sample = inspection_sample(data, forget, seed=0, per_side=20)
     scores = model_scores(models, data, sample, device=CPU)
     index = int(sample.forget_idx[0])

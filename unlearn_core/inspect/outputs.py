@@ -86,10 +86,8 @@ def pending_images(root: str | Path, models: dict[str, nn.Module], data: SplitDa
             for who, model in models.items()}
 
 
-# Images the outputs estimate times: a pass in large batches (`train.extract_features`'s 512, as
-# `feature_cache` runs it) costs more per image than one over a few dozen images (on two CPU
-# cores the shapes model: about 0.37 ms per image in batches of 512, 0.23 ms in batches of 64),
-# so the timed pass must be large too.
+# Images the outputs estimate times: several of `train.extract_features`'s batches, the batches
+# `feature_cache` runs too, so the measured cost per image is the one the real pass will have.
 OUTPUTS_PROBE_IMAGES = 256
 
 
@@ -109,16 +107,10 @@ def estimate_outputs_seconds(model: nn.Module, x: torch.Tensor, *, n_images: int
 
     sample = x[: max(1, min(probe, len(x)))]
     cpu = torch.device("cpu")
-    was_training = model.training
-    try:
-        model.eval()
-        model.head(extract_features(model, sample[:1], device=cpu))  # warm-up: first-call overheads
-        begin = clock()
-        model.head(extract_features(model, sample, device=cpu))
-        per_image = (clock() - begin) / len(sample)
-    finally:
-        model.train(was_training)
-    return per_image * n_images
+    model.head(extract_features(model, sample[:1], device=cpu))  # warm-up: first-call overheads
+    begin = clock()
+    model.head(extract_features(model, sample, device=cpu))  # features in eval mode, as the real pass
+    return (clock() - begin) / len(sample) * n_images
 
 
 def read_logits(outputs: OutputsFn | None, models: dict[str, nn.Module], who: str, data: SplitDataset, split: str,
