@@ -3,9 +3,11 @@
 Each round starts ``streamlit run app.py`` on a free port with a fresh temporary workspace and drives
 it in headless Chromium (Debian's, never ``playwright install``):
 
-1. open the app on the guided tour: **open → tour clickable** is the time from the navigation to the
-   moment the "Run the tour" button is shown and no script runs (a click during a script run can be
-   lost); the button's first appearance is kept too;
+1. open the app on the guided tour as soon as the server answers: **open → tour clickable** is the
+   time from the navigation to the moment the "Run the tour" button is shown and no script runs (a
+   click during a script run can be lost); the button's first appearance is kept too, and so are the
+   times from ``streamlit run`` to the server's first answer and to the clickable tour (the server
+   imports the heavy modules before it answers: `studio_ui/startup.py`);
 2. every page of the sidebar, in its order, clicked in the sidebar: **cold** is the first visit in this
    server (its caches empty; the tour's cold figure is step 1's), **warm** the second;
 3. back on the tour, **click → verdict**: from the click on "Run the tour" to the heading of the
@@ -17,6 +19,7 @@ run again later; the first end counts). Times come from the page's own clock (``
 read by a 10 ms watcher installed in the page. Each figure is the median of the rounds.
 
     python benchmarks/ui_latency.py [--rounds 3]
+    python benchmarks/ui_latency.py --tour-only --entry studio_ui/navigation.py   # without the preload
 
 Writes ``benchmarks/ui_latency.md`` (the table) and ``benchmarks/results/timing/ui_latency.json``
 (every round's numbers, the machine, the load average before and after, the date). Run it on an
@@ -81,12 +84,14 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serve(workspace: Path, log: Path) -> Iterator[str]:
-    """`streamlit run app.py` headless on a free port with `workspace`; yields its URL once healthy."""
+def serve(workspace: Path, log: Path, entry: str = "app.py") -> Iterator[tuple[str, float]]:
+    """`streamlit run <entry>` headless on a free port with `workspace`; yields its URL once healthy,
+    with the wall-clock time the command was started."""
     port = _free_port()
     env = {**os.environ, "UNLEARN_STUDIO_WORKSPACE": str(workspace)}
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+        started = time.time()
+        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", entry, "--server.headless", "true",
                                  "--server.port", str(port), "--server.address", "127.0.0.1"],
                                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
@@ -99,8 +104,8 @@ def serve(workspace: Path, log: Path) -> Iterator[str]:
                 except OSError:
                     if time.time() > deadline or proc.poll() is not None:
                         raise RuntimeError(f"streamlit did not start; see {log}") from None
-                    time.sleep(0.2)
-            yield url
+                    time.sleep(0.05)
+            yield url, started
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -204,19 +209,23 @@ def _tour_timeline(workspace: Path, clicked_at: float) -> list[dict[str, Any]]:
     return out
 
 
-def one_round(browser, pages: list[tuple[str, str]], tmp: Path, n: int) -> dict[str, Any]:
+def one_round(browser, pages: list[tuple[str, str]], tmp: Path, n: int, entry: str = "app.py") -> dict[str, Any]:
     """One fresh server and workspace: open on the tour, every page cold then warm (none when `pages`
     is empty), the tour's click."""
     workspace = tmp / f"workspace{n}"
     result: dict[str, Any] = {"cold": {}, "warm": {}}
-    with serve(workspace, tmp / f"streamlit{n}.log") as url:
+    with serve(workspace, tmp / f"streamlit{n}.log", entry) as (url, started):
+        answered = time.time()
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         context.add_init_script(WATCHER)
         page = context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
+        opened = time.time()
         page.goto(f"{url}/tour", wait_until="commit")
         shown = _seen(page, TOUR_BUTTON)
         clickable = _poll(page, lambda p: _idle_at(p.evaluate("window.__states"), shown), "the tour idle")
+        result["start_to_server_answer_s"] = answered - started
+        result["start_to_tour_clickable_s"] = opened - started + clickable / 1000
         result["tour_button_shown_s"] = shown / 1000
         result["open_to_tour_clickable_s"] = clickable / 1000
         result["cold"]["Guided tour"] = clickable / 1000
@@ -262,7 +271,11 @@ def render(report: dict[str, Any]) -> str:
         f"| app open → tour button shown | {_median(rounds, 'tour_button_shown_s'):.1f} |",
         f"| app open → tour clickable (button shown, no script running) | "
         f"{_median(rounds, 'open_to_tour_clickable_s'):.1f} |",
-        f"| tour click → verdict shown | {_median(rounds, 'tour_click_to_verdict_s'):.1f} |", "",
+        f"| tour click → verdict shown | {_median(rounds, 'tour_click_to_verdict_s'):.1f} |",
+        f"| `streamlit run app.py` → server answers (its heavy imports done) | "
+        f"{_median(rounds, 'start_to_server_answer_s'):.1f} |",
+        f"| `streamlit run app.py` → tour clickable (opened the moment the server answers) | "
+        f"{_median(rounds, 'start_to_tour_clickable_s'):.1f} |", "",
         "Page settle time: from the click in the sidebar to the end of the script run it started (the page's "
         "content final; polling fragments run again later). Cold: the first visit in a fresh server (the tour's: "
         "opening the app on it); warm: the second. The workspace is fresh: no forget set is chosen yet, so "
@@ -283,7 +296,8 @@ def readme_quote(report: dict[str, Any]) -> str:
     warm = max(_median(rounds, "warm", t) for t in report["pages"])
     return (f"Measured on {report['date']} ({report['machine']}, load average {report['load_before'][0]:.2f} "
             f"before), median of {len(rounds)} fresh servers: the tour is clickable "
-            f"{_median(rounds, 'open_to_tour_clickable_s'):.1f} s after the app opens and shows its verdict "
+            f"{_median(rounds, 'open_to_tour_clickable_s'):.1f} s after the app opens "
+            f"({_median(rounds, 'start_to_tour_clickable_s'):.1f} s after `streamlit run app.py`) and shows its verdict "
             f"{_median(rounds, 'tour_click_to_verdict_s'):.1f} s after the click; every page settles within "
             f"{warm:.1f} s warm ([benchmarks/ui_latency.md](benchmarks/ui_latency.md)).")
 
@@ -301,7 +315,12 @@ def main() -> None:
     parser.add_argument("--render-only", action="store_true", help="rewrite the markdown and README quote from the JSON")
     parser.add_argument("--tour-only", action="store_true",
                         help="only open the tour and run it (no page visits); prints the rounds, writes nothing")
+    parser.add_argument("--entry", default="app.py",
+                        help="the file given to `streamlit run` (with --tour-only; studio_ui/navigation.py: "
+                             "no preload at server start)")
     args = parser.parse_args()
+    if args.entry != "app.py" and not args.tour_only:
+        parser.error("--entry other than app.py goes with --tour-only: the stored table is app.py's")
     if args.render_only:
         report = json.loads(OUT_JSON.read_text())
         OUT_MD.write_text(render(report))
@@ -320,7 +339,8 @@ def main() -> None:
     started = time.time()
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
-        rounds = [one_round(browser, [] if args.tour_only else pages, Path(tmp), n) for n in range(args.rounds)]
+        rounds = [one_round(browser, [] if args.tour_only else pages, Path(tmp), n, args.entry)
+                  for n in range(args.rounds)]
         browser.close()
     if args.tour_only:
         print(json.dumps({"load_before": load_before, "load_after": os.getloadavg(), "rounds": rounds}, indent=1))

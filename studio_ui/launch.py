@@ -1,7 +1,9 @@
 """`unlearning-studio`: start the app from an installed package, from any folder.
 
-Runs ``streamlit run`` on `studio_ui/navigation.py` inside the installed package; extra arguments
-go to Streamlit (``unlearning-studio --server.port 8600``).
+Imports the heavy modules first (`studio_ui.startup.preload`: the server then answers with them in
+place, as `streamlit run app.py` does in a checkout), then runs ``streamlit run`` on
+`studio_ui/navigation.py` inside the installed package, in this process; extra arguments go to
+Streamlit (``unlearning-studio --server.port 8600``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ def main(argv: list[str] | None = None) -> None:
     """Start Streamlit on the studio's entry script, passing `argv` (default: the command line) on."""
     from streamlit.web import cli as streamlit_cli
 
+    from studio_ui.startup import preload
+
+    preload()
     entry = Path(__file__).resolve().parent / "navigation.py"
     sys.argv = ["streamlit", "run", str(entry), *(sys.argv[1:] if argv is None else argv)]
     sys.exit(streamlit_cli.main())
