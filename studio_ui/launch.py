@@ -3,7 +3,8 @@
 Imports the heavy modules first (`studio_ui.startup.preload`: the server then answers with them in
 place, as `streamlit run app.py` does in a checkout), then runs ``streamlit run`` on
 `studio_ui/navigation.py` inside the installed package, in this process; extra arguments go to
-Streamlit (``unlearning-studio --server.port 8600``).
+Streamlit (``unlearning-studio --server.port 8600``). Streamlit reads the server settings from
+``studio_ui/.streamlit/config.toml``, beside the script it runs: the checkout's ``.streamlit/config.toml``.
 """
 
 from __future__ import annotations

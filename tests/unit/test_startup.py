@@ -54,3 +54,12 @@ def test_the_first_pages_import_no_heavy_package_after_the_servers_preload(tmp_p
     result = json.loads(done.stdout.splitlines()[-1])
     assert {"torch", "numpy", "pandas", "plotly", "pyarrow"} <= set(result["preloaded"])
     assert result["late"] == []
+
+
+def test_the_server_skips_streamlits_collection_after_every_script_run() -> None:
+    """A full `gc.collect(2)` after each run of the tour's polling fragment (twice a second) was most of
+    the server's CPU during the tour's runs, taken from the runs beside it (ui_latency.py, py-spy)."""
+    import tomllib
+
+    config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
+    assert config["runner"]["postScriptGC"] is False
