@@ -1,10 +1,14 @@
 """The tour's time estimate and its "why it pays off" figures, read from stored results (issue 25).
 
 Before the click the estimate comes from the last tour run stored in this workspace (measured
-here), else from the stored benchmark table of the same request (benchmarks/results, digits
-class:3): retraining's measured time and each method's time ratio, combined as the tour runs
-them (DEL beside RFA and the retraining, issue 23). Each text says what it is based on. After the run, "why it pays off" uses that run's own ratios, so the verdict never
-mixes the benchmark's figures with the live run's.
+here); else from the tour's click itself, timed in a browser by ``benchmarks/ui_latency.py`` (its
+stored median), with each method's time ratio from the stored benchmark table of the same request
+(benchmarks/results, digits class:3); else from that table alone: retraining's measured time and
+each method's ratio, combined as the tour runs them (DEL beside RFA and the retraining, issue 23).
+The table times the methods one process each, without the app's evaluation and browser beside them,
+so on its own it misjudges the click. Each text says what it is based on. After the run, "why it
+pays off" uses that run's own ratios, so the verdict never mixes the benchmark's figures with the
+live run's.
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ from typing import Any
 
 from .labels import format_duration, format_value
 from .names import method_title
-from .shipped_files import TOUR_BENCHMARK
+from .shipped_files import TOUR_BENCHMARK, TOUR_LATENCY
 
 BENCH_FILE = TOUR_BENCHMARK
+LATENCY_FILE = TOUR_LATENCY
 PRODUCTION_RETRAIN_H = 10  # the illustration: a production model that takes 10 hours to retrain
 
 
@@ -40,6 +45,14 @@ class Benchmark:
 
     costs: dict[str, MethodCost]
     source: str  # "the benchmark table (digits class:3, 3 seeds, x86_64, 1 threads, 2026-11-30)"
+
+
+@dataclass(frozen=True)
+class TourTiming:
+    """The tour's click timed in a browser: the median seconds from the click to the verdict, and where."""
+
+    click_to_verdict_s: float
+    source: str  # "benchmarks/ui_latency.py (x86_64, 2 cores, ..., 2026-12-06 15:45 UTC, median of 3 fresh servers)"
 
 
 def _mean(values: Sequence[float | None]) -> float:
@@ -65,14 +78,32 @@ def load_benchmark(path: Path = BENCH_FILE) -> Benchmark | None:
     return Benchmark(costs, source)
 
 
+def load_tour_timing(path: Path = LATENCY_FILE) -> TourTiming | None:
+    """The stored browser timing of the tour at `path` (``ui_latency.py``'s JSON); None when it is
+    missing or holds no timed click."""
+    try:
+        report = json.loads(path.read_text())
+        seconds = sorted(float(r["tour_click_to_verdict_s"]) for r in report["rounds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not seconds:
+        return None
+    n = len(seconds)
+    median = seconds[n // 2] if n % 2 else (seconds[n // 2 - 1] + seconds[n // 2]) / 2
+    machine = ", ".join(str(report.get("machine", "")).split(", ")[:2])  # "x86_64, 2 cores" (not the kernel)
+    return TourTiming(median, f"benchmarks/ui_latency.py ({machine}, {report.get('date')}, median of {n} fresh servers)")
+
+
 def tour_estimate(del_run: Mapping[str, Any] | None, fast_run: Mapping[str, Any] | None,
-                  bench: Benchmark | None, methods: tuple[str, str] = ("del", "rfa")) -> str:
+                  bench: Benchmark | None, methods: tuple[str, str] = ("del", "rfa"),
+                  timing: TourTiming | None = None) -> str:
     """How long the tour's click takes and what that figure is based on: the stored tour runs of this
     workspace (`del_run`, `fast_run`: their summaries), else `bench`, else no figure.
 
     The click's time is not the sum of the parts: the slow method (`methods[0]`) runs beside the
     fast one, whose run then trains the retrained model, one core each (`tour_runs`); once the
-    retrained model is stored, a click runs the two methods only."""
+    retrained model is stored, a click runs the two methods only. `timing` (the click timed in a
+    browser) gives the figure when no tour run is stored here, `bench` the methods' ratios beside it."""
     slow, fast = (method_title(m, short=True) for m in methods)
     if del_run is not None:
         fast_s = fast_run["time_s"] if fast_run is not None else 0.0
@@ -83,7 +114,17 @@ def tour_estimate(del_run: Mapping[str, Any] | None, fast_run: Mapping[str, Any]
                 + (f", {fast} {format_duration(fast_s)}" if fast_run is not None else "")
                 + f": about {format_duration(total)} of computing, run side by side). The retrained model is "
                   "stored, so a second run skips it.")
-    if bench is None or any(m not in bench.costs for m in methods):
+    has_bench = bench is not None and all(m in bench.costs for m in methods)
+    if timing is not None:
+        text = (f"Takes about {format_duration(timing.click_to_verdict_s)} from the click to the verdict, as timed "
+                f"in a browser by {timing.source}")
+        if has_bench:
+            parts = ", ".join(f"{method_title(m, short=True)} {format_value('time_ratio', bench.costs[m].time_ratio)}"
+                              for m in methods)
+            text += f"; {parts} of retraining's time, from {bench.source}"
+        return (text + f". {slow} runs beside {fast} and the retraining, one core each. Longer while the machine is "
+                       "busy, shorter on a GPU.")
+    if not has_bench:
         return "No stored timing yet: the first run measures it."
     retrain = _mean([bench.costs[m].retrain_time_s for m in methods])
     ratios = [bench.costs[m].time_ratio for m in methods]

@@ -16,7 +16,7 @@ from studio_ui.navigation import page_file
 from studio_ui.resources import get_dataset, get_logits, get_mask, get_model, get_run_artifacts, get_workspace
 from studio_ui.run_list import run_status
 from studio_ui.study_view import noise_floor_of, tour_study_section
-from studio_ui.tour_estimate import load_benchmark, tour_estimate, why_it_pays
+from studio_ui.tour_estimate import load_benchmark, load_tour_timing, tour_estimate, why_it_pays
 from studio_ui.tour_runs import DATA, FORGET, METHOD, METHODS, MODEL, SEED
 from studio_ui.widgets import image_grid, pct
 from unlearn_core.forget import resolve
@@ -50,7 +50,8 @@ study_request = tour_runs.study_request(del_run)  # DEL's seed study, computed a
 
 label = "Run the tour again" if tour_runs.all_stored((del_run, fast_run)) else "Run the tour"
 estimate = tour_estimate(del_run.stored.info if del_run.stored else None,
-                         fast_run.stored.info if fast_run.stored else None, load_benchmark(), METHODS)
+                         fast_run.stored.info if fast_run.stored else None, load_benchmark(), METHODS,
+                         load_tour_timing())
 st.caption(f":material/timer: {estimate}")
 if st.button(label, type="primary", icon=":material/play_arrow:", key="tour_start",
              help="Makes digits, the shipped model and 'forget class 3' the active choice on every page, "

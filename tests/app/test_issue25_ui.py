@@ -172,7 +172,8 @@ def test_tour_estimate_says_what_it_is_based_on(app: AppTest) -> None:
     app.switch_page("studio_ui/app_pages/tour.py").run()
     assert not app.exception, app.exception
     estimate = next(c.value for c in app.caption if "Takes about" in c.value)
-    assert "based on the benchmark table (digits class:3" in estimate and "idle 2-core" not in estimate
+    assert "timed in a browser by benchmarks/ui_latency.py" in estimate
+    assert "from the benchmark table (digits class:3" in estimate and "idle 2-core" not in estimate
 
 
 def test_model_source_choice_survives_another_page(app: AppTest) -> None:

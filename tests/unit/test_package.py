@@ -40,6 +40,7 @@ def test_the_wheel_holds_the_assets_the_app_and_the_method_docs(wheel: Path) -> 
         docs = archive.read("studio_ui/shipped/methods.md").decode()
         tour_benchmark = archive.read("studio_ui/shipped/results/digits-class_3.json").decode()
         server_config = archive.read("studio_ui/.streamlit/config.toml").decode()
+        tour_timing = archive.read("studio_ui/shipped/results/timing/ui_latency.json").decode()
         entry_points = next(archive.read(n).decode() for n in names if n.endswith("entry_points.txt"))
     assert {"unlearn_core/assets/digits_small_cnn.safetensors", "unlearn_core/assets/shapes_small_cnn.safetensors",
             "studio_ui/navigation.py", "studio_ui/app_pages/tour.py", "studio_ui/app_pages/compare.py",
@@ -50,6 +51,7 @@ def test_the_wheel_holds_the_assets_the_app_and_the_method_docs(wheel: Path) -> 
     # the server settings of a checkout (.streamlit/) are those of `unlearning-studio`: Streamlit reads
     # a config.toml beside the script it runs (studio_ui/navigation.py)
     assert server_config == (REPO / ".streamlit" / "config.toml").read_text()
+    assert tour_timing == (REPO / "benchmarks" / "results" / "timing" / "ui_latency.json").read_text()
     assert "unlearn = unlearn_core.cli:main" in entry_points
     assert "unlearning-studio = studio_ui.launch:main" in entry_points
     assert not {n for n in names if n.startswith(("tests/", "benchmarks/", "docs/"))}
