@@ -10,14 +10,15 @@ and measured on the idle 2-core machine it made the first page clickable later (
 opening it, against 2.1 s with the imports finished first; from `streamlit run` to clickable 5.0 s
 against 4.4 s). `benchmarks/ui_latency.py` measures both ends.
 
-`app.py` (a checkout) serves the studio as an ``st.App`` whose lifespan calls `preload`;
-`unlearning-studio` (an installed package) calls `preload` before it starts Streamlit.
+`app.py` (a checkout) serves the studio as an ``st.App`` whose lifespan preloads;
+`unlearning-studio` (an installed package) preloads before it starts Streamlit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -49,8 +50,21 @@ def preload() -> None:
         importlib.import_module(name)
 
 
+def preload_or_say() -> None:
+    """`preload`, where a module that fails to import (a broken install) is said in one line on
+    stderr and the server starts anyway: the page that needs the module then shows the failure in
+    its error boundary, instead of a traceback in the terminal and no server."""
+    from unlearn_core.errors import failure_line
+
+    try:
+        preload()
+    except Exception as err:
+        print(f"Unlearning Studio: could not import everything at start ({failure_line(err)}); "
+              "the pages will say what is missing", file=sys.stderr)
+
+
 @asynccontextmanager
 async def lifespan(_app: Any) -> AsyncIterator[None]:
-    """The ``st.App`` lifespan: `preload` on a worker thread, awaited, before the server answers."""
-    await asyncio.to_thread(preload)
+    """The ``st.App`` lifespan: `preload_or_say` on a worker thread, awaited, before the server answers."""
+    await asyncio.to_thread(preload_or_say)
     yield

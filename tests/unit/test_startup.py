@@ -63,3 +63,21 @@ def test_the_server_skips_streamlits_collection_after_every_script_run() -> None
 
     config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
     assert config["runner"]["postScriptGC"] is False
+
+
+def test_a_failed_import_at_start_is_one_line_and_the_server_starts(monkeypatch, capsys) -> None:
+    import asyncio
+
+    from studio_ui import startup
+
+    monkeypatch.setattr(startup, "PRELOADED_MODULES", ("studio_ui.no_such_module",))
+    served = []
+
+    async def serve_once() -> None:
+        async with startup.lifespan(None):
+            served.append(True)
+
+    asyncio.run(serve_once())
+    err = capsys.readouterr().err
+    assert served == [True]
+    assert err.count("\n") == 1 and "could not import everything at start" in err and "no_such_module" in err
