@@ -22,8 +22,9 @@ read by a 10 ms watcher installed in the page. Each figure is the median of the 
     python benchmarks/ui_latency.py --tour-only --entry studio_ui/navigation.py   # without the preload
 
 Writes ``benchmarks/ui_latency.md`` (the table) and ``benchmarks/results/timing/ui_latency.json``
-(every round's numbers, the machine, the load average before and after, the date). Run it on an
-otherwise idle machine: it measures wall time.
+(every round's numbers, the machine, the load average before and after, the date, and the headline
+medians of every earlier run: the before figures). Run it on an otherwise idle machine: it measures
+wall time.
 """
 
 from __future__ import annotations
@@ -257,6 +258,22 @@ def _median(rounds: list[dict[str, Any]], *path: str) -> float:
     return statistics.median(values)
 
 
+def headline(report: dict[str, Any]) -> dict[str, Any]:
+    """`report`'s headline medians, as its successors keep them in their ``history`` (the before figures)."""
+    rounds = report["rounds"]
+    return {"date": report["date"], "load_before": report["load_before"][0],
+            "open_to_tour_clickable_s": _median(rounds, "open_to_tour_clickable_s"),
+            "tour_click_to_verdict_s": _median(rounds, "tour_click_to_verdict_s"),
+            "slowest_warm_page_s": max(_median(rounds, "warm", t) for t in report["pages"])}
+
+
+def with_history(report: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
+    """`report` with ``history``: the earlier measurements' headlines, oldest first (`previous`, the
+    stored report it replaces, and that one's own history)."""
+    history = [*previous.get("history", []), headline(previous)] if previous else []
+    return {**report, "history": history}
+
+
 def render(report: dict[str, Any]) -> str:
     """The markdown table of `report` (medians of its rounds)."""
     rounds, titles = report["rounds"], report["pages"]
@@ -283,6 +300,13 @@ def render(report: dict[str, Any]) -> str:
         "| page | cold (s) | warm (s) |", "|---|---|---|",
     ]
     lines += [f"| {t} | {_median(rounds, 'cold', t):.1f} | {_median(rounds, 'warm', t):.1f} |" for t in titles]
+    if report.get("history"):
+        lines += ["", "Earlier measurements by this benchmark, oldest first (medians, as each run stored them; the load "
+                  "average says how busy the machine was):", "",
+                  "| measured | load before | open → tour clickable (s) | tour click → verdict (s) | slowest page, warm (s) |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {h['date']} | {h['load_before']:.2f} | {h['open_to_tour_clickable_s']:.1f} | "
+                  f"{h['tour_click_to_verdict_s']:.1f} | {h['slowest_warm_page_s']:.1f} |" for h in report["history"]]
     return "\n".join(lines) + "\n"
 
 
@@ -351,6 +375,7 @@ def main() -> None:
         "load_before": load_before, "load_after": os.getloadavg(), "elapsed_s": time.time() - started,
         "streamlit": streamlit.__version__, "pages": [t for t, _ in pages], "rounds": rounds,
     }
+    report = with_history(report, json.loads(OUT_JSON.read_text()) if OUT_JSON.exists() else None)
     OUT_JSON.parent.mkdir(parents=True, exist_ok=True)
     OUT_JSON.write_text(json.dumps(report, indent=1) + "\n")
     OUT_MD.write_text(render(report))
