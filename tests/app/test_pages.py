@@ -130,7 +130,7 @@ def test_guided_tour_runs_the_whole_story(app: AppTest, wait_for_jobs) -> None:
     app.switch_page("studio_ui/app_pages/tour.py").run()
     assert not app.exception, app.exception
     assert any("Press **Run the tour**" in i.value for i in app.info)  # nothing computed before the click
-    assert any("based on the benchmark table" in c.value for c in app.caption)  # an estimate, and from what
+    assert any("timed in a browser by benchmarks/ui_latency.py" in c.value for c in app.caption)  # and from what
     app.button(key="tour_start").click().run()
     assert app.session_state["forget_selection"].spec == "class:3"  # every page now follows the tour
     assert len(app.session_state["my_runs"]) == 2  # DEL and RFA, started together: RFA's run trains the retrained model beside DEL, which then finds it

@@ -82,6 +82,13 @@ def test_installed_commands_work_from_outside_the_checkout(wheel: Path, tmp_path
                               capture_output=True, text=True, timeout=300)
     assert datasets.returncode == 0, datasets.stderr
     assert '"digits"' in datasets.stdout
+    # the server settings Streamlit reads for the installed entry (beside the script it runs, as its CLI sets)
+    settings = subprocess.run(
+        [str(python), "-c", "import studio_ui.navigation as n; from streamlit import config; "
+                            "config._main_script_path = n.__file__; "
+                            "print(config.get_option('runner.postScriptGC'), config.get_option('client.toolbarMode'))"],
+        cwd=outside, env=env, capture_output=True, text=True, timeout=300, check=True)
+    assert settings.stdout.split() == ["False", "minimal"]
 
     port = _free_port()
     server = subprocess.Popen([str(venv / "bin" / "unlearning-studio"), "--server.headless", "true",

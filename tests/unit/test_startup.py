@@ -67,6 +67,7 @@ def test_the_server_skips_streamlits_collection_after_every_script_run() -> None
 
 def test_a_failed_import_at_start_is_one_line_and_the_server_starts(monkeypatch, capsys) -> None:
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     from studio_ui import startup
 
@@ -77,7 +78,8 @@ def test_a_failed_import_at_start_is_one_line_and_the_server_starts(monkeypatch,
         async with startup.lifespan(None):
             served.append(True)
 
-    asyncio.run(serve_once())
+    with ThreadPoolExecutor(1) as pool:  # its own thread: another test may have left an event loop on this one
+        pool.submit(asyncio.run, serve_once()).result()
     err = capsys.readouterr().err
     assert served == [True]
     assert err.count("\n") == 1 and "could not import everything at start" in err and "no_such_module" in err
