@@ -316,14 +316,13 @@ README_END = "<!-- /ui-latency -->"
 
 def readme_quote(report: dict[str, Any]) -> str:
     """The README's one-paragraph quote of `report`: its headline figures with the machine and date."""
-    rounds = report["rounds"]
-    warm = max(_median(rounds, "warm", t) for t in report["pages"])
+    rounds, top = report["rounds"], headline(report)
     return (f"Measured on {report['date']} ({report['machine']}, load average {report['load_before'][0]:.2f} "
             f"before), median of {len(rounds)} fresh servers: the tour is clickable "
-            f"{_median(rounds, 'open_to_tour_clickable_s'):.1f} s after the app opens "
+            f"{top['open_to_tour_clickable_s']:.1f} s after the app opens "
             f"({_median(rounds, 'start_to_tour_clickable_s'):.1f} s after `streamlit run app.py`) and shows its verdict "
-            f"{_median(rounds, 'tour_click_to_verdict_s'):.1f} s after the click; every page settles within "
-            f"{warm:.1f} s warm ([benchmarks/ui_latency.md](benchmarks/ui_latency.md)).")
+            f"{top['tour_click_to_verdict_s']:.1f} s after the click; every page settles within "
+            f"{top['slowest_warm_page_s']:.1f} s warm ([benchmarks/ui_latency.md](benchmarks/ui_latency.md)).")
 
 
 def write_readme_quote(report: dict[str, Any], readme: Path = ROOT / "README.md") -> None:

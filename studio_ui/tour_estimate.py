@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,15 +84,14 @@ def load_tour_timing(path: Path = LATENCY_FILE) -> TourTiming | None:
     missing or holds no timed click."""
     try:
         report = json.loads(path.read_text())
-        seconds = sorted(float(r["tour_click_to_verdict_s"]) for r in report["rounds"])
+        seconds = [float(r["tour_click_to_verdict_s"]) for r in report["rounds"]]
     except (OSError, ValueError, KeyError, TypeError):
         return None
     if not seconds:
         return None
-    n = len(seconds)
-    median = seconds[n // 2] if n % 2 else (seconds[n // 2 - 1] + seconds[n // 2]) / 2
     machine = ", ".join(str(report.get("machine", "")).split(", ")[:2])  # "x86_64, 2 cores" (not the kernel)
-    return TourTiming(median, f"benchmarks/ui_latency.py ({machine}, {report.get('date')}, median of {n} fresh servers)")
+    return TourTiming(statistics.median(seconds), f"benchmarks/ui_latency.py ({machine}, {report.get('date')}, "
+                                                  f"median of {len(seconds)} fresh servers)")
 
 
 def tour_estimate(del_run: Mapping[str, Any] | None, fast_run: Mapping[str, Any] | None,

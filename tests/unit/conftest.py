@@ -1,10 +1,14 @@
-"""Fixtures of the unit tests: a small concept-shapes set and a model trained on it once per session."""
+"""Fixtures of the unit tests: a small concept-shapes set and a model trained on it once per session;
+the benchmark scripts loaded as modules."""
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+import importlib.util
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 import torch
@@ -16,6 +20,20 @@ from unlearn_core.models.defaults import load_default, train_model
 from unlearn_core.recipes import recipe_for
 
 CPU = torch.device("cpu")
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+@pytest.fixture(scope="session")
+def benchmark_script() -> Callable[[str], ModuleType]:
+    """Load ``benchmarks/<name>.py`` as a module (the benchmarks are scripts, not a package)."""
+
+    def load(name: str) -> ModuleType:
+        spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
 
 
 @contextmanager

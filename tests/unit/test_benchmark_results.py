@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "run_benchmarks.py"
 
 
 @pytest.fixture(scope="module")
-def rb():
-    spec = importlib.util.spec_from_file_location("run_benchmarks", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def rb(benchmark_script):
+    return benchmark_script("run_benchmarks")
 
 
 def _table(forget: str, gap: float) -> dict:

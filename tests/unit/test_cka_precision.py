@@ -1,7 +1,8 @@
 """The layer CKA's Gram matrices are centred and multiplied in float32 (one sgemm) and kept in
 float64 (`inspect.cka`): the CKA values must agree with an all-float64 computation far below the
-two decimals the studio shows. The reference here is written out independently (float64 centring,
-Gram, both estimators' formulas), not taken from the module under test."""
+two decimals the studio shows. The reference Gram is written out here in float64 (centring and
+product); the estimators' formulas on top of it are the module's `linear_cka_gram`, whose unbiased
+centring has its own known-answer tests (test_inspect_mutants), so only the precision is tested."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ import pytest
 import torch
 from torch import nn
 
-from unlearn_core.inspect.cka import centred_gram, cka_per_layer, feature_layers, layer_grams, linear_cka
+from unlearn_core.inspect.cka import (
+    centred_gram,
+    cka_per_layer,
+    feature_layers,
+    layer_grams,
+    linear_cka,
+    linear_cka_gram,
+)
 from unlearn_core.models import build_model
 
 CPU = torch.device("cpu")
@@ -22,24 +30,8 @@ def _gram64(x: torch.Tensor) -> torch.Tensor:
     return flat @ flat.T
 
 
-def _unbiased64(gram: torch.Tensor) -> torch.Tensor:
-    """Song et al. 2012's unbiased HSIC as Kornblith et al.'s code writes it: zero the diagonal,
-    subtract the column means / (n - 2) corrected by their total / (2 (n - 1)) on both sides."""
-    n = len(gram)
-    g = gram.clone()
-    g.fill_diagonal_(0.0)
-    means = g.sum(0) / (n - 2)
-    means = means - means.sum() / (2 * (n - 1))
-    g = g - means[:, None] - means[None, :]
-    g.fill_diagonal_(0.0)
-    return g
-
-
 def _cka64(x: torch.Tensor, y: torch.Tensor, *, debiased: bool) -> float:
-    k, l = _gram64(x), _gram64(y)  # noqa: E741 (the paper's names)
-    if debiased:
-        k, l = _unbiased64(k), _unbiased64(l)  # noqa: E741
-    return float((k * l).sum() / (torch.linalg.norm(k) * torch.linalg.norm(l)))
+    return linear_cka_gram(_gram64(x), _gram64(y), debiased=debiased)
 
 
 def _wide_activations() -> dict[str, torch.Tensor]:

@@ -3,20 +3,12 @@ before it, and the table lists them under its own (issue 23: the figures with th
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "ui_latency.py"
 
 
 @pytest.fixture(scope="module")
-def ul():
-    spec = importlib.util.spec_from_file_location("ui_latency", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def ul(benchmark_script):
+    return benchmark_script("ui_latency")
 
 
 def _report(date: str, clickable: tuple[float, ...], verdict: tuple[float, ...]) -> dict:
@@ -40,3 +32,6 @@ def test_each_run_keeps_the_earlier_headlines_oldest_first(ul) -> None:
     assert "| day 1 | 0.50 | 8.0 | 25.0 | 1.2 |" in table and "| day 2 | 0.50 | 5.0 | 12.0 | 1.2 |" in table
     assert table.index("| day 1 |") < table.index("| day 2 |")
     assert "| app open → tour clickable (button shown, no script running) | 2.0 |" in table
+    quote = ul.readme_quote(third)  # the README's sentence reads the same headline
+    assert "clickable 2.0 s after the app opens" in quote and "verdict 8.0 s after" in quote
+    assert "within 1.2 s warm" in quote

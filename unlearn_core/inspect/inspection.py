@@ -150,7 +150,7 @@ def _second_retrained(run: LoadedRun, meta: ModelMeta, seed: int, *, device: tor
                       train: bool) -> SplitClassifier | None:
     if not train:
         found = _cached_retrained(run, meta, seed)
-        return None if found is None or run.workspace is None else run.workspace.load_model(found.id)[0]
+        return None if found is None else run.workspace.load_model(found.id)[0]  # found: the workspace exists
     from unlearn_core.methods import UnlearnData
     from unlearn_core.runs.one_run import get_retrained
 
